@@ -1,0 +1,43 @@
+# The README's two commands: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTHON ?= python3
+PORT ?= 5000
+export PORT
+
+.PHONY: run test services stop-services lint bench release clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+services:
+	scripts/services.sh start
+
+stop-services:
+	scripts/services.sh stop
+
+release: $(STAMP)
+	$(VENV)/bin/flask --app app release
+
+run: $(STAMP) services release
+	$(VENV)/bin/honcho start web
+
+test: $(STAMP) services
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP) services
+	$(PY) bench/provision_postgres.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Add-on adapters. Each subpackage imports only ``marketplace.adapters`` and its drivers."""

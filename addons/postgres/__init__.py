@@ -1,0 +1,18 @@
+"""PostgreSQL add-on: a database and an owner role per resource on a shared server."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from addons.postgres.adapter import PostgresAdapter
+from addons.postgres.plans import SPEC
+
+
+def create_adapter(settings: Mapping[str, Any]) -> PostgresAdapter:
+    """Build the adapter from the broker's settings (``POSTGRES_ADMIN_URL`` and friends)."""
+    return PostgresAdapter(
+        admin_url=settings["POSTGRES_ADMIN_URL"],
+        public_host=settings.get("POSTGRES_PUBLIC_HOST") or None,
+    )
+
+
+__all__ = ["SPEC", "PostgresAdapter", "create_adapter"]

@@ -1,0 +1,249 @@
+"""Provision PostgreSQL databases on a shared server through a non-superuser admin role.
+
+The admin role needs CREATEDB and CREATEROLE, and membership in ``pg_signal_backend`` (to end
+tenant sessions on deprovision) and ``pg_read_all_stats`` (to measure usage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from addons.postgres.plans import SPEC
+from marketplace.adapters import (
+    BackendStatus,
+    BackendUnavailable,
+    PlanChangeRejected,
+    PlanSpec,
+    ProvisionRequest,
+    ProvisionResult,
+    ResourceRef,
+    Usage,
+    UsageMetric,
+    backend_name,
+    random_password,
+)
+
+NAME_PREFIX = "mkt_"
+ROLE_PREFIX = f"{NAME_PREFIX}u_"
+DATABASE_PREFIX = f"{NAME_PREFIX}d_"
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def role_name(resource_id: str) -> str:
+    """The tenant's login role."""
+    return backend_name(ROLE_PREFIX, resource_id)
+
+
+def database_name(resource_id: str) -> str:
+    """The tenant's database."""
+    return backend_name(DATABASE_PREFIX, resource_id)
+
+
+class PostgresAdapter:
+    """One database plus one owner role per resource (the ``AddonAdapter`` contract)."""
+
+    spec = SPEC
+
+    def __init__(self, admin_url: str, public_host: str | None = None) -> None:
+        self._admin_url = admin_url
+        params = conninfo_to_dict(admin_url)
+        self._public_host = (
+            public_host or f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
+        )
+
+    # --- contract ---------------------------------------------------------------------------
+
+    def provision(self, request: ProvisionRequest) -> ProvisionResult:
+        """Create role and database (or finish an earlier partial try) and return DATABASE_URL."""
+        role, database = role_name(request.resource_id), database_name(request.resource_id)
+        password = random_password(40)
+        try:
+            with self._admin() as conn:
+                self._upsert_role(conn, role, password, request.plan)
+                if not self._database_exists(conn, database):
+                    conn.execute(
+                        sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                            sql.Identifier(database), sql.Identifier(role)
+                        )
+                    )
+                conn.execute(
+                    sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
+                        sql.Identifier(database)
+                    )
+                )
+        except BaseException:
+            self._remove_quietly(request.resource_id)
+            raise
+        return ProvisionResult(
+            config={"DATABASE_URL": self._url(role, password, database)},
+            message="Your PostgreSQL database is ready.",
+        )
+
+    def change_plan(self, resource: ResourceRef, new_plan: PlanSpec) -> ProvisionResult:
+        """Check the data fits ``new_plan``, then apply its connection limit."""
+        usage = self.usage(resource)
+        for metric_name in ("storage_bytes", "max_tables"):
+            limit = new_plan.limits.get(metric_name)
+            metric = usage.metric(metric_name)
+            if limit is not None and metric is not None and metric.value > limit:
+                raise PlanChangeRejected(
+                    f"The database uses {_describe(metric_name, metric.value)}, above the "
+                    f"{_describe(metric_name, limit)} limit of plan {new_plan.slug}."
+                )
+        with self._admin() as conn:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
+                    sql.Identifier(role_name(resource.resource_id)),
+                    sql.Literal(int(new_plan.limits["max_connections"])),
+                )
+            )
+        return ProvisionResult(config={}, message=f"Now on plan {new_plan.slug}.")
+
+    def deprovision(self, resource: ResourceRef) -> None:
+        """Drop the database (ending its sessions) and the role; missing objects are fine."""
+        with self._admin() as conn:
+            self._drop(conn, resource.resource_id)
+
+    def usage(self, resource: ResourceRef) -> Usage:
+        """Database size, open connections and table count against the plan's limits."""
+        database = database_name(resource.resource_id)
+        limits = resource.plan.limits
+        with self._admin() as conn:
+            size, connections = conn.execute(
+                "SELECT pg_database_size(%(db)s),"
+                " (SELECT count(*) FROM pg_stat_activity WHERE datname = %(db)s)",
+                {"db": database},
+            ).fetchone() or (0, 0)
+        with self._admin(dbname=database) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind IN ('r', 'p')"
+                " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                " AND n.nspname NOT LIKE 'pg_toast%%'"
+            ).fetchone()
+        tables = row[0] if row else 0
+        return Usage(
+            metrics=(
+                UsageMetric("storage_bytes", "Storage", size, limits.get("storage_bytes"), "bytes"),
+                UsageMetric(
+                    "connections", "Connections", connections, limits.get("max_connections")
+                ),
+                UsageMetric("max_tables", "Tables", tables, limits.get("max_tables")),
+            )
+        )
+
+    def rotate_credentials(self, resource: ResourceRef) -> ProvisionResult:
+        """Set a new password and end sessions opened with the old one."""
+        role, database = role_name(resource.resource_id), database_name(resource.resource_id)
+        password = random_password(40)
+        with self._admin() as conn:
+            self._upsert_role(conn, role, password, resource.plan)
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (role,),
+            )
+        return ProvisionResult(
+            config={"DATABASE_URL": self._url(role, password, database)},
+            message="Credentials rotated.",
+        )
+
+    def check(self) -> BackendStatus:
+        """Connect as the admin role and run a trivial query."""
+        try:
+            with self._admin() as conn:
+                version = conn.execute("SHOW server_version").fetchone()
+        except BackendUnavailable as error:
+            return BackendStatus(ok=False, detail=error.message)
+        return BackendStatus(ok=True, detail=f"PostgreSQL {version[0] if version else '?'}")
+
+    def owned_names(self) -> list[str]:
+        """Databases and roles that carry the broker's prefix."""
+        with self._admin() as conn:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %(p)s)"
+                " UNION ALL SELECT rolname FROM pg_roles WHERE starts_with(rolname, %(p)s)",
+                {"p": NAME_PREFIX},
+            ).fetchall()
+        return sorted(r[0] for r in rows)
+
+    # --- internals --------------------------------------------------------------------------
+
+    @contextmanager
+    def _admin(self, dbname: str | None = None) -> Iterator[psycopg.Connection]:
+        extra = {"dbname": dbname} if dbname else {}
+        try:
+            conn = psycopg.connect(
+                self._admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS, **extra
+            )
+        except psycopg.OperationalError as error:
+            raise BackendUnavailable(
+                "PostgreSQL is not reachable right now; try again shortly."
+            ) from error
+        try:
+            with conn:
+                yield conn
+        except psycopg.OperationalError as error:
+            raise BackendUnavailable("PostgreSQL failed while serving the request.") from error
+
+    def _upsert_role(
+        self, conn: psycopg.Connection, role: str, password: str, plan: PlanSpec
+    ) -> None:
+        # Send a SCRAM verifier, never the plaintext: DDL can end up in server logs.
+        verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+        verb = "ALTER" if self._role_exists(conn, role) else "CREATE"
+        conn.execute(
+            sql.SQL(verb + " ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {}").format(
+                sql.Identifier(role),
+                sql.Literal(verifier.decode()),
+                sql.Literal(int(plan.limits["max_connections"])),
+            )
+        )
+        # A non-superuser admin must be a member of the role to give it a database (PG 15),
+        # and membership lets it measure and drop the tenant's objects later.
+        conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
+
+    def _drop(self, conn: psycopg.Connection, resource_id: str) -> None:
+        role, database = role_name(resource_id), database_name(resource_id)
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        )
+        if self._role_exists(conn, role):
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+            )
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+    def _remove_quietly(self, resource_id: str) -> None:
+        """Best-effort cleanup after a failed provision; the reconciler catches what remains."""
+        try:
+            with self._admin() as conn:
+                self._drop(conn, resource_id)
+        except (BackendUnavailable, psycopg.Error):
+            pass
+
+    @staticmethod
+    def _role_exists(conn: psycopg.Connection, role: str) -> bool:
+        return (
+            conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            is not None
+        )
+
+    @staticmethod
+    def _database_exists(conn: psycopg.Connection, database: str) -> bool:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        return row is not None
+
+    def _url(self, role: str, password: str, database: str) -> str:
+        return f"postgres://{quote(role)}:{quote(password)}@{self._public_host}/{quote(database)}"
+
+
+def _describe(metric_name: str, value: float) -> str:
+    if metric_name == "storage_bytes":
+        return f"{value / 1024**2:,.1f} MB"
+    return f"{int(value)} tables"

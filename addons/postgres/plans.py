@@ -1,0 +1,50 @@
+"""The PostgreSQL add-on's catalog entry, shaped like Heroku Postgres' Essential/Standard tiers."""
+
+from marketplace.adapters import AddonSpec, PlanSpec
+
+GIB = 1024**3
+
+SPEC = AddonSpec(
+    slug="postgres",
+    name="PostgreSQL",
+    summary="Managed PostgreSQL 15 databases, from a small shared database to production plans.",
+    description=(
+        "Each resource is its own PostgreSQL database with a dedicated owner role. "
+        "Connection limits are enforced by the server; storage is measured against the plan."
+    ),
+    category="Data Stores",
+    config_vars_prefix="DATABASE",
+    config_vars=("DATABASE_URL",),
+    regions=("us",),
+    plans=(
+        PlanSpec(
+            slug="essential-0",
+            human_name="Essential 0",
+            description="For development and small apps.",
+            price_cents=500,
+            limits={"storage_bytes": 1 * GIB, "max_connections": 20, "max_tables": 4000},
+            default=True,
+        ),
+        PlanSpec(
+            slug="essential-1",
+            human_name="Essential 1",
+            description="More storage for growing apps.",
+            price_cents=900,
+            limits={"storage_bytes": 10 * GIB, "max_connections": 20, "max_tables": 4000},
+        ),
+        PlanSpec(
+            slug="essential-2",
+            human_name="Essential 2",
+            description="More storage and connections.",
+            price_cents=2000,
+            limits={"storage_bytes": 32 * GIB, "max_connections": 40, "max_tables": 4000},
+        ),
+        PlanSpec(
+            slug="standard-0",
+            human_name="Standard 0",
+            description="Production workloads with many connections.",
+            price_cents=5000,
+            limits={"storage_bytes": 64 * GIB, "max_connections": 120},
+        ),
+    ),
+)

@@ -1,0 +1,85 @@
+"""The marketplace broker: a Flask app built by :func:`create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from marketplace.adapters import AdapterRegistry, AddonAdapter, discover_adapter_factories
+from marketplace.config import load_config
+from marketplace.context import Broker, init_broker
+from marketplace.services.crypto import Vault
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None, adapters: Iterable[AddonAdapter] | None = None
+) -> Flask:
+    """Build the app: config → extensions → registry → blueprints → errors → cli.
+
+    :param config: overrides on top of the environment (tests pass their settings here).
+    :param adapters: the adapters to serve; default: every installed ``marketplace.adapters``
+        entry point (narrowed by ``MARKETPLACE_ADDONS``).
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(load_config(app.instance_path, config))
+
+    from marketplace.logging import configure_logging, init_request_logging
+
+    configure_logging(app.config["LOG_LEVEL"])
+    init_request_logging(app)
+    _init_extensions(app)
+    registry = AdapterRegistry(adapters if adapters is not None else _installed_adapters(app))
+    init_broker(app, Broker(registry=registry, vault=Vault(app.config["ENCRYPTION_KEYS"])))
+    _register_blueprints(app)
+
+    from marketplace.cli import register_commands
+    from marketplace.errors import register_error_handlers
+
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from marketplace import models  # noqa: F401  (tables must be known to migrations)
+    from marketplace.extensions import api, csrf, db, migrate
+
+    db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from marketplace.sqlite import tune_sqlite
+
+        with app.app_context():
+            tune_sqlite(db.engine)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic"})
+
+
+def _installed_adapters(app: Flask) -> list[AddonAdapter]:
+    enabled = app.config["MARKETPLACE_ADDONS"] or None
+    factories = discover_adapter_factories(enabled)
+    return [factory(app.config) for _, factory in sorted(factories.items())]
+
+
+def _register_blueprints(app: Flask) -> None:
+    from marketplace.catalog import api_blp
+    from marketplace.dashboard import bp as dashboard_bp
+    from marketplace.extensions import api, csrf
+    from marketplace.ops import bp as ops_bp
+    from marketplace.partner_api import blp as partner_blp
+    from marketplace.schemas.partner_api import ErrorSchema
+    from marketplace.sso import bp as sso_bp
+
+    api.spec.components.schema("ErrorSchema", schema=ErrorSchema)
+    for blueprint in (partner_blp, api_blp):
+        csrf.exempt(blueprint)  # machine APIs authenticate every call; no cookies involved
+        api.register_blueprint(blueprint)
+    app.register_blueprint(ops_bp)
+    app.register_blueprint(sso_bp)
+    app.register_blueprint(dashboard_bp)

@@ -1,0 +1,55 @@
+"""``flask --app app ...`` commands for operators."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+
+from marketplace.context import broker
+from marketplace.services.catalog import get_addon, list_addons, sync_catalog
+from marketplace.services.manifest import build_manifest
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the broker's commands to ``app``."""
+    app.cli.add_command(addons)
+    app.cli.add_command(release)
+
+
+@click.command()
+def release() -> None:
+    """Apply migrations, then sync the catalog (the Procfile's release step)."""
+    upgrade()
+    synced = sync_catalog(broker().registry, broker().vault)
+    click.echo(f"catalog: {', '.join(a.slug for a in synced) or 'no add-ons'}")
+
+
+@click.group()
+def addons() -> None:
+    """Inspect the add-ons this broker serves."""
+
+
+@addons.command("list")
+def list_command() -> None:
+    """Print the add-on slugs."""
+    for addon in list_addons():
+        click.echo(addon.slug)
+
+
+@addons.command("sync")
+def sync_command() -> None:
+    """Seed or update the catalog from the adapters' declarations."""
+    for addon in sync_catalog(broker().registry, broker().vault):
+        click.echo(f"{addon.slug}: {len(addon.plans)} plans")
+
+
+@addons.command("manifest")
+@click.argument("slug")
+def manifest_command(slug: str) -> None:
+    """Print the v3 manifest of SLUG (it contains secrets: keep it out of git)."""
+    addon = get_addon(slug)
+    manifest = build_manifest(addon, current_app.config["MARKETPLACE_URL"], broker().vault)
+    click.echo(json.dumps(manifest, indent=2))

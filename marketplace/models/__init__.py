@@ -1,0 +1,7 @@
+"""SQLAlchemy models, one module per domain."""
+
+from marketplace.models.catalog import Addon, Plan
+from marketplace.models.resource import Resource, ResourceState
+from marketplace.models.sso import UsedSsoToken
+
+__all__ = ["Addon", "Plan", "Resource", "ResourceState", "UsedSsoToken"]

@@ -1,0 +1,101 @@
+"""Partner API routes: authenticate, parse, call the provisioning service, map the outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, jsonify, request
+from flask_smorest import Blueprint
+
+from marketplace.context import broker
+from marketplace.schemas.partner_api import (
+    PlanChangeRequestSchema,
+    PlanChangeResponseSchema,
+    ProvisionRequestSchema,
+    ProvisionResponseSchema,
+)
+from marketplace.services.partner_auth import authenticate_partner
+from marketplace.services.provisioning import Outcome, ProvisionCommand, Provisioner
+
+blp = Blueprint(
+    "partner_api",
+    __name__,
+    url_prefix="/heroku/resources",
+    description="Add-on Partner API v3: the platform provisions, changes and removes resources. "
+    "HTTP Basic auth with the add-on's manifest id and password.",
+)
+
+_ERRORS = {
+    401: "Missing or wrong credentials",
+    404: "Unknown resource",
+    410: "The resource was deprovisioned",
+    422: "Invalid body, unknown plan or region, or the data does not fit the plan",
+    503: "The backend is unavailable",
+}
+
+
+@blp.before_request
+def _authenticate() -> None:
+    """Credentials are checked before the body is parsed or anything is looked up."""
+    auth = request.authorization
+    g.addon = authenticate_partner(
+        auth.username if auth else None, auth.password if auth else None, broker().vault
+    )
+
+
+def _provisioner() -> Provisioner:
+    return Provisioner(broker().registry, broker().vault)
+
+
+def _respond(outcome: Outcome) -> Response:
+    if outcome.status == 204:
+        return Response(status=204)
+    response = jsonify(outcome.body)
+    response.status_code = outcome.status
+    return response
+
+
+def _document(*statuses: int) -> Any:
+    def decorate(view: Any) -> Any:
+        for status in statuses:
+            view = blp.alt_response(status, schema="ErrorSchema", description=_ERRORS[status])(view)
+        return view
+
+    return decorate
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(ProvisionRequestSchema)
+@blp.doc(security=[{"basicAuth": []}])
+@blp.response(200, ProvisionResponseSchema, description="Provisioned (the same answer on retries)")
+@_document(401, 410, 422, 503)
+def provision(payload: dict[str, Any]) -> Response:
+    """Provision a resource."""
+    command = ProvisionCommand(
+        uuid=payload["uuid"],
+        plan=payload["plan"],
+        region=payload["region"],
+        name=payload["name"],
+        callback_url=payload["callback_url"],
+        options=payload["options"],
+    )
+    return _respond(_provisioner().provision(g.addon, command))
+
+
+@blp.route("/<string:uuid>", methods=["PUT"])
+@blp.arguments(PlanChangeRequestSchema)
+@blp.doc(security=[{"basicAuth": []}])
+@blp.response(200, PlanChangeResponseSchema, description="Plan changed")
+@_document(401, 404, 410, 422, 503)
+def change_plan(payload: dict[str, Any], uuid: str) -> Response:
+    """Change a resource's plan."""
+    return _respond(_provisioner().change_plan(g.addon, uuid, payload["plan"]))
+
+
+@blp.route("/<string:uuid>", methods=["DELETE"])
+@blp.doc(security=[{"basicAuth": []}])
+@blp.response(204, description="Deprovisioned")
+@_document(401, 404, 410, 503)
+def deprovision(uuid: str) -> Response:
+    """Deprovision a resource."""
+    return _respond(_provisioner().deprovision(g.addon, uuid))

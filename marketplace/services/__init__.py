@@ -1,0 +1,1 @@
+"""Plain-Python services: the broker's work, with no access to ``flask.request``."""

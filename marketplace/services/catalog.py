@@ -1,0 +1,81 @@
+"""The catalog: seeding add-ons and plans from the adapters, and reading them back."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+
+from marketplace.adapters import AdapterRegistry, AddonSpec
+from marketplace.errors import NotFound
+from marketplace.extensions import db
+from marketplace.models import Addon, Plan
+from marketplace.services.crypto import Vault
+
+
+def sync_catalog(registry: AdapterRegistry, vault: Vault) -> list[Addon]:
+    """Upsert every registered add-on and its plans. Idempotent.
+
+    The add-on's API password and SSO salt are generated on first sight and never changed
+    here, so manifests stay stable across restarts.
+    """
+    addons = [_upsert_addon(adapter.spec, vault) for adapter in registry]
+    db.session.commit()
+    return addons
+
+
+def _upsert_addon(spec: AddonSpec, vault: Vault) -> Addon:
+    addon = db.session.scalar(select(Addon).where(Addon.slug == spec.slug))
+    if addon is None:
+        addon = Addon(
+            slug=spec.slug,
+            api_password_encrypted=vault.encrypt(secrets.token_urlsafe(24)),
+            sso_salt_encrypted=vault.encrypt(secrets.token_urlsafe(24)),
+        )
+        db.session.add(addon)
+    addon.name = spec.name
+    addon.summary = spec.summary
+    addon.description = spec.description
+    addon.category = spec.category
+    addon.config_vars_prefix = spec.config_vars_prefix
+    addon.config_vars = list(spec.config_vars)
+    addon.regions = list(spec.regions)
+    addon.requires = list(spec.requires)
+    declared = {plan.slug for plan in spec.plans}
+    for plan_spec in spec.plans:
+        plan = addon.plan(plan_spec.slug)
+        if plan is None:
+            plan = Plan(slug=plan_spec.slug)
+            addon.plans.append(plan)
+        plan.human_name = plan_spec.human_name
+        plan.description = plan_spec.description
+        plan.price_cents = plan_spec.price_cents
+        plan.is_default = plan_spec.default
+        plan.is_async = plan_spec.asynchronous
+        plan.limits = dict(plan_spec.limits)
+        plan.state = "public"
+    for plan in addon.plans:
+        if plan.slug not in declared:
+            plan.state = "retired"  # kept: existing resources still point at it
+    return addon
+
+
+def list_addons() -> list[Addon]:
+    """Every add-on, by name."""
+    return list(db.session.scalars(select(Addon).order_by(Addon.name)))
+
+
+def get_addon(slug: str) -> Addon:
+    """The add-on called ``slug``.
+
+    :raises NotFound: no such add-on.
+    """
+    addon = db.session.scalar(select(Addon).where(Addon.slug == slug))
+    if addon is None:
+        raise NotFound(f"No add-on called {slug!r}.")
+    return addon
+
+
+def public_plans(addon: Addon) -> list[Plan]:
+    """The plans a customer can choose, cheapest first."""
+    return [plan for plan in addon.plans if plan.state == "public"]

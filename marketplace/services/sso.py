@@ -1,0 +1,127 @@
+"""Single sign-on from the platform: token checks, replay protection.
+
+Accepted token forms (``timestamp`` is Unix seconds):
+
+* ``resource_id`` + ``resource_token`` = sha1(uuid:salt:timestamp)
+* ``resource_id`` + ``user_scoped_resource_token`` = sha256(uuid:salt:timestamp:user_id:email)
+* legacy ``id`` + ``token`` = sha1(id:salt:timestamp), ``id`` being the provider id we returned
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import NoReturn
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.errors import Forbidden
+from marketplace.extensions import db
+from marketplace.models import Resource, ResourceState, UsedSsoToken
+from marketplace.services.crypto import Vault, secrets_equal
+
+log = logging.getLogger(__name__)
+
+MAX_AGE = timedelta(minutes=5)
+MAX_CLOCK_SKEW = timedelta(minutes=1)
+_REFUSED = "Single sign-on failed. Open the add-on again from the platform's dashboard."
+
+
+@dataclass(frozen=True)
+class SsoLogin:
+    """A verified sign-on."""
+
+    resource_uuid: str
+    email: str
+    user_id: str
+    app: str
+    nav_data: str
+
+
+def resource_token(resource_id: str, salt: str, timestamp: str) -> str:
+    """sha1 token of the v3 (``resource_token``) and legacy (``token``) forms."""
+    return hashlib.sha1(f"{resource_id}:{salt}:{timestamp}".encode()).hexdigest()  # noqa: S324
+
+
+def user_scoped_token(resource_id: str, salt: str, timestamp: str, user_id: str, email: str) -> str:
+    """sha256 token of the ``user_scoped_resource_token`` form."""
+    message = f"{resource_id}:{salt}:{timestamp}:{user_id}:{email}"
+    return hashlib.sha256(message.encode()).hexdigest()
+
+
+def verify_sso(form: Mapping[str, str], vault: Vault, now: datetime | None = None) -> SsoLogin:
+    """Check an SSO form post and consume its token.
+
+    :raises Forbidden: bad or reused token, stale or future timestamp, unknown or removed
+        resource (one message for all, so the answer reveals nothing about resources).
+    """
+    now = now or datetime.now(UTC)
+    resource_id = (form.get("resource_id") or form.get("id") or "").strip()
+    timestamp = (form.get("timestamp") or "").strip()
+    issued = _parse_timestamp(timestamp)
+    if issued is None or now - issued > MAX_AGE or issued - now > MAX_CLOCK_SKEW:
+        _refuse("timestamp outside the accepted window")
+    resource = db.session.scalar(select(Resource).where(Resource.uuid == resource_id))
+    if resource is None or resource.state in (
+        ResourceState.DEPROVISIONING,
+        ResourceState.DEPROVISIONED,
+    ):
+        _refuse("unknown or removed resource")
+    salt = vault.decrypt(resource.addon.sso_salt_encrypted)
+    given = _given_token(form)
+    if given is None or not secrets_equal(
+        given, _expected_token(form, resource_id, salt, timestamp)
+    ):
+        _refuse("token mismatch")
+    _consume(given or "", issued + MAX_AGE + MAX_CLOCK_SKEW, now)
+    return SsoLogin(
+        resource_uuid=resource.uuid,
+        email=form.get("email", ""),
+        user_id=form.get("user_id", ""),
+        app=form.get("app", "") or form.get("context_app", ""),
+        nav_data=form.get("nav-data", ""),
+    )
+
+
+def _given_token(form: Mapping[str, str]) -> str | None:
+    for key in ("user_scoped_resource_token", "resource_token", "token"):
+        if form.get(key):
+            return form[key].strip().lower()
+    return None
+
+
+def _expected_token(form: Mapping[str, str], resource_id: str, salt: str, timestamp: str) -> str:
+    if form.get("user_scoped_resource_token"):
+        return user_scoped_token(
+            resource_id, salt, timestamp, form.get("user_id", ""), form.get("email", "")
+        )
+    return resource_token(resource_id, salt, timestamp)
+
+
+def _parse_timestamp(value: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _consume(token: str, expires_at: datetime, now: datetime) -> None:
+    """Record the token; a second use fails. Expired records are purged on the way."""
+    db.session.execute(delete(UsedSsoToken).where(UsedSsoToken.expires_at < now))
+    db.session.add(
+        UsedSsoToken(digest=hashlib.sha256(token.encode()).hexdigest(), expires_at=expires_at)
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        _refuse("token already used")
+
+
+def _refuse(reason: str) -> NoReturn:
+    log.info("sso refused: %s", reason)
+    raise Forbidden(_REFUSED)

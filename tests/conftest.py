@@ -1,0 +1,96 @@
+"""Fixtures: apps on a SQLite or PostgreSQL store, against the real local service stack."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from flask import Flask
+from psycopg import sql
+from sqlalchemy import select
+
+from marketplace.adapters import ResourceRef
+from marketplace.context import broker
+from marketplace.extensions import db
+from marketplace.models import Resource, ResourceState
+from tests.support import PartnerClient, admin_url, build_app
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _service_stack() -> None:
+    """Fail loudly (not skip) when the local stack is down: `make test` starts it."""
+    try:
+        psycopg.connect(admin_url(), connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        pytest.exit(f"PostgreSQL is not reachable ({error}); run `make services`", returncode=3)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def postgres_store_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for the broker's own store, dropped afterwards."""
+    name = f"broker_store_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base = psycopg.conninfo.conninfo_to_dict(admin_url())
+    yield (
+        f"postgresql://{base['user']}:{base['password']}@{base.get('host', '127.0.0.1')}:"
+        f"{base.get('port', 5432)}/{name}"
+    )
+    with psycopg.connect(admin_url(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def _cleanup(app: Flask) -> None:
+    """Remove backend objects of resources a test left provisioned."""
+    with app.app_context():
+        for resource in db.session.scalars(
+            select(Resource).where(Resource.state != ResourceState.DEPROVISIONED)
+        ):
+            adapter = broker().registry.get(resource.addon.slug)
+            if adapter is not None:
+                plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
+                adapter.deprovision(ResourceRef(resource.uuid, plan, resource.region))
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(sqlite_url) -> Iterator[Flask]:
+    app = build_app(sqlite_url)
+    yield app
+    _cleanup(app)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store_app(request) -> Iterator[Flask]:
+    """The same app on each store the broker supports."""
+    url = request.getfixturevalue(
+        "sqlite_url" if request.param == "sqlite" else "postgres_store_url"
+    )
+    app = build_app(url)
+    yield app
+    _cleanup(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def partner(app) -> PartnerClient:
+    return PartnerClient(app.test_client(), app, "postgres")
+
+
+@pytest.fixture
+def any_store_partner(any_store_app) -> PartnerClient:
+    return PartnerClient(any_store_app.test_client(), any_store_app, "postgres")

@@ -1,0 +1,148 @@
+"""Helpers shared by the test suite: app building, a partner client, SSO forms, a live server."""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from marketplace import MIGRATIONS_DIR, create_app
+from marketplace.adapters import AddonAdapter
+from marketplace.config import DEFAULT_POSTGRES_ADMIN_URL
+from marketplace.context import broker
+from marketplace.services.catalog import get_addon, sync_catalog
+from marketplace.services.manifest import build_manifest
+from marketplace.services.sso import resource_token
+
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
+def build_app(
+    store_url: str,
+    adapters: Iterable[AddonAdapter] | None = None,
+    **overrides: Any,
+) -> Flask:
+    """An app on ``store_url`` with migrations applied and the catalog seeded."""
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": store_url,
+        "SECRET_KEY": "test-secret-key",
+        "ENCRYPTION_KEYS": [ENCRYPTION_KEY],
+        "MARKETPLACE_URL": "http://localhost",
+        "LOG_LEVEL": "INFO",
+        "POSTGRES_ADMIN_URL": admin_url(),
+        **overrides,
+    }
+    app = create_app(config, adapters=adapters)
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+        sync_catalog(broker().registry, broker().vault)
+    return app
+
+
+def admin_url() -> str:
+    """The adapter's admin URL (the local stack unless POSTGRES_ADMIN_URL says otherwise)."""
+    return os.environ.get("POSTGRES_ADMIN_URL", DEFAULT_POSTGRES_ADMIN_URL)
+
+
+def manifest(app: Flask, slug: str) -> dict[str, Any]:
+    """The add-on's manifest (password and salt included)."""
+    with app.app_context():
+        return build_manifest(get_addon(slug), app.config["MARKETPLACE_URL"], broker().vault)
+
+
+def basic_auth(username: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+class PartnerClient:
+    """Plays the platform against the Partner API of one add-on."""
+
+    def __init__(self, client: FlaskClient, app: Flask, slug: str) -> None:
+        self.client = client
+        self.slug = slug
+        self.manifest = manifest(app, slug)
+        self.headers = basic_auth(slug, self.manifest["api"]["password"])
+
+    def provision_body(self, **fields: Any) -> dict[str, Any]:
+        body = {
+            "uuid": str(uuid.uuid4()),
+            "plan": fields.pop("plan", "essential-0"),
+            "region": "amazon-web-services::us-east-1",
+            "name": "acme-inc-primary-database",
+            "callback_url": "https://api.example.com/addons/x",
+            "options": {},
+            "oauth_grant": None,
+            "log_input_url": None,
+            "log_drain_token": None,
+        }
+        body.update(fields)
+        return body
+
+    def provision(self, **fields: Any) -> Any:
+        return self.client.post(
+            "/heroku/resources", json=self.provision_body(**fields), headers=self.headers
+        )
+
+    def change_plan(self, uuid_: str, plan: str) -> Any:
+        return self.client.put(
+            f"/heroku/resources/{uuid_}", json={"plan": plan}, headers=self.headers
+        )
+
+    def deprovision(self, uuid_: str) -> Any:
+        return self.client.delete(f"/heroku/resources/{uuid_}", headers=self.headers)
+
+    def sso_form(self, resource_id: str, *, age_seconds: int = 0, **extra: str) -> dict[str, str]:
+        timestamp = str(int(time.time()) - age_seconds)
+        salt = self.manifest["api"]["sso_salt"]
+        return {
+            "resource_id": resource_id,
+            "resource_token": resource_token(resource_id, salt, timestamp),
+            "timestamp": timestamp,
+            "nav-data": "eyJhZGRvbiI6IlBvc3RncmVTUUwifQ",
+            "email": "user@example.com",
+            "user_id": "fedcba98-7654-3210-fedc-ba9876543210",
+            "app": "acme-web",
+            **extra,
+        }
+
+
+def owned_postgres_objects() -> set[str]:
+    """Databases and roles with the broker's tenant prefix, read with the admin role."""
+    with psycopg.connect(admin_url(), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, 'mkt_')"
+            " UNION ALL SELECT rolname FROM pg_roles WHERE starts_with(rolname, 'mkt_')"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+@contextmanager
+def live_server(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def decrypt_config(app: Flask, token: str | None) -> Mapping[str, str]:
+    with app.app_context():
+        return broker().vault.decrypt_mapping(token)
