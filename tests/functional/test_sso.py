@@ -1,0 +1,138 @@
+"""SSO from the platform into a resource's dashboard (kensa's checks included)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import pytest
+
+from marketplace.services.sso import resource_token, user_scoped_token
+
+pytestmark = pytest.mark.backend
+
+
+@pytest.fixture
+def resource_id(partner):
+    response = partner.provision()
+    assert response.status_code == 200
+    return response.get_json()["id"]
+
+
+def _login(partner, form):
+    return partner.client.post("/sso/login", data=form)
+
+
+def test_valid_resource_token_redirects_sets_cookies_and_shows_dashboard(partner, resource_id):
+    form = partner.sso_form(resource_id)
+    response = _login(partner, form)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/dashboard/{resource_id}"
+    cookies = response.headers.getlist("Set-Cookie")
+    nav = next(c for c in cookies if c.startswith("heroku-nav-data="))
+    assert nav.startswith(f"heroku-nav-data={form['nav-data']};") and "Path=/" in nav
+    session_cookie = next(c for c in cookies if c.startswith("session="))
+    assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
+
+    page = partner.client.get(response.headers["Location"])
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "PostgreSQL" in html and "essential-0" in html and "provisioned" in html
+    assert "DATABASE_URL" in html and "postgres://" not in html
+    assert re.search(r'<script src="[^"]*boomerang[^"]*">', html)
+
+
+def test_user_scoped_token_is_accepted(partner, resource_id):
+    timestamp = str(int(time.time()))
+    salt = partner.manifest["api"]["sso_salt"]
+    user_id, email = "fedcba98-7654-3210-fedc-ba9876543210", "user@example.com"
+    form = {
+        "resource_id": resource_id,
+        "user_scoped_resource_token": user_scoped_token(resource_id, salt, timestamp, user_id, email),
+        "timestamp": timestamp,
+        "user_id": user_id,
+        "email": email,
+        "nav-data": "x",
+    }
+    assert _login(partner, form).status_code == 302
+
+
+def test_user_scoped_token_for_another_user_is_refused(partner, resource_id):
+    timestamp = str(int(time.time()))
+    salt = partner.manifest["api"]["sso_salt"]
+    token = user_scoped_token(resource_id, salt, timestamp, "someone", "a@example.com")
+    form = {
+        "resource_id": resource_id,
+        "user_scoped_resource_token": token,
+        "timestamp": timestamp,
+        "user_id": "someone",
+        "email": "b@example.com",
+    }
+    assert _login(partner, form).status_code == 403
+
+
+def test_legacy_id_and_token_as_kensa_sends_them(partner, resource_id):
+    timestamp = str(int(time.time()))
+    token = resource_token(resource_id, partner.manifest["api"]["sso_salt"], timestamp)
+    form = {"id": resource_id, "token": token, "timestamp": timestamp, "nav-data": "abc",
+            "email": "username@example.com", "app": "myapp"}
+    response = partner.client.post("/sso/login", data=form, follow_redirects=True)
+    assert response.status_code == 200
+    assert partner.client.get_cookie("heroku-nav-data").value == "abc"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        {"resource_token": "invalid"},
+        {"resource_token": ""},
+        {"timestamp": "not-a-number"},
+    ],
+)
+def test_bad_token_is_403(partner, resource_id, tamper):
+    form = partner.sso_form(resource_id) | tamper
+    response = _login(partner, form)
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("age", "status"), [(360, 403), (301, 403), (-120, 403), (240, 302)])
+def test_timestamp_window(partner, resource_id, age, status):
+    assert _login(partner, partner.sso_form(resource_id, age_seconds=age)).status_code == status
+
+
+def test_a_token_works_once(partner, resource_id):
+    form = partner.sso_form(resource_id)
+    assert _login(partner, form).status_code == 302
+    assert _login(partner, form).status_code == 403
+
+
+def test_unknown_and_deprovisioned_resources_are_refused(partner, resource_id):
+    assert _login(partner, partner.sso_form(str(uuid.uuid4()))).status_code == 403
+    partner.deprovision(resource_id)
+    assert _login(partner, partner.sso_form(resource_id)).status_code == 403
+
+
+def test_session_reaches_only_its_own_resource(partner, resource_id):
+    other = partner.provision().get_json()["id"]
+    _login(partner, partner.sso_form(resource_id))
+
+    assert partner.client.get(f"/dashboard/{resource_id}").status_code == 200
+    assert partner.client.get(f"/dashboard/{other}").status_code == 403
+
+
+def test_dashboard_without_a_session_is_403(partner, resource_id):
+    response = partner.client.get(f"/dashboard/{resource_id}", headers={"Accept": "text/html"})
+    assert response.status_code == 403
+    assert "text/html" in response.content_type
+
+
+def test_logout_needs_csrf_and_ends_the_session(partner, resource_id):
+    _login(partner, partner.sso_form(resource_id))
+    assert partner.client.post("/dashboard/logout").status_code == 400
+
+    page = partner.client.get(f"/dashboard/{resource_id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert partner.client.post("/dashboard/logout", data={"csrf_token": token}).status_code == 302
+    assert partner.client.get(f"/dashboard/{resource_id}").status_code == 403
