@@ -6,6 +6,7 @@ import json
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
 from marketplace.context import broker
@@ -20,6 +21,7 @@ def register_commands(app: Flask) -> None:
 
 
 @click.command()
+@with_appcontext
 def release() -> None:
     """Apply migrations, then sync the catalog (the Procfile's release step)."""
     upgrade()
@@ -27,7 +29,7 @@ def release() -> None:
     click.echo(f"catalog: {', '.join(a.slug for a in synced) or 'no add-ons'}")
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def addons() -> None:
     """Inspect the add-ons this broker serves."""
 

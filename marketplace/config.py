@@ -40,7 +40,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
     config: dict[str, Any] = {
         "MARKETPLACE_ENV": environment,
         "PORT": port,
-        "MARKETPLACE_URL": env.str("MARKETPLACE_URL", f"http://localhost:{port}").rstrip("/"),
+        "MARKETPLACE_URL": env.str("MARKETPLACE_URL", f"http://localhost:{port}"),
         "SQLALCHEMY_DATABASE_URI": _normalise_database_url(
             env.str("DATABASE_URL", f"sqlite:///{Path(instance_path) / 'marketplace.db'}")
         ),
@@ -57,6 +57,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
             overrides.pop("DATABASE_URL")
         )
     config.update(overrides)
+    config["MARKETPLACE_URL"] = str(config["MARKETPLACE_URL"]).rstrip("/")
     _apply_secrets(config, instance_path)
     config.update(_fixed_settings(config))
     return config

@@ -73,3 +73,7 @@ def init_request_logging(app: Flask) -> None:
                 remote_addr=request.remote_addr,
             )
         return response
+
+    @app.teardown_request
+    def _forget(_error: BaseException | None) -> None:
+        structlog.contextvars.clear_contextvars()

@@ -45,8 +45,9 @@ def test_tenant_cannot_connect_to_another_tenants_database(partner):
 def test_tenant_is_not_superuser_and_cannot_create_roles(partner):
     _, url = _provisioned_url(partner)
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
-                           "WHERE rolname = current_user").fetchone()
+        row = conn.execute(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
     assert row == (False, False, False)
 
 
@@ -74,7 +75,9 @@ def test_plan_connection_limit_is_enforced_by_the_server():
 
 
 def test_plan_change_is_refused_when_the_data_does_not_fit():
-    small = PlanSpec("small", "Small", "test plan", 0, {"max_connections": 5, "storage_bytes": 1024})
+    small = PlanSpec(
+        "small", "Small", "test plan", 0, {"max_connections": 5, "storage_bytes": 1024}
+    )
     spec = dataclasses.replace(SPEC, plans=(*SPEC.plans, small))
     adapter = PostgresAdapter(admin_url())
     adapter.spec = spec
@@ -115,9 +118,11 @@ def test_twenty_concurrent_duplicate_provisions_make_one_database(request, store
     before = owned_postgres_objects()
 
     with live_server(app) as base, ThreadPoolExecutor(max_workers=20) as pool:
+
         def call(_: int) -> tuple[int, dict]:
-            response = requests.post(f"{base}/heroku/resources", json=body,
-                                     headers=partner.headers, timeout=60)
+            response = requests.post(
+                f"{base}/heroku/resources", json=body, headers=partner.headers, timeout=60
+            )
             return response.status_code, response.json()
 
         results = list(pool.map(call, range(20)))
@@ -153,7 +158,9 @@ def test_backend_down_gives_503_and_leaves_nothing(sqlite_url):
 
 def test_retry_after_backend_outage_provisions(sqlite_url):
     body_uuid = str(uuid.uuid4())
-    down = build_app(sqlite_url, adapters=[PostgresAdapter("postgresql://u:x@127.0.0.1:1/postgres")])
+    down = build_app(
+        sqlite_url, adapters=[PostgresAdapter("postgresql://u:x@127.0.0.1:1/postgres")]
+    )
     down_partner = PartnerClient(down.test_client(), down, "postgres")
     assert down_partner.provision(uuid=body_uuid).status_code == 503
 

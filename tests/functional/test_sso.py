@@ -50,7 +50,9 @@ def test_user_scoped_token_is_accepted(partner, resource_id):
     user_id, email = "fedcba98-7654-3210-fedc-ba9876543210", "user@example.com"
     form = {
         "resource_id": resource_id,
-        "user_scoped_resource_token": user_scoped_token(resource_id, salt, timestamp, user_id, email),
+        "user_scoped_resource_token": user_scoped_token(
+            resource_id, salt, timestamp, user_id, email
+        ),
         "timestamp": timestamp,
         "user_id": user_id,
         "email": email,
@@ -76,8 +78,14 @@ def test_user_scoped_token_for_another_user_is_refused(partner, resource_id):
 def test_legacy_id_and_token_as_kensa_sends_them(partner, resource_id):
     timestamp = str(int(time.time()))
     token = resource_token(resource_id, partner.manifest["api"]["sso_salt"], timestamp)
-    form = {"id": resource_id, "token": token, "timestamp": timestamp, "nav-data": "abc",
-            "email": "username@example.com", "app": "myapp"}
+    form = {
+        "id": resource_id,
+        "token": token,
+        "timestamp": timestamp,
+        "nav-data": "abc",
+        "email": "username@example.com",
+        "app": "myapp",
+    }
     response = partner.client.post("/sso/login", data=form, follow_redirects=True)
     assert response.status_code == 200
     assert partner.client.get_cookie("heroku-nav-data").value == "abc"

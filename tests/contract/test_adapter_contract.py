@@ -1,0 +1,117 @@
+"""The contract every installed adapter keeps, run against its real backend."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+
+from marketplace.adapters import (
+    AddonAdapter,
+    ProvisionRequest,
+    ResourceRef,
+    discover_adapter_factories,
+)
+from tests.support import build_app
+
+pytestmark = pytest.mark.backend
+
+CONFIG_VAR = re.compile(r"^[A-Z][0-9A-Z_]+$")
+
+
+def _installed_adapters() -> list[AddonAdapter]:
+    app = build_app("sqlite://")
+    return [factory(app.config) for _, factory in sorted(discover_adapter_factories().items())]
+
+
+ADAPTERS = _installed_adapters()
+
+
+@pytest.fixture(params=ADAPTERS, ids=lambda a: a.spec.slug)
+def adapter(request) -> AddonAdapter:
+    return request.param
+
+
+@pytest.fixture
+def resource_id(adapter):
+    resource_id = str(uuid.uuid4())
+    yield resource_id
+    adapter.deprovision(ResourceRef(resource_id, adapter.spec.default_plan, "us"))
+
+
+def test_every_builtin_adapter_is_installed():
+    assert {"postgres"} <= {a.spec.slug for a in ADAPTERS}
+
+
+def test_declaration_is_complete(adapter):
+    spec = adapter.spec
+    assert isinstance(adapter, AddonAdapter)
+    assert re.match(r"^[a-z][a-z0-9-]+$", spec.slug)
+    assert spec.name and spec.summary and spec.description and spec.category
+    assert spec.config_vars and spec.regions
+    for name in spec.config_vars:
+        assert CONFIG_VAR.match(name) and name.startswith(spec.config_vars_prefix + "_")
+    assert len(spec.plans) >= 3
+    assert sum(plan.default for plan in spec.plans) == 1
+    assert len({plan.slug for plan in spec.plans}) == len(spec.plans)
+    for plan in spec.plans:
+        assert plan.price_cents >= 0 and plan.limits
+        assert all(isinstance(v, int) for v in plan.limits.values())
+
+
+def test_backend_is_reachable(adapter):
+    status = adapter.check()
+    assert status.ok, status.detail
+
+
+def test_provision_returns_every_declared_var_as_strings(adapter, resource_id):
+    result = adapter.provision(ProvisionRequest(resource_id, adapter.spec.default_plan, "us"))
+
+    assert set(result.config) == set(adapter.spec.config_vars)
+    for name, value in result.config.items():
+        assert isinstance(value, str) and value
+        if name.endswith("_URL"):
+            parts = urlsplit(value.split(",")[0])
+            assert parts.scheme and parts.hostname
+
+
+def test_provision_again_converges_on_the_same_objects(adapter, resource_id):
+    request = ProvisionRequest(resource_id, adapter.spec.default_plan, "us")
+    adapter.provision(request)
+    names = set(adapter.owned_names())
+    adapter.provision(request)
+    assert set(adapter.owned_names()) == names
+
+
+def test_every_plan_change_usage_and_rotation(adapter, resource_id):
+    plan = adapter.spec.default_plan
+    result = adapter.provision(ProvisionRequest(resource_id, plan, "us"))
+    ref = ResourceRef(resource_id, plan, "us", result.config)
+    for target in adapter.spec.plans:
+        adapter.change_plan(ref, target)
+        ref = ResourceRef(resource_id, target, "us", ref.config)
+        usage = adapter.usage(ref)
+        assert usage.metrics and all(m.value >= 0 for m in usage.metrics)
+
+    rotated = adapter.rotate_credentials(ref)
+    assert rotated.config and set(rotated.config) <= set(adapter.spec.config_vars)
+    assert rotated.config != {k: result.config[k] for k in rotated.config}
+
+
+def test_deprovision_removes_everything_and_is_safe_to_repeat(adapter):
+    resource_id = str(uuid.uuid4())
+    before = set(adapter.owned_names())
+    plan = adapter.spec.default_plan
+    adapter.provision(ProvisionRequest(resource_id, plan, "us"))
+    assert set(adapter.owned_names()) > before
+
+    ref = ResourceRef(resource_id, plan, "us")
+    adapter.deprovision(ref)
+    adapter.deprovision(ref)
+    assert set(adapter.owned_names()) == before
+
+
+def test_deprovision_of_something_never_provisioned_is_fine(adapter):
+    adapter.deprovision(ResourceRef(str(uuid.uuid4()), adapter.spec.default_plan, "us"))
