@@ -29,7 +29,7 @@ def test_plans_are_shaped_like_the_platform_api(client):
     plans = client.get("/api/addon-services/postgres/plans").get_json()
 
     assert len(plans) >= 3
-    assert [p["name"] for p in plans][0] == "postgres:essential-0"
+    assert plans[0]["name"] == "postgres:essential-0"
     assert sum(p["default"] for p in plans) == 1
     prices = [p["price"]["cents"] for p in plans]
     assert prices == sorted(prices) and all(isinstance(c, int) and c > 0 for c in prices)

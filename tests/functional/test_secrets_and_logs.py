@@ -18,7 +18,7 @@ def _all_stored_text(sqlite_url: str) -> str:
         ]
         values = [
             str(v) for t in tables for row in conn.execute(f'SELECT * FROM "{t}"') for v in row
-        ]  # noqa: S608
+        ]
     return "\n".join(values)
 
 
