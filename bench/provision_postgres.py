@@ -1,0 +1,108 @@
+"""Provision + deprovision through the broker's HTTP API vs the raw SQL on the same server.
+
+Run with `make bench` (or `.venv/bin/python bench/provision_postgres.py --cycles 40`). Both
+sides run interleaved in one process against the local stack, so drift hits them alike. The
+raw side opens one admin connection per step, as the adapter does; the broker side adds the
+HTTP round trip, Basic auth, the store's row lock and commits, and Fernet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import requests
+from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from marketplace.adapters import random_password
+from tests.support import PartnerClient, admin_url, build_app, live_server
+
+GOAL_RATIO = 1.15
+
+
+def raw_cycle() -> float:
+    role, database = f"bench_u_{uuid.uuid4().hex[:12]}", f"bench_d_{uuid.uuid4().hex[:12]}"
+    started = time.perf_counter()
+    with psycopg.connect(admin_url(), autocommit=True) as conn:
+        verifier = conn.pgconn.encrypt_password(
+            random_password().encode(), role.encode(), b"scram-sha-256"
+        )
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT 20").format(
+                sql.Identifier(role), sql.Literal(verifier.decode())
+            )
+        )
+        conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(database), sql.Identifier(role)
+            )
+        )
+        conn.execute(
+            sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database))
+        )
+    with psycopg.connect(admin_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    return time.perf_counter() - started
+
+
+def broker_cycle(session: requests.Session, base: str, partner: PartnerClient) -> float:
+    body = partner.provision_body()
+    started = time.perf_counter()
+    created = session.post(
+        f"{base}/heroku/resources", json=body, headers=partner.headers, timeout=60
+    )
+    removed = session.delete(
+        f"{base}/heroku/resources/{body['uuid']}", headers=partner.headers, timeout=60
+    )
+    elapsed = time.perf_counter() - started
+    if created.status_code != 200 or removed.status_code != 204:
+        raise SystemExit(f"broker failed: {created.status_code} {removed.status_code}")
+    return elapsed
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cycles", type=int, default=30)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        app = build_app(f"sqlite:///{scratch}/store.db", LOG_LEVEL="WARNING")
+        partner = PartnerClient(app.test_client(), app, "postgres")
+        raw: list[float] = []
+        broker: list[float] = []
+        with live_server(app) as base, requests.Session() as session:
+            broker_cycle(session, base, partner)  # warm-up: imports, first connections
+            raw_cycle()
+            for _ in range(args.cycles):
+                raw.append(raw_cycle())
+                broker.append(broker_cycle(session, base, partner))
+
+    ratio = statistics.median(broker) / statistics.median(raw)
+    print(f"cycles: {args.cycles} (provision + deprovision each)")
+    print(
+        f"raw SQL   median {statistics.median(raw) * 1000:7.1f} ms   p95 {p95(raw) * 1000:7.1f} ms"
+    )
+    for label, values in (("raw SQL", raw), ("broker", broker)):
+        median_ms, p95_ms = statistics.median(values) * 1000, p95(values) * 1000
+        print(f"{label:<8}  median {median_ms:7.1f} ms   p95 {p95_ms:7.1f} ms")
+    print(f"ratio (median broker / median raw): {ratio:.3f}  goal < {GOAL_RATIO}")
+    print(f"p95 ratio: {p95(broker) / p95(raw):.3f}")
+    print("PASS" if ratio < GOAL_RATIO else "OVER GOAL")
+
+
+if __name__ == "__main__":
+    main()
