@@ -93,9 +93,6 @@ def main() -> None:
 
     ratio = statistics.median(broker) / statistics.median(raw)
     print(f"cycles: {args.cycles} (provision + deprovision each)")
-    print(
-        f"raw SQL   median {statistics.median(raw) * 1000:7.1f} ms   p95 {p95(raw) * 1000:7.1f} ms"
-    )
     for label, values in (("raw SQL", raw), ("broker", broker)):
         median_ms, p95_ms = statistics.median(values) * 1000, p95(values) * 1000
         print(f"{label:<8}  median {median_ms:7.1f} ms   p95 {p95_ms:7.1f} ms")
