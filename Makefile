@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 PYTHON ?= python3
 PORT ?= 5000
 export PORT
+# Procfile commands (flask, gunicorn) resolve from the virtualenv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: run test services stop-services lint bench release clean
 
