@@ -15,7 +15,7 @@ from marketplace.adapters import ResourceRef
 from marketplace.context import broker
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
-from tests.support import PartnerClient, admin_url, build_app
+from tests.support import CREATED_APPS, PartnerClient, admin_url, build_app
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -60,7 +60,16 @@ def _cleanup(app: Flask) -> None:
                 plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
                 adapter.deprovision(ResourceRef(resource.uuid, plan, resource.region))
         db.session.remove()
-        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines() -> Iterator[None]:
+    """Close every store connection the test's apps opened."""
+    yield
+    while CREATED_APPS:
+        with CREATED_APPS.pop().app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

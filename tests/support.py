@@ -27,6 +27,7 @@ from marketplace.services.manifest import build_manifest
 from marketplace.services.sso import resource_token
 
 ENCRYPTION_KEY = Fernet.generate_key().decode()
+CREATED_APPS: list[Flask] = []  # disposed after each test by conftest
 
 
 def build_app(
@@ -46,6 +47,7 @@ def build_app(
         **overrides,
     }
     app = create_app(config, adapters=adapters)
+    CREATED_APPS.append(app)
     with app.app_context():
         upgrade(directory=MIGRATIONS_DIR)
         sync_catalog(broker().registry, broker().vault)

@@ -173,3 +173,21 @@ def test_retry_after_backend_outage_provisions(sqlite_url):
             assert conn.execute("SELECT 1").fetchone() == (1,)
     finally:
         up_partner.deprovision(body_uuid)
+
+
+def test_deprovision_during_an_outage_is_finished_by_the_retry(sqlite_url):
+    up = build_app(sqlite_url)
+    up_partner = PartnerClient(up.test_client(), up, "postgres")
+    uuid_, url = _provisioned_url(up_partner)
+    before = owned_postgres_objects()
+    down = build_app(sqlite_url, adapters=[PostgresAdapter("postgresql://u:x@127.0.0.1:1/postgres")])
+
+    response = PartnerClient(down.test_client(), down, "postgres").deprovision(uuid_)
+    assert response.status_code == 503
+    assert owned_postgres_objects() == before
+    assert up_partner.provision(uuid=uuid_).status_code == 410  # intent to remove is durable
+
+    assert up_partner.deprovision(uuid_).status_code == 204
+    assert len(before - owned_postgres_objects()) == 2
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import pytest
 
@@ -35,6 +37,9 @@ def test_valid_resource_token_redirects_sets_cookies_and_shows_dashboard(partner
     assert nav.startswith(f"heroku-nav-data={form['nav-data']};") and "Path=/" in nav
     session_cookie = next(c for c in cookies if c.startswith("session="))
     assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
+    expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", session_cookie).group(1))
+    lifetime = expires - datetime.now(UTC)
+    assert timedelta(minutes=85) < lifetime <= timedelta(minutes=90)
 
     page = partner.client.get(response.headers["Location"])
     html = page.get_data(as_text=True)
