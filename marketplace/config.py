@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 DEFAULT_POSTGRES_ADMIN_URL = (
     "postgresql://marketplace_admin:marketplace-admin-dev@127.0.0.1:5432/postgres"
 )
+DEFAULT_RABBITMQ_MANAGEMENT_URL = "http://marketplace_admin:marketplace-admin-dev@127.0.0.1:15672"
+DEFAULT_RABBITMQ_AMQP_URL = "amqp://127.0.0.1:5672"
 DEV_SECRETS_FILE = "dev-secrets.json"
 
 
@@ -48,6 +50,10 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "ENCRYPTION_KEYS": env.list("ENCRYPTION_KEYS", []),
         "POSTGRES_ADMIN_URL": env.str("POSTGRES_ADMIN_URL", DEFAULT_POSTGRES_ADMIN_URL),
         "POSTGRES_PUBLIC_HOST": env.str("POSTGRES_PUBLIC_HOST", ""),
+        "RABBITMQ_MANAGEMENT_URL": env.str(
+            "RABBITMQ_MANAGEMENT_URL", DEFAULT_RABBITMQ_MANAGEMENT_URL
+        ),
+        "RABBITMQ_AMQP_URL": env.str("RABBITMQ_AMQP_URL", DEFAULT_RABBITMQ_AMQP_URL),
         "MARKETPLACE_ADDONS": env.list("MARKETPLACE_ADDONS", []),
         "LOG_LEVEL": env.str("LOG_LEVEL", "INFO").upper(),
         "SESSION_LIFETIME_MINUTES": env.int("SESSION_LIFETIME_MINUTES", 90),
