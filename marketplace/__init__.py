@@ -10,7 +10,7 @@ from flask import Flask
 
 from marketplace.adapters import AdapterRegistry, AddonAdapter, discover_adapter_factories
 from marketplace.config import load_config
-from marketplace.context import Broker, init_broker
+from marketplace.context import Broker, async_settings_from, init_broker
 from marketplace.services.crypto import Vault
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -27,6 +27,7 @@ def create_app(
     """
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_config(app.instance_path, config))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)  # default SQLite files live here
 
     from marketplace.logging import configure_logging, init_request_logging
 
@@ -34,7 +35,17 @@ def create_app(
     init_request_logging(app)
     _init_extensions(app)
     registry = AdapterRegistry(adapters if adapters is not None else _installed_adapters(app))
-    init_broker(app, Broker(registry=registry, vault=Vault(app.config["ENCRYPTION_KEYS"])))
+    from marketplace.queue import JobQueue, build_huey
+
+    init_broker(
+        app,
+        Broker(
+            registry=registry,
+            vault=Vault(app.config["ENCRYPTION_KEYS"]),
+            queue=JobQueue(build_huey(app.config["QUEUE_URL"]), app, app.config),
+            async_settings=async_settings_from(app.config),
+        ),
+    )
     _register_blueprints(app)
 
     from marketplace.cli import register_commands

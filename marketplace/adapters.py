@@ -20,6 +20,7 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "DEFAULT_NAME_PREFIX",
     "AdapterError",
     "AdapterRegistry",
     "AddonAdapter",
@@ -73,6 +74,7 @@ class AddonSpec:
     plans: tuple[PlanSpec, ...]
     regions: tuple[str, ...] = ("us",)
     requires: tuple[str, ...] = ()
+    asynchronous_deprovision: bool = False
 
     def plan(self, slug: str) -> PlanSpec | None:
         """Return the plan called ``slug``, or None."""
@@ -228,7 +230,18 @@ class AddonAdapter(Protocol):
         ...
 
     def owned_names(self) -> Iterable[str]:
-        """List the backend objects that carry the broker's naming prefix (for reconcilers).
+        """List the backend objects that carry this broker's naming prefix (for reconcilers).
+
+        :raises BackendUnavailable: the backend is down.
+        """
+        ...
+
+    def backend_names(self, resource_id: str) -> set[str]:
+        """The names :meth:`owned_names` reports for this resource's objects."""
+        ...
+
+    def remove_orphan(self, name: str) -> None:
+        """Remove one object listed by :meth:`owned_names` that no resource owns.
 
         :raises BackendUnavailable: the backend is down.
         """
@@ -243,6 +256,9 @@ _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 def random_password(length: int = 40) -> str:
     """Return a random alphanumeric password (safe in URLs without escaping)."""
     return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
+
+
+DEFAULT_NAME_PREFIX = "mkt_"
 
 
 def backend_name(prefix: str, resource_id: str, length: int = 16) -> str:

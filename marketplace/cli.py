@@ -11,6 +11,7 @@ from flask_migrate import upgrade
 
 from marketplace.context import broker
 from marketplace.services.catalog import get_addon, list_addons, sync_catalog
+from marketplace.services.jobs import reconcile_once
 from marketplace.services.manifest import build_manifest
 
 
@@ -18,6 +19,8 @@ def register_commands(app: Flask) -> None:
     """Attach the broker's commands to ``app``."""
     app.cli.add_command(addons)
     app.cli.add_command(release)
+    app.cli.add_command(worker)
+    app.cli.add_command(reconcile)
 
 
 @click.command()
@@ -25,7 +28,9 @@ def register_commands(app: Flask) -> None:
 def release() -> None:
     """Apply migrations, then sync the catalog (the Procfile's release step)."""
     upgrade()
-    synced = sync_catalog(broker().registry, broker().vault)
+    synced = sync_catalog(
+        broker().registry, broker().vault, current_app.config["PROVISIONING_MODES"]
+    )
     click.echo(f"catalog: {', '.join(a.slug for a in synced) or 'no add-ons'}")
 
 
@@ -44,7 +49,9 @@ def list_command() -> None:
 @addons.command("sync")
 def sync_command() -> None:
     """Seed or update the catalog from the adapters' declarations."""
-    for addon in sync_catalog(broker().registry, broker().vault):
+    for addon in sync_catalog(
+        broker().registry, broker().vault, current_app.config["PROVISIONING_MODES"]
+    ):
         click.echo(f"{addon.slug}: {len(addon.plans)} plans")
 
 
@@ -55,3 +62,21 @@ def manifest_command(slug: str) -> None:
     addon = get_addon(slug)
     manifest = build_manifest(addon, current_app.config["MARKETPLACE_URL"], broker().vault)
     click.echo(json.dumps(manifest, indent=2))
+
+
+@click.command()
+@click.option("--threads", type=int, default=None, help="Worker threads (WORKER_THREADS).")
+@with_appcontext
+def worker(threads: int | None) -> None:
+    """Run the job consumer: asynchronous provisioning and the periodic reconciler."""
+    count = threads or int(current_app.config["WORKER_THREADS"])
+    consumer = broker().queue.huey.create_consumer(workers=count, worker_type="thread")
+    consumer.run()
+
+
+@click.command()
+@with_appcontext
+def reconcile() -> None:
+    """Reconcile once: re-drive stuck work, clean up abandoned provisions, report orphans."""
+    report = reconcile_once()
+    click.echo(json.dumps(report.__dict__, indent=2, sort_keys=True))

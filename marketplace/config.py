@@ -55,6 +55,21 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         ),
         "RABBITMQ_AMQP_URL": env.str("RABBITMQ_AMQP_URL", DEFAULT_RABBITMQ_AMQP_URL),
         "MARKETPLACE_ADDONS": env.list("MARKETPLACE_ADDONS", []),
+        "BACKEND_NAME_PREFIX": env.str("BACKEND_NAME_PREFIX", "mkt_"),
+        "QUEUE_URL": env.str("QUEUE_URL", f"sqlite:///{Path(instance_path) / 'queue.db'}"),
+        "WORKER_THREADS": env.int("WORKER_THREADS", 2),
+        "PLATFORM_API_URL": env.str("PLATFORM_API_URL", "https://api.heroku.com"),
+        "PLATFORM_ID_URL": env.str("PLATFORM_ID_URL", "https://id.heroku.com"),
+        "OAUTH_CLIENT_SECRET": env.str("OAUTH_CLIENT_SECRET", ""),
+        "OAUTH_CLIENT_SECRETS": env.dict("OAUTH_CLIENT_SECRETS", {}),
+        "PROVISIONING_MODES": env.dict("PROVISIONING_MODES", {}),
+        "ASYNC_DEADLINE_SECONDS": env.float("ASYNC_DEADLINE_SECONDS", 12 * 3600),
+        "JOB_LEASE_SECONDS": env.float("JOB_LEASE_SECONDS", 300),
+        "RETRY_BASE_SECONDS": env.float("RETRY_BASE_SECONDS", 5),
+        "RETRY_MAX_SECONDS": env.float("RETRY_MAX_SECONDS", 600),
+        "RECONCILE_INTERVAL_MINUTES": env.int("RECONCILE_INTERVAL_MINUTES", 1),
+        "RECONCILE_STUCK_AFTER_SECONDS": env.float("RECONCILE_STUCK_AFTER_SECONDS", 600),
+        "RECONCILE_REMOVE_ORPHANS": env.bool("RECONCILE_REMOVE_ORPHANS", False),
         "LOG_LEVEL": env.str("LOG_LEVEL", "INFO").upper(),
         "SESSION_LIFETIME_MINUTES": env.int("SESSION_LIFETIME_MINUTES", 90),
     }
@@ -111,8 +126,8 @@ def _apply_secrets(config: dict[str, Any], instance_path: str) -> None:
             "SECRET_KEY and ENCRYPTION_KEYS must be set when MARKETPLACE_ENV=production"
         )
     generated = _development_secrets(Path(instance_path))
-    config["SECRET_KEY"] = config["SECRET_KEY"] or generated["SECRET_KEY"]
-    config["ENCRYPTION_KEYS"] = config["ENCRYPTION_KEYS"] or generated["ENCRYPTION_KEYS"]
+    for key in ("SECRET_KEY", "ENCRYPTION_KEYS", "OAUTH_CLIENT_SECRET"):
+        config[key] = config[key] or generated.get(key) or ""
 
 
 def _development_secrets(instance_path: Path) -> dict[str, Any]:
@@ -129,6 +144,8 @@ def _development_secrets(instance_path: Path) -> dict[str, Any]:
     secrets = {
         "SECRET_KEY": Fernet.generate_key().decode(),
         "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+        # Shared with the local platform (`flask platform serve`), which reads this file too.
+        "OAUTH_CLIENT_SECRET": Fernet.generate_key().decode(),
     }
     # Write aside, then link into place: the link is atomic and fails if another process
     # (web and worker start together) won the race, in which case its secrets are used.

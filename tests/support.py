@@ -50,7 +50,7 @@ def build_app(
     CREATED_APPS.append(app)
     with app.app_context():
         upgrade(directory=MIGRATIONS_DIR)
-        sync_catalog(broker().registry, broker().vault)
+        sync_catalog(broker().registry, broker().vault, app.config["PROVISIONING_MODES"])
     return app
 
 

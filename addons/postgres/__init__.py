@@ -5,6 +5,7 @@ from typing import Any
 
 from addons.postgres.adapter import PostgresAdapter
 from addons.postgres.plans import SPEC
+from marketplace.adapters import DEFAULT_NAME_PREFIX
 
 
 def create_adapter(settings: Mapping[str, Any]) -> PostgresAdapter:
@@ -12,6 +13,7 @@ def create_adapter(settings: Mapping[str, Any]) -> PostgresAdapter:
     return PostgresAdapter(
         admin_url=settings["POSTGRES_ADMIN_URL"],
         public_host=settings.get("POSTGRES_PUBLIC_HOST") or None,
+        name_prefix=settings.get("BACKEND_NAME_PREFIX") or DEFAULT_NAME_PREFIX,
     )
 
 

@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from addons.postgres.plans import SPEC
 from marketplace.adapters import (
+    DEFAULT_NAME_PREFIX,
     BackendStatus,
     BackendUnavailable,
     PlanChangeRejected,
@@ -29,20 +30,7 @@ from marketplace.adapters import (
     random_password,
 )
 
-NAME_PREFIX = "mkt_"
-ROLE_PREFIX = f"{NAME_PREFIX}u_"
-DATABASE_PREFIX = f"{NAME_PREFIX}d_"
 CONNECT_TIMEOUT_SECONDS = 5
-
-
-def role_name(resource_id: str) -> str:
-    """The tenant's login role."""
-    return backend_name(ROLE_PREFIX, resource_id)
-
-
-def database_name(resource_id: str) -> str:
-    """The tenant's database."""
-    return backend_name(DATABASE_PREFIX, resource_id)
 
 
 class PostgresAdapter:
@@ -50,8 +38,14 @@ class PostgresAdapter:
 
     spec = SPEC
 
-    def __init__(self, admin_url: str, public_host: str | None = None) -> None:
+    def __init__(
+        self,
+        admin_url: str,
+        public_host: str | None = None,
+        name_prefix: str = DEFAULT_NAME_PREFIX,
+    ) -> None:
         self._admin_url = admin_url
+        self._prefix = name_prefix
         params = conninfo_to_dict(admin_url)
         self._public_host = (
             public_host or f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
@@ -61,7 +55,10 @@ class PostgresAdapter:
 
     def provision(self, request: ProvisionRequest) -> ProvisionResult:
         """Create role and database (or finish an earlier partial try) and return DATABASE_URL."""
-        role, database = role_name(request.resource_id), database_name(request.resource_id)
+        role, database = (
+            self._role_name(request.resource_id),
+            self._database_name(request.resource_id),
+        )
         password = random_password(40)
         try:
             with self._admin() as conn:
@@ -99,7 +96,7 @@ class PostgresAdapter:
         with self._admin() as conn:
             conn.execute(
                 sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
-                    sql.Identifier(role_name(resource.resource_id)),
+                    sql.Identifier(self._role_name(resource.resource_id)),
                     sql.Literal(int(new_plan.limits["max_connections"])),
                 )
             )
@@ -112,7 +109,7 @@ class PostgresAdapter:
 
     def usage(self, resource: ResourceRef) -> Usage:
         """Database size, open connections and table count against the plan's limits."""
-        database = database_name(resource.resource_id)
+        database = self._database_name(resource.resource_id)
         limits = resource.plan.limits
         with self._admin() as conn:
             size, connections = conn.execute(
@@ -140,7 +137,10 @@ class PostgresAdapter:
 
     def rotate_credentials(self, resource: ResourceRef) -> ProvisionResult:
         """Set a new password and end sessions opened with the old one."""
-        role, database = role_name(resource.resource_id), database_name(resource.resource_id)
+        role, database = (
+            self._role_name(resource.resource_id),
+            self._database_name(resource.resource_id),
+        )
         password = random_password(40)
         with self._admin() as conn:
             self._upsert_role(conn, role, password, resource.plan)
@@ -168,11 +168,37 @@ class PostgresAdapter:
             rows = conn.execute(
                 "SELECT datname FROM pg_database WHERE starts_with(datname, %(p)s)"
                 " UNION ALL SELECT rolname FROM pg_roles WHERE starts_with(rolname, %(p)s)",
-                {"p": NAME_PREFIX},
+                {"p": self._prefix},
             ).fetchall()
         return sorted(r[0] for r in rows)
 
+    def backend_names(self, resource_id: str) -> set[str]:
+        """The resource's database and role."""
+        return {self._database_name(resource_id), self._role_name(resource_id)}
+
+    def remove_orphan(self, name: str) -> None:
+        """Drop a database or role with our prefix that no resource owns."""
+        if not name.startswith(self._prefix):
+            raise ValueError(f"{name!r} does not carry this broker's prefix")
+        with self._admin() as conn:
+            if self._database_exists(conn, name):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+            elif self._role_exists(conn, name):
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                    (name,),
+                )
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
     # --- internals --------------------------------------------------------------------------
+
+    def _role_name(self, resource_id: str) -> str:
+        return backend_name(f"{self._prefix}u_", resource_id)
+
+    def _database_name(self, resource_id: str) -> str:
+        return backend_name(f"{self._prefix}d_", resource_id)
 
     @contextmanager
     def _admin(self, dbname: str | None = None) -> Iterator[psycopg.Connection]:
@@ -209,7 +235,7 @@ class PostgresAdapter:
         conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
 
     def _drop(self, conn: psycopg.Connection, resource_id: str) -> None:
-        role, database = role_name(resource_id), database_name(resource_id)
+        role, database = self._role_name(resource_id), self._database_name(resource_id)
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )

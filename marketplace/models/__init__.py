@@ -1,7 +1,15 @@
 """SQLAlchemy models, one module per domain."""
 
 from marketplace.models.catalog import Addon, Plan
+from marketplace.models.platform import PlatformAuthorization
 from marketplace.models.resource import Resource, ResourceState
 from marketplace.models.sso import UsedSsoToken
 
-__all__ = ["Addon", "Plan", "Resource", "ResourceState", "UsedSsoToken"]
+__all__ = [
+    "Addon",
+    "Plan",
+    "PlatformAuthorization",
+    "Resource",
+    "ResourceState",
+    "UsedSsoToken",
+]

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.extensions import db
-from marketplace.models._types import utcnow
+from marketplace.models._types import UTCDateTime, utcnow
 
 
 def _new_id() -> str:
@@ -35,10 +35,8 @@ class Addon(db.Model):  # type: ignore[name-defined]
     requires: Mapped[list[str]] = mapped_column(JSON)
     api_password_encrypted: Mapped[str] = mapped_column(Text)
     sso_salt_encrypted: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     plans: Mapped[list[Plan]] = relationship(
         back_populates="addon", order_by="Plan.price_cents", cascade="all, delete-orphan"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.extensions import db
-from marketplace.models._types import utcnow
+from marketplace.models._types import UTCDateTime, utcnow
 
 
 class UsedSsoToken(db.Model):  # type: ignore[name-defined]
@@ -17,5 +17,5 @@ class UsedSsoToken(db.Model):  # type: ignore[name-defined]
     __tablename__ = "used_sso_tokens"
 
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

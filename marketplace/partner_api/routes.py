@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response, g, jsonify, request
 from flask_smorest import Blueprint
 
 from marketplace.context import broker
+from marketplace.models._types import as_utc, utcnow
 from marketplace.schemas.partner_api import (
     PlanChangeRequestSchema,
     PlanChangeResponseSchema,
@@ -24,6 +26,8 @@ blp = Blueprint(
     description="Add-on Partner API v3: the platform provisions, changes and removes resources. "
     "HTTP Basic auth with the add-on's manifest id and password.",
 )
+
+GRANT_DEFAULT_LIFETIME = timedelta(minutes=5)
 
 _ERRORS = {
     401: "Missing or wrong credentials",
@@ -44,7 +48,20 @@ def _authenticate() -> None:
 
 
 def _provisioner() -> Provisioner:
-    return Provisioner(broker().registry, broker().vault)
+    state = broker()
+    return Provisioner(
+        state.registry, state.vault, state.queue.enqueue_drive, state.async_settings.deadline
+    )
+
+
+def _grant_expiry(grant: dict[str, Any] | None) -> datetime | None:
+    """The grant's ``expires_at``; the platform's default (5 minutes) when absent or odd."""
+    if not grant:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(str(grant.get("expires_at"))))
+    except ValueError:
+        return utcnow() + GRANT_DEFAULT_LIFETIME
 
 
 def _respond(outcome: Outcome) -> Response:
@@ -68,6 +85,11 @@ def _document(*statuses: int) -> Any:
 @blp.arguments(ProvisionRequestSchema)
 @blp.doc(security=[{"basicAuth": []}])
 @blp.response(200, ProvisionResponseSchema, description="Provisioned (the same answer on retries)")
+@blp.alt_response(
+    202,
+    schema=ProvisionResponseSchema,
+    description="Accepted: asynchronous plan; config arrives through the Platform API",
+)
 @_document(401, 410, 422, 503)
 def provision(payload: dict[str, Any]) -> Response:
     """Provision a resource."""
@@ -78,6 +100,8 @@ def provision(payload: dict[str, Any]) -> Response:
         name=payload["name"],
         callback_url=payload["callback_url"],
         options=payload["options"],
+        grant_code=(payload["oauth_grant"] or {}).get("code"),
+        grant_expires_at=_grant_expiry(payload["oauth_grant"]),
     )
     return _respond(_provisioner().provision(g.addon, command))
 
@@ -95,6 +119,7 @@ def change_plan(payload: dict[str, Any], uuid: str) -> Response:
 @blp.route("/<string:uuid>", methods=["DELETE"])
 @blp.doc(security=[{"basicAuth": []}])
 @blp.response(204, description="Deprovisioned")
+@blp.alt_response(202, schema=PlanChangeResponseSchema, description="Removal under way (async)")
 @_document(401, 404, 410, 503)
 def deprovision(uuid: str) -> Response:
     """Deprovision a resource."""

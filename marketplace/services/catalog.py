@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from sqlalchemy import select
 
@@ -13,18 +14,23 @@ from marketplace.models import Addon, Plan
 from marketplace.services.crypto import Vault
 
 
-def sync_catalog(registry: AdapterRegistry, vault: Vault) -> list[Addon]:
+def sync_catalog(
+    registry: AdapterRegistry, vault: Vault, modes: Mapping[str, str] | None = None
+) -> list[Addon]:
     """Upsert every registered add-on and its plans. Idempotent.
 
     The add-on's API password and SSO salt are generated on first sight and never changed
     here, so manifests stay stable across restarts.
+
+    :param modes: ``PROVISIONING_MODES`` overrides, ``{"<slug>[:<plan>]": "sync"|"async"}``;
+        a plan's own entry beats its add-on's, which beats the adapter's declaration.
     """
-    addons = [_upsert_addon(adapter.spec, vault) for adapter in registry]
+    addons = [_upsert_addon(adapter.spec, vault, modes or {}) for adapter in registry]
     db.session.commit()
     return addons
 
 
-def _upsert_addon(spec: AddonSpec, vault: Vault) -> Addon:
+def _upsert_addon(spec: AddonSpec, vault: Vault, modes: Mapping[str, str]) -> Addon:
     addon = db.session.scalar(select(Addon).where(Addon.slug == spec.slug))
     if addon is None:
         addon = Addon(
@@ -51,7 +57,8 @@ def _upsert_addon(spec: AddonSpec, vault: Vault) -> Addon:
         plan.description = plan_spec.description
         plan.price_cents = plan_spec.price_cents
         plan.is_default = plan_spec.default
-        plan.is_async = plan_spec.asynchronous
+        mode = modes.get(f"{spec.slug}:{plan_spec.slug}") or modes.get(spec.slug)
+        plan.is_async = plan_spec.asynchronous if mode is None else mode == "async"
         plan.limits = dict(plan_spec.limits)
         plan.state = "public"
     for plan in addon.plans:

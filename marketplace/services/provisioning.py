@@ -8,9 +8,9 @@ a row lock on PostgreSQL and the database write lock on SQLite.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -25,8 +25,9 @@ from marketplace.adapters import (
 )
 from marketplace.errors import Conflict, Gone, NotFound, Unprocessable, from_adapter_error
 from marketplace.extensions import db
-from marketplace.models import Addon, Plan, Resource, ResourceState
+from marketplace.models import Addon, Plan, PlatformAuthorization, Resource, ResourceState
 from marketplace.models._types import utcnow
+from marketplace.services.async_provisioning import CANCEL_STEP, DEPROVISION_STEP, PROVISION_STEPS
 from marketplace.services.crypto import Vault
 from marketplace.services.regions import supported_region
 
@@ -45,6 +46,8 @@ class ProvisionCommand:
     name: str | None = None
     callback_url: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
+    grant_code: str | None = None
+    grant_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,19 @@ class Outcome:
 
 
 class Provisioner:
-    """The provisioning service for one request: registry and vault, no Flask request."""
+    """The provisioning service for one request: no Flask request in sight."""
 
-    def __init__(self, registry: AdapterRegistry, vault: Vault) -> None:
+    def __init__(
+        self,
+        registry: AdapterRegistry,
+        vault: Vault,
+        enqueue: Callable[[str, float], None],
+        async_deadline: timedelta = timedelta(hours=12),
+    ) -> None:
         self._registry = registry
         self._vault = vault
+        self._enqueue = enqueue
+        self._async_deadline = async_deadline
 
     # --- provision --------------------------------------------------------------------------
 
@@ -78,7 +89,7 @@ class Provisioner:
                 f"Region {command.region!r} is not supported by {addon.slug}; "
                 f"supported: {', '.join(addon.regions)}."
             )
-        self._insert_if_new(addon, plan, region, command)
+        inserted = self._insert_if_new(addon, plan, region, command)
         resource = _lock(command.uuid)
         if resource.addon_id != addon.id:
             db.session.rollback()
@@ -86,6 +97,8 @@ class Provisioner:
         if resource.state in _GONE_STATES:
             db.session.rollback()
             raise Gone("This resource has been deprovisioned.")
+        if resource.is_async:
+            return self._accept_async(resource, command, start=inserted)
         if resource.state != ResourceState.PROVISIONED:
             self._provision_locked(resource)
         outcome = self._provisioned_outcome(resource)
@@ -94,25 +107,61 @@ class Provisioner:
 
     def _insert_if_new(
         self, addon: Addon, plan: Plan, region: str, command: ProvisionCommand
-    ) -> None:
+    ) -> bool:
         if db.session.scalar(select(Resource.id).where(Resource.uuid == command.uuid)):
-            return
-        db.session.add(
-            Resource(
-                uuid=command.uuid,
-                addon_id=addon.id,
-                plan_id=plan.id,
-                name=command.name,
-                region=region,
-                callback_url=command.callback_url,
-                options=dict(command.options),
-                state=ResourceState.PROVISIONING,
-            )
+            return False
+        # Asynchronous only when the platform gave us a way to report back (kensa does not).
+        is_async = plan.is_async and command.grant_code is not None
+        resource = Resource(
+            uuid=command.uuid,
+            addon_id=addon.id,
+            plan_id=plan.id,
+            name=command.name,
+            region=region,
+            callback_url=command.callback_url,
+            options=dict(command.options),
+            state=ResourceState.PROVISIONING,
+            is_async=is_async,
         )
+        if is_async:
+            self._start_async(resource, command)
+        db.session.add(resource)
         try:
             db.session.commit()
         except IntegrityError:  # a concurrent duplicate inserted it first
             db.session.rollback()
+            return False
+        return True
+
+    def _start_async(self, resource: Resource, command: ProvisionCommand) -> None:
+        resource.step = PROVISION_STEPS[0]
+        resource.deadline_at = utcnow() + self._async_deadline
+        resource.next_attempt_at = None
+        auth = resource.authorization or PlatformAuthorization()
+        auth.grant_code_encrypted = self._vault.encrypt(command.grant_code or "")
+        auth.grant_expires_at = command.grant_expires_at
+        resource.authorization = auth
+
+    def _accept_async(
+        self, resource: Resource, command: ProvisionCommand, *, start: bool
+    ) -> Outcome:
+        """Answer 202; queue the work on first sight, or again for a resource that failed."""
+        if resource.state == ResourceState.FAILED and command.grant_code:
+            resource.state = ResourceState.PROVISIONING
+            resource.attempts = 0
+            resource.last_error = None
+            self._start_async(resource, command)
+            start = True
+        db.session.commit()
+        if start:
+            self._enqueue(resource.uuid, 0.0)
+        return Outcome(
+            202,
+            {
+                "id": resource.provider_id,
+                "message": "Your add-on is being provisioned and will be available shortly.",
+            },
+        )
 
     def _provision_locked(self, resource: Resource) -> None:
         adapter = self._adapter(resource.addon)
@@ -194,6 +243,9 @@ class Provisioner:
         """
         resource = self._locked_resource(addon, uuid, allow_deprovisioning=True)
         adapter = self._adapter(addon)
+        queued = self._queue_removal(resource, adapter)
+        if queued is not None:
+            return queued
         resource.state = ResourceState.DEPROVISIONING
         db.session.commit()  # durable intent: a crash from here on is re-driven, never revived
         resource = _lock(uuid)
@@ -212,6 +264,28 @@ class Provisioner:
         resource.last_error = None
         db.session.commit()
         return Outcome(204, {})
+
+    def _queue_removal(self, resource: Resource, adapter: AddonAdapter) -> Outcome | None:
+        """Hand the removal to the worker when it cannot (or should not) finish inline.
+
+        A provision still running in a worker is cancelled (204: nothing usable exists);
+        an add-on that deprovisions asynchronously answers 202 and reports back later.
+        """
+        cancel = resource.is_async and resource.state == ResourceState.PROVISIONING
+        report_back = (
+            adapter.spec.asynchronous_deprovision
+            and resource.state == ResourceState.PROVISIONED
+            and resource.authorization is not None
+        )
+        if not (cancel or report_back):
+            return None
+        resource.state = ResourceState.DEPROVISIONING
+        resource.step = CANCEL_STEP if cancel else DEPROVISION_STEP
+        db.session.commit()
+        self._enqueue(resource.uuid, 0.0)
+        if cancel:
+            return Outcome(204, {})
+        return Outcome(202, {"message": "Your add-on is being removed."})
 
     # --- shared -----------------------------------------------------------------------------
 

@@ -180,7 +180,9 @@ def test_deprovision_during_an_outage_is_finished_by_the_retry(sqlite_url):
     up_partner = PartnerClient(up.test_client(), up, "postgres")
     uuid_, url = _provisioned_url(up_partner)
     before = owned_postgres_objects()
-    down = build_app(sqlite_url, adapters=[PostgresAdapter("postgresql://u:x@127.0.0.1:1/postgres")])
+    down = build_app(
+        sqlite_url, adapters=[PostgresAdapter("postgresql://u:x@127.0.0.1:1/postgres")]
+    )
 
     response = PartnerClient(down.test_client(), down, "postgres").deprovision(uuid_)
     assert response.status_code == 503

@@ -1,0 +1,301 @@
+"""Asynchronous provisioning and removal, driven step by step by the worker.
+
+A resource's row is the durable truth: ``step`` names the next step, and each step commits
+before the next begins, so a killed worker resumes where it stopped. Steps of a provision:
+
+1. ``authorize``: exchange the OAuth grant for tokens (once);
+2. ``allocate``: create the backend objects through the adapter (idempotent);
+3. ``configure``: ``PATCH /addons/<uuid>/config`` with the config vars;
+4. ``activate``: ``POST /addons/<uuid>/actions/provision``.
+
+A removal (state ``deprovisioning``) deletes the backend objects, then, for add-ons that
+deprovision asynchronously, tells the platform. Transient failures are retried with
+exponential backoff until the deadline; after it, or when the platform refuses for good,
+the resource ends ``failed`` with everything it created removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid as uuid_module
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from marketplace.adapters import (
+    AdapterError,
+    AdapterRegistry,
+    AddonAdapter,
+    BackendUnavailable,
+    ProvisionRequest,
+    ResourceRef,
+)
+from marketplace.extensions import db
+from marketplace.models import Resource, ResourceState
+from marketplace.models._types import as_utc, utcnow
+from marketplace.services import leases
+from marketplace.services.crypto import Vault
+from marketplace.services.platform_client import (
+    PlatformClient,
+    PlatformError,
+    PlatformRejected,
+    PlatformUnavailable,
+    Tokens,
+)
+
+log = logging.getLogger(__name__)
+
+PROVISION_STEPS = ("authorize", "allocate", "configure", "activate")
+CANCEL_STEP = "cancel"  # deprovision of a resource whose provisioning never finished
+DEPROVISION_STEP = "deprovision"  # asynchronous deprovision: tell the platform when done
+REFRESH_MARGIN = timedelta(seconds=90)
+
+
+@dataclass(frozen=True)
+class AsyncSettings:
+    """How the driver reaches the platform and paces its retries."""
+
+    api_url: str
+    id_url: str
+    default_client_secret: str = ""
+    client_secrets: Mapping[str, str] = field(default_factory=dict)
+    deadline: timedelta = timedelta(hours=12)
+    lease: timedelta = timedelta(minutes=5)
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
+
+    def client_secret(self, slug: str) -> str:
+        """The add-on's OAuth client secret (empty when none is configured)."""
+        return self.client_secrets.get(slug) or self.default_client_secret
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds to wait before attempt ``attempts + 1``."""
+        return min(self.retry_base_seconds * 2 ** max(attempts - 1, 0), self.retry_max_seconds)
+
+
+class RetryLater(Exception):
+    """A step hit a transient failure; the resource is driven again after a backoff."""
+
+
+Scheduler = Callable[[str, float], None]
+
+
+class AsyncDriver:
+    """Drives one resource's pending asynchronous work to its end (or its next retry)."""
+
+    def __init__(
+        self,
+        registry: AdapterRegistry,
+        vault: Vault,
+        settings: AsyncSettings,
+        schedule: Scheduler,
+        worker_id: str | None = None,
+    ) -> None:
+        self._registry = registry
+        self._vault = vault
+        self._settings = settings
+        self._schedule = schedule
+        self._worker_id = worker_id or uuid_module.uuid4().hex
+
+    def drive(self, uuid: str) -> str:
+        """Run the resource's pending steps; return what happened (for logs and tests)."""
+        if not leases.claim(uuid, self._worker_id, self._settings.lease):
+            return "busy"
+        try:
+            return self._run(uuid)
+        except RetryLater as retry:
+            delay = self._record_retry(uuid, str(retry))
+            self._schedule(uuid, delay)
+            return "retry"
+        finally:
+            leases.release(uuid, self._worker_id)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def _run(self, uuid: str) -> str:
+        while True:
+            resource = _load(uuid)
+            if resource is None:
+                return "missing"
+            if resource.state == ResourceState.DEPROVISIONING:
+                self._remove(resource)
+                return "deprovisioned"
+            if resource.state != ResourceState.PROVISIONING or not resource.is_async:
+                return "idle"
+            if resource.deadline_at and utcnow() > as_utc(resource.deadline_at):
+                self._fail(resource, "Provisioning did not finish before its deadline.")
+                return "failed"
+            step = resource.step or PROVISION_STEPS[0]
+            getattr(self, f"_{step}")(resource)
+            if step == PROVISION_STEPS[-1]:
+                return "provisioned"
+            leases.claim(uuid, self._worker_id, self._settings.lease)  # renew between steps
+
+    # --- provision steps --------------------------------------------------------------------
+
+    def _authorize(self, resource: Resource) -> None:
+        auth = resource.authorization
+        if auth is None or auth.grant_code_encrypted is None:
+            self._fail(resource, "The provision request carried no OAuth grant.")
+            return
+        if auth.grant_expires_at and utcnow() > as_utc(auth.grant_expires_at):
+            self._fail(resource, "The OAuth grant expired before it could be exchanged.")
+            return
+        try:
+            tokens = self._client(resource).exchange_grant(
+                self._vault.decrypt(auth.grant_code_encrypted)
+            )
+        except PlatformRejected as error:
+            self._fail(resource, f"The platform refused the OAuth grant ({error}).")
+            return
+        except PlatformUnavailable as error:
+            raise RetryLater(str(error)) from error
+        self._store_tokens(resource, tokens)
+        auth.grant_code_encrypted = None  # single use; nothing to keep
+        self._advance(resource, "allocate")
+
+    def _allocate(self, resource: Resource) -> None:
+        adapter = self._adapter(resource)
+        plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
+        request = ProvisionRequest(resource.uuid, plan, resource.region, dict(resource.options))
+        try:
+            result = adapter.provision(request)
+        except BackendUnavailable as error:
+            raise RetryLater(error.message) from error
+        except AdapterError as error:
+            self._fail(resource, error.message)
+            return
+        declared = set(adapter.spec.config_vars)
+        config = {k: str(v) for k, v in result.config.items() if k in declared}
+        resource.config_encrypted = self._vault.encrypt_mapping(config)
+        resource.message = result.message
+        self._advance(resource, "configure")
+
+    def _configure(self, resource: Resource) -> None:
+        config = self._vault.decrypt_mapping(resource.config_encrypted)
+        self._platform_call(resource, lambda c, t: c.update_config(resource.uuid, config, t))
+        self._advance(resource, "activate")
+
+    def _activate(self, resource: Resource) -> None:
+        self._platform_call(resource, lambda c, t: c.mark_provisioned(resource.uuid, t))
+        resource.state = ResourceState.PROVISIONED
+        resource.last_error = None
+        self._advance(resource, None)
+        log.info("async provision complete", extra={"resource": resource.uuid})
+
+    # --- removal ----------------------------------------------------------------------------
+
+    def _remove(self, resource: Resource) -> None:
+        """Delete the backend objects; tell the platform when the add-on deprovisions async."""
+        self._deprovision_backend(resource)
+        if resource.step == DEPROVISION_STEP:
+            self._platform_call(resource, lambda c, t: c.mark_deprovisioned(resource.uuid, t))
+        _forget(resource, ResourceState.DEPROVISIONED)
+        db.session.commit()
+
+    def _fail(self, resource: Resource, reason: str) -> None:
+        """End in ``failed`` with every backend object removed."""
+        self._deprovision_backend(resource)
+        _forget(resource, ResourceState.FAILED)
+        resource.last_error = reason
+        db.session.commit()
+        log.warning("async provision failed", extra={"resource": resource.uuid, "reason": reason})
+
+    def _deprovision_backend(self, resource: Resource) -> None:
+        adapter = self._adapter(resource)
+        plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
+        try:
+            adapter.deprovision(ResourceRef(resource.uuid, plan, resource.region))
+        except BackendUnavailable as error:
+            raise RetryLater(error.message) from error
+
+    # --- platform plumbing ------------------------------------------------------------------
+
+    def _platform_call(
+        self, resource: Resource, call: Callable[[PlatformClient, str], None]
+    ) -> None:
+        client = self._client(resource)
+        try:
+            call(client, self._access_token(resource, client))
+        except PlatformRejected as error:
+            if error.status != 401:
+                raise RetryLater(str(error)) from error
+            # The access token was refused before its expiry (revoked or rotated): refresh once.
+            try:
+                call(client, self._access_token(resource, client, force_refresh=True))
+            except PlatformError as retry_error:
+                raise RetryLater(str(retry_error)) from retry_error
+        except PlatformUnavailable as error:
+            raise RetryLater(str(error)) from error
+
+    def _access_token(
+        self, resource: Resource, client: PlatformClient, *, force_refresh: bool = False
+    ) -> str:
+        auth = resource.authorization
+        if auth is None or auth.refresh_token_encrypted is None:
+            raise RetryLater("no platform tokens yet")
+        expires = as_utc(auth.access_expires_at) if auth.access_expires_at else utcnow()
+        if force_refresh or expires - utcnow() < REFRESH_MARGIN:
+            try:
+                tokens = client.refresh(self._vault.decrypt(auth.refresh_token_encrypted))
+            except PlatformError as error:
+                raise RetryLater(f"token refresh failed: {error}") from error
+            self._store_tokens(resource, tokens)
+            db.session.commit()
+        return self._vault.decrypt(auth.access_token_encrypted or "")
+
+    def _store_tokens(self, resource: Resource, tokens: Tokens) -> None:
+        auth = resource.authorization
+        assert auth is not None
+        auth.access_token_encrypted = self._vault.encrypt(tokens.access_token)
+        if tokens.refresh_token:
+            auth.refresh_token_encrypted = self._vault.encrypt(tokens.refresh_token)
+        auth.access_expires_at = tokens.expires_at
+        auth.user_id = tokens.user_id or auth.user_id
+
+    def _client(self, resource: Resource) -> PlatformClient:
+        secret = self._settings.client_secret(resource.addon.slug)
+        return PlatformClient(self._settings.api_url, self._settings.id_url, secret)
+
+    def _adapter(self, resource: Resource) -> AddonAdapter:
+        adapter = self._registry.get(resource.addon.slug)
+        if adapter is None:
+            raise RetryLater(f"the {resource.addon.slug} adapter is not loaded in this worker")
+        return adapter
+
+    def _advance(self, resource: Resource, step: str | None) -> None:
+        resource.step = step
+        db.session.commit()
+
+    def _record_retry(self, uuid: str, reason: str) -> float:
+        db.session.rollback()
+        resource = _load(uuid)
+        if resource is None:
+            return 0.0
+        resource.attempts += 1
+        resource.last_error = reason
+        delay = self._settings.backoff(resource.attempts)
+        resource.next_attempt_at = utcnow() + timedelta(seconds=delay)
+        db.session.commit()
+        log.info("async step will be retried", extra={"resource": uuid, "delay": delay})
+        return delay
+
+
+def _load(uuid: str) -> Resource | None:
+    return db.session.scalar(
+        select(Resource).where(Resource.uuid == uuid).execution_options(populate_existing=True)
+    )
+
+
+def _forget(resource: Resource, state: ResourceState) -> None:
+    """Leave ``state`` and drop everything secret: config vars and platform tokens."""
+    resource.state = state
+    resource.step = None
+    resource.config_encrypted = None
+    resource.next_attempt_at = None
+    if state == ResourceState.DEPROVISIONED:
+        resource.deprovisioned_at = utcnow()
+    if resource.authorization is not None:
+        db.session.delete(resource.authorization)

@@ -1,0 +1,122 @@
+"""The reconciler: re-drives work a lost job left behind, finishes abandoned provisions, and
+finds orphans (backend objects with this broker's prefix that no live resource owns).
+
+Resource rows are written before any backend object exists, so an object without a row is
+an orphan, never work in progress.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from marketplace.adapters import AdapterRegistry, BackendUnavailable, ResourceRef
+from marketplace.extensions import db
+from marketplace.models import Resource, ResourceState
+from marketplace.models._types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileReport:
+    """What one reconciler run did."""
+
+    redriven: list[str] = field(default_factory=list)
+    abandoned: list[str] = field(default_factory=list)
+    orphans: dict[str, list[str]] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+
+
+class Reconciler:
+    """One pass over the store and every adapter's backend."""
+
+    def __init__(
+        self,
+        registry: AdapterRegistry,
+        enqueue: Callable[[str, float], None],
+        *,
+        stuck_after_seconds: float,
+        remove_orphans: bool,
+    ) -> None:
+        self._registry = registry
+        self._enqueue = enqueue
+        self._stuck_after = timedelta(seconds=stuck_after_seconds)
+        self._remove_orphans = remove_orphans
+
+    def run(self) -> ReconcileReport:
+        """Reconcile once; never raises for a backend that is down (it is reported)."""
+        report = ReconcileReport()
+        self._redrive(report)
+        self._abandon_stale_sync_provisions(report)
+        self._find_orphans(report)
+        if report.redriven or report.abandoned or report.removed or any(report.orphans.values()):
+            log.warning("reconciler acted", extra={"report": report.__dict__})
+        return report
+
+    def _redrive(self, report: ReconcileReport) -> None:
+        """Queue asynchronous work (and any removal) whose worker is gone and whose turn is due."""
+        now = utcnow()
+        rows = db.session.scalars(
+            select(Resource).where(
+                or_(
+                    (Resource.state == ResourceState.PROVISIONING) & Resource.is_async,
+                    Resource.state == ResourceState.DEPROVISIONING,
+                ),
+                or_(Resource.lease_expires_at.is_(None), Resource.lease_expires_at < now),
+                or_(Resource.next_attempt_at.is_(None), Resource.next_attempt_at <= now),
+            )
+        ).all()
+        for resource in rows:
+            self._enqueue(resource.uuid, 0.0)
+            report.redriven.append(resource.uuid)
+
+    def _abandon_stale_sync_provisions(self, report: ReconcileReport) -> None:
+        """A synchronous provision whose web process died: clean up, so a retry starts afresh."""
+        cutoff = utcnow() - self._stuck_after
+        rows = db.session.scalars(
+            select(Resource).where(
+                Resource.state == ResourceState.PROVISIONING,
+                Resource.is_async.is_(False),
+                Resource.updated_at < cutoff,
+            )
+        ).all()
+        for resource in rows:
+            adapter = self._registry.get(resource.addon.slug)
+            if adapter is None:
+                continue
+            plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
+            try:
+                adapter.deprovision(ResourceRef(resource.uuid, plan, resource.region))
+            except BackendUnavailable:
+                report.unreachable.append(adapter.spec.slug)
+                continue
+            resource.state = ResourceState.FAILED
+            resource.last_error = "Provisioning was interrupted; it was cleaned up."
+            report.abandoned.append(resource.uuid)
+        db.session.commit()
+
+    def _find_orphans(self, report: ReconcileReport) -> None:
+        live = db.session.scalars(
+            select(Resource).where(Resource.state != ResourceState.DEPROVISIONED)
+        ).all()
+        for adapter in self._registry:
+            slug = adapter.spec.slug
+            expected: set[str] = set()
+            for resource in live:
+                if resource.addon.slug == slug:
+                    expected |= adapter.backend_names(resource.uuid)
+            try:
+                orphans = sorted(set(adapter.owned_names()) - expected)
+                report.orphans[slug] = orphans
+                if self._remove_orphans:
+                    for name in orphans:
+                        adapter.remove_orphan(name)
+                        report.removed.append(name)
+            except BackendUnavailable:
+                report.unreachable.append(slug)
