@@ -4,6 +4,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 action="${1:-start}"
-for service in postgres rabbitmq; do
+for service in postgres rabbitmq kafka; do
   "$here/services/$service.sh" "$action"
 done
