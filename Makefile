@@ -28,8 +28,12 @@ stop-services:
 release: $(STAMP)
 	$(VENV)/bin/flask --app app release
 
+# Locally the broker reports asynchronous work to the local platform (Procfile.dev).
+run: export LOCAL_PLATFORM_URL ?= http://127.0.0.1:5100
+run: export PLATFORM_API_URL ?= $(LOCAL_PLATFORM_URL)
+run: export PLATFORM_ID_URL ?= $(LOCAL_PLATFORM_URL)
 run: $(STAMP) services release
-	$(VENV)/bin/honcho start web
+	$(VENV)/bin/honcho start -f Procfile.dev
 
 test: $(STAMP) services
 	$(VENV)/bin/ruff check .

@@ -10,6 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
 from marketplace.context import broker
+from marketplace.localplatform.cli import platform
 from marketplace.services.catalog import get_addon, list_addons, sync_catalog
 from marketplace.services.jobs import reconcile_once
 from marketplace.services.manifest import build_manifest
@@ -21,6 +22,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(release)
     app.cli.add_command(worker)
     app.cli.add_command(reconcile)
+    app.cli.add_command(platform)
 
 
 @click.command()

@@ -73,6 +73,10 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "RECONCILE_INTERVAL_MINUTES": env.int("RECONCILE_INTERVAL_MINUTES", 1),
         "RECONCILE_STUCK_AFTER_SECONDS": env.float("RECONCILE_STUCK_AFTER_SECONDS", 600),
         "RECONCILE_REMOVE_ORPHANS": env.bool("RECONCILE_REMOVE_ORPHANS", False),
+        "LOCAL_PLATFORM_URL": env.str("LOCAL_PLATFORM_URL", "http://127.0.0.1:5100"),
+        "LOCAL_PLATFORM_DB": env.str(
+            "LOCAL_PLATFORM_DB", str(Path(instance_path) / "local-platform.db")
+        ),
         "LOG_LEVEL": env.str("LOG_LEVEL", "INFO").upper(),
         "SESSION_LIFETIME_MINUTES": env.int("SESSION_LIFETIME_MINUTES", 90),
     }

@@ -1,0 +1,124 @@
+"""The platform calling a broker's Partner API, as Heroku does when a user runs the CLI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from marketplace.localplatform.store import PlatformStore
+
+ACCEPT = "application/vnd.heroku-addons+json; version=3"
+TIMEOUT_SECONDS = 30
+
+
+class BrokerCalls:
+    """Provision, plan change and destroy against the broker named by the add-on's manifest."""
+
+    def __init__(self, store: PlatformStore, public_url: str, grant_ttl: float) -> None:
+        self._store = store
+        self._public_url = public_url
+        self._grant_ttl = grant_ttl
+
+    def provision(self, slug: str, plan: str, app: str, options: dict[str, str]) -> dict[str, Any]:
+        manifest = self._manifest(slug)
+        addon = self._store.create_addon(slug, plan, app, self._grant_ttl)
+        grant = addon["grant"]
+        body = {
+            "uuid": addon["uuid"],
+            "name": addon["name"],
+            "plan": plan,
+            "region": "amazon-web-services::us-east-1",
+            "callback_url": f"{self._public_url}/addons/{addon['uuid']}",
+            "options": options,
+            "oauth_grant": {
+                "code": grant["code"],
+                "expires_at": datetime.fromtimestamp(grant["expires_at"], UTC).isoformat(),
+                "type": "authorization_code",
+            },
+            "log_input_url": None,
+            "log_drain_token": None,
+        }
+        response = self._send(manifest, "POST", "", json=body)
+        result = self._json(response)
+        if response.status_code in (200, 201):
+            self._store.update_addon(
+                addon["uuid"],
+                state="provisioned",
+                provider_id=result.get("id"),
+                message=result.get("message"),
+                config=result.get("config") or {},
+            )
+        elif response.status_code == 202:
+            self._store.update_addon(
+                addon["uuid"], provider_id=result.get("id"), message=result.get("message")
+            )
+        else:
+            self._store.update_addon(addon["uuid"], state="failed", message=result.get("message"))
+        return {
+            "addon": self._store.addon(addon["uuid"]),
+            "status": response.status_code,
+            "body": result,
+        }
+
+    def change_plan(self, addon_uuid: str, plan: str) -> dict[str, Any]:
+        addon = self._addon(addon_uuid)
+        response = self._send(
+            self._manifest(addon["slug"]), "PUT", f"/{addon_uuid}", json={"plan": plan}
+        )
+        result = self._json(response)
+        if response.status_code == 200:
+            config = {**addon["config"], **(result.get("config") or {})}
+            self._store.update_addon(addon_uuid, plan=plan, config=config)
+        return {
+            "addon": self._store.addon(addon_uuid),
+            "status": response.status_code,
+            "body": result,
+        }
+
+    def destroy(self, addon_uuid: str) -> dict[str, Any]:
+        addon = self._addon(addon_uuid)
+        response = self._send(self._manifest(addon["slug"]), "DELETE", f"/{addon_uuid}")
+        if response.status_code in (200, 204):
+            self._store.update_addon(addon_uuid, state="deprovisioned", config={})
+        elif response.status_code == 202:
+            self._store.update_addon(addon_uuid, state="deprovisioning")
+        return {
+            "addon": self._store.addon(addon_uuid),
+            "status": response.status_code,
+            "body": self._json(response),
+        }
+
+    def _manifest(self, slug: str) -> dict[str, Any]:
+        manifest = self._store.manifest(slug)
+        if manifest is None:
+            raise LookupError(f"no manifest registered for {slug!r}")
+        return manifest
+
+    def _addon(self, addon_uuid: str) -> dict[str, Any]:
+        addon = self._store.addon(addon_uuid)
+        if addon is None:
+            raise LookupError(f"no add-on {addon_uuid}")
+        return addon
+
+    def _send(
+        self, manifest: dict[str, Any], method: str, path: str, **kwargs: Any
+    ) -> requests.Response:
+        base = manifest["api"]["test"]["base_url"].rstrip("/")
+        return requests.request(
+            method,
+            f"{base}{path}",
+            auth=(manifest["id"], manifest["api"]["password"]),
+            headers={"Accept": ACCEPT},
+            timeout=TIMEOUT_SECONDS,
+            **kwargs,
+        )
+
+    @staticmethod
+    def _json(response: requests.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}

@@ -1,0 +1,169 @@
+"""``flask --app app platform ...``: run the local platform and act as the platform's CLI.
+
+The commands talk to a running ``platform serve`` (``LOCAL_PLATFORM_URL``), which calls the
+broker named by the manifest, exactly as Heroku would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+import requests
+from flask import current_app
+from flask.cli import AppGroup
+from werkzeug.serving import run_simple
+
+from marketplace.context import broker
+from marketplace.localplatform.server import create_platform_app
+from marketplace.services.catalog import get_addon, list_addons
+from marketplace.services.manifest import build_manifest
+
+platform = AppGroup("platform", help="Play the platform's side locally.")
+TERMINAL_STATES = {"provisioned", "deprovisioned", "failed"}
+
+
+@platform.command("serve")
+@click.option("--port", type=int, default=None, help="Default: the port of LOCAL_PLATFORM_URL.")
+def serve(port: int | None) -> None:
+    """Run the local platform (OAuth, Platform API for Partners, SSO)."""
+    config = current_app.config
+    url = urlsplit(config["LOCAL_PLATFORM_URL"])
+    app = create_platform_app(
+        config["LOCAL_PLATFORM_DB"],
+        default_client_secret=config["OAUTH_CLIENT_SECRET"],
+        client_secrets=config["OAUTH_CLIENT_SECRETS"],
+        public_url=config["LOCAL_PLATFORM_URL"],
+    )
+    run_simple(url.hostname or "127.0.0.1", port or url.port or 5100, app, threaded=True)
+
+
+@platform.command("create", context_settings={"ignore_unknown_options": True})
+@click.argument("service_plan")
+@click.option("--app", "app_name", default="my-app", show_default=True)
+@click.option(
+    "--manifest",
+    "manifest_file",
+    type=click.File(),
+    default=None,
+    help="Manifest JSON of the add-on (default: this broker's own).",
+)
+@click.option("--wait", type=float, default=120, show_default=True, help="Seconds to wait.")
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+def create(
+    service_plan: str, app_name: str, manifest_file: Any, wait: float, options: tuple[str, ...]
+) -> None:
+    """Create SERVICE:PLAN for an app, like `heroku addons:create` (options after --)."""
+    slug, _, plan = service_plan.partition(":")
+    manifest = json.load(manifest_file) if manifest_file else _own_manifest(slug)
+    _admin("POST", "/_admin/manifests", json=manifest)
+    result = _admin(
+        "POST",
+        "/_admin/addons",
+        json={
+            "service": slug,
+            "plan": plan or _default_plan(slug),
+            "app": app_name,
+            "options": parse_options(options),
+        },
+    )
+    addon = result["addon"]
+    click.echo(f"{addon['name']} ({addon['uuid']}): broker answered {result['status']}")
+    if result["status"] == 202:
+        click.echo(result["body"].get("message", ""))
+        addon = _wait_for(addon["uuid"], wait)
+    _print_addon(addon)
+
+
+@platform.command("plan-change")
+@click.argument("addon_uuid")
+@click.argument("plan")
+def plan_change(addon_uuid: str, plan: str) -> None:
+    """Move an add-on to another plan."""
+    result = _admin("POST", f"/_admin/addons/{addon_uuid}/plan", json={"plan": plan})
+    click.echo(f"broker answered {result['status']}: {result['body'].get('message', '')}")
+
+
+@platform.command("destroy")
+@click.argument("addon_uuid")
+@click.option("--wait", type=float, default=120, show_default=True)
+def destroy(addon_uuid: str, wait: float) -> None:
+    """Remove an add-on."""
+    result = _admin("DELETE", f"/_admin/addons/{addon_uuid}")
+    click.echo(f"broker answered {result['status']}")
+    if result["status"] == 202:
+        _print_addon(_wait_for(addon_uuid, wait))
+
+
+@platform.command("open")
+@click.argument("addon_uuid")
+def open_command(addon_uuid: str) -> None:
+    """Print the URL that signs you in to the add-on's dashboard (SSO)."""
+    click.echo(f"{current_app.config['LOCAL_PLATFORM_URL'].rstrip('/')}/addons/{addon_uuid}/sso")
+
+
+@platform.command("list")
+def list_command() -> None:
+    """List the platform's add-ons."""
+    for addon in _admin("GET", "/_admin/addons"):
+        click.echo(
+            f"{addon['uuid']}  {addon['slug']}:{addon['plan']}  {addon['state']:<14} {addon['app']}"
+        )
+
+
+def parse_options(words: tuple[str, ...]) -> dict[str, str]:
+    """``--foo bar --baz`` → ``{"foo": "bar", "baz": "true"}`` (as the Heroku CLI does)."""
+    options: dict[str, str] = {}
+    key: str | None = None
+    for word in words:
+        if word.startswith("--"):
+            if key:
+                options[key] = "true"
+            key, _, value = word[2:].partition("=")
+            if value:
+                options[key], key = value, None
+        elif key:
+            options[key], key = word, None
+    if key:
+        options[key] = "true"
+    return options
+
+
+def _own_manifest(slug: str) -> dict[str, Any]:
+    return build_manifest(get_addon(slug), current_app.config["MARKETPLACE_URL"], broker().vault)
+
+
+def _default_plan(slug: str) -> str:
+    addon = next(a for a in list_addons() if a.slug == slug)
+    return next((p.slug for p in addon.plans if p.is_default), addon.plans[0].slug)
+
+
+def _admin(method: str, path: str, **kwargs: Any) -> Any:
+    url = current_app.config["LOCAL_PLATFORM_URL"].rstrip("/") + path
+    try:
+        response = requests.request(method, url, timeout=60, **kwargs)
+    except requests.ConnectionError as error:
+        raise click.ClickException(
+            f"the local platform at {url} is not running (flask --app app platform serve)"
+        ) from error
+    if response.status_code >= 400:
+        raise click.ClickException(f"{method} {path}: {response.status_code} {response.text}")
+    return response.json()
+
+
+def _wait_for(addon_uuid: str, wait: float) -> dict[str, Any]:
+    deadline = time.monotonic() + wait
+    addon = _admin("GET", f"/_admin/addons/{addon_uuid}")
+    while addon["state"] not in TERMINAL_STATES and time.monotonic() < deadline:
+        time.sleep(0.5)
+        addon = _admin("GET", f"/_admin/addons/{addon_uuid}")
+    return addon
+
+
+def _print_addon(addon: dict[str, Any]) -> None:
+    click.echo(f"state: {addon['state']}")
+    for name, value in sorted(addon.get("config", {}).items()):
+        click.echo(f"{name}={value}")

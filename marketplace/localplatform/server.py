@@ -1,0 +1,260 @@
+"""The local platform's HTTP side: what Heroku's id and api hosts and its dashboard do.
+
+``/oauth/token`` and ``/addons/...`` behave like the Platform API for Partners (strictly:
+a wrong token is 401, an unknown add-on 404, a token for another add-on 403). ``/_admin/...``
+is the platform's own side (its dashboard and CLI): it registers manifests, creates, changes
+and destroys add-ons by calling the broker's Partner API, and injects faults for tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template_string, request
+
+from marketplace.localplatform.broker_calls import BrokerCalls
+from marketplace.localplatform.store import PlatformStore
+
+VENDOR_JSON = "application/vnd.heroku+json; version=3"
+
+SSO_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Opening {{ name }}</title></head>
+<body onload="document.forms[0].submit()"><form method="post" action="{{ action }}">
+{% for key, value in params.items() %}
+<input type="hidden" name="{{ key }}" value="{{ value }}">
+{% endfor %}
+<noscript><button type="submit">Open {{ name }}</button></noscript></form></body></html>"""
+
+
+def create_platform_app(
+    store_path: str,
+    *,
+    default_client_secret: str,
+    client_secrets: Mapping[str, str] | None = None,
+    access_ttl: float = 28800,
+    grant_ttl: float = 300,
+    public_url: str = "http://127.0.0.1:5100",
+) -> Flask:
+    """Build the local platform app over the SQLite store at ``store_path``."""
+    app = Flask("marketplace.localplatform")
+    store = PlatformStore(store_path)
+    secrets = dict(client_secrets or {})
+    broker = BrokerCalls(store, public_url.rstrip("/"), grant_ttl)
+    app.extensions["platform_store"] = store
+
+    def secret_for(slug: str) -> str:
+        return secrets.get(slug) or default_client_secret
+
+    @app.before_request
+    def _inject_fault() -> Response | None:
+        if request.path.startswith("/_admin"):
+            return None
+        fault = store.take_fault(request.method, request.path)
+        if fault is None:
+            return None
+        if fault["delay_seconds"]:
+            time.sleep(fault["delay_seconds"])  # simulates a slow platform for crash tests
+        if fault["status"]:
+            store.log(request.method, request.path, fault["status"], fault=True)
+            return _error(fault["status"], "injected", "Injected failure.")
+        return None
+
+    # --- OAuth --------------------------------------------------------------------------------
+
+    @app.post("/oauth/token")
+    def oauth_token() -> Response:
+        params = {**request.args.to_dict(), **request.form.to_dict()}
+        grant_type = params.get("grant_type", "")
+        if grant_type == "authorization_code":
+            addon_uuid = store.use_grant(params.get("code", ""))
+            if addon_uuid is None:
+                return _logged(400, "invalid_grant", "Unknown, used or expired grant code.")
+            addon = store.addon(addon_uuid) or {}
+            if params.get("client_secret") != secret_for(addon.get("slug", "")):
+                return _logged(401, "unauthorized", "Wrong client secret.")
+            body = store.issue_tokens(addon_uuid, access_ttl)
+        elif grant_type == "refresh_token":
+            body = store.refresh_tokens(params.get("refresh_token", ""), access_ttl) or {}
+            addon = store.addon(body.pop("uuid", "")) or {}
+            if not body or params.get("client_secret") != secret_for(addon.get("slug", "")):
+                return _logged(401, "unauthorized", "Unknown refresh token or wrong secret.")
+        else:
+            return _logged(400, "invalid_request", "Unsupported grant_type.")
+        store.log("POST", "/oauth/token", 200, grant_type=grant_type, uuid=addon.get("uuid"))
+        return jsonify(
+            {**body, "token_type": "Bearer", "user_id": "local-user", "session_nonce": None}
+        )
+
+    # --- Platform API for Partners ------------------------------------------------------------
+
+    def authorize(addon_uuid: str) -> tuple[dict[str, Any] | None, Response | None]:
+        if request.headers.get("Accept") != VENDOR_JSON:
+            return None, _logged(406, "not_acceptable", f"Send Accept: {VENDOR_JSON}.")
+        header = request.headers.get("Authorization", "")
+        scoped = (
+            store.token_addon(header.removeprefix("Bearer "))
+            if header.startswith("Bearer ")
+            else None
+        )
+        if scoped is None:
+            return None, _logged(401, "unauthorized", "Invalid or expired access token.")
+        addon = store.addon(addon_uuid)
+        if addon is None:
+            return None, _logged(404, "not_found", "Couldn't find that add-on.")
+        if scoped != addon_uuid:
+            return None, _logged(403, "forbidden", "This token is for another add-on.")
+        return addon, None
+
+    @app.get("/addons/<addon_uuid>")
+    def show_addon(addon_uuid: str) -> Response:
+        addon, refused = authorize(addon_uuid)
+        return refused or _addon_json(addon or {})
+
+    @app.route("/addons/<addon_uuid>/config", methods=["GET", "PATCH"])
+    def addon_config(addon_uuid: str) -> Response:
+        addon, refused = authorize(addon_uuid)
+        if refused or addon is None:
+            return refused or _error(404, "not_found", "Couldn't find that add-on.")
+        config = dict(addon["config"])
+        if request.method == "PATCH":
+            manifest = store.manifest(addon["slug"]) or {"api": {"config_vars": []}}
+            declared = set(manifest["api"]["config_vars"])
+            items = (request.get_json(silent=True) or {}).get("config")
+            if not isinstance(items, list) or any(
+                not isinstance(i, dict) or i.get("name") not in declared for i in items
+            ):
+                return _logged(422, "invalid_params", "config must list declared vars only.")
+            for item in items:
+                config[item["name"]] = item.get("value")
+            store.update_addon(addon_uuid, config=config)
+            store.log("PATCH", request.path, 200, names=sorted(i["name"] for i in items))
+        return jsonify([{"name": k, "value": v} for k, v in sorted(config.items())])
+
+    @app.post("/addons/<addon_uuid>/actions/<action>")
+    def addon_action(addon_uuid: str, action: str) -> Response:
+        addon, refused = authorize(addon_uuid)
+        if refused or addon is None:
+            return refused or _error(404, "not_found", "Couldn't find that add-on.")
+        states = {
+            "provision": ("provisioning", "provisioned"),
+            "deprovision": (None, "deprovisioned"),
+        }
+        if action not in states:
+            return _logged(404, "not_found", "Unknown action.")
+        required, target = states[action]
+        if required and addon["state"] != required:
+            return _logged(422, "invalid_state", f"The add-on is {addon['state']}.")
+        store.update_addon(addon_uuid, state=target)
+        store.log("POST", request.path, 200)
+        return _addon_json(store.addon(addon_uuid) or {})
+
+    # --- the platform's own side --------------------------------------------------------------
+
+    @app.post("/_admin/manifests")
+    def register_manifest() -> Response:
+        manifest = request.get_json(force=True)
+        store.put_manifest(manifest)
+        return jsonify({"id": manifest["id"]})
+
+    @app.post("/_admin/addons")
+    def create_addon() -> Response:
+        body = request.get_json(force=True)
+        return jsonify(
+            broker.provision(
+                body["service"], body["plan"], body.get("app", "my-app"), body.get("options") or {}
+            )
+        )
+
+    @app.get("/_admin/addons")
+    def list_addons() -> Response:
+        return jsonify(store.addons())
+
+    @app.get("/_admin/addons/<addon_uuid>")
+    def get_addon(addon_uuid: str) -> Response:
+        addon = store.addon(addon_uuid)
+        return jsonify(addon) if addon else _error(404, "not_found", "No such add-on.")
+
+    @app.post("/_admin/addons/<addon_uuid>/plan")
+    def change_plan(addon_uuid: str) -> Response:
+        return jsonify(broker.change_plan(addon_uuid, request.get_json(force=True)["plan"]))
+
+    @app.delete("/_admin/addons/<addon_uuid>")
+    def destroy_addon(addon_uuid: str) -> Response:
+        return jsonify(broker.destroy(addon_uuid))
+
+    @app.get("/_admin/calls")
+    def calls() -> Response:
+        return jsonify(store.calls())
+
+    @app.post("/_admin/faults")
+    def add_fault() -> Response:
+        fault = request.get_json(force=True)
+        store.add_fault(
+            fault["method"],
+            fault["path_prefix"],
+            int(fault.get("status", 0)),
+            int(fault.get("times", 1)),
+            float(fault.get("delay_seconds", 0)),
+        )
+        return jsonify({"ok": True})
+
+    @app.delete("/_admin/faults")
+    def clear_faults() -> Response:
+        store.clear_faults()
+        return jsonify({"ok": True})
+
+    @app.post("/_admin/expire-tokens")
+    def expire_tokens() -> Response:
+        store.expire_access_tokens()
+        return jsonify({"ok": True})
+
+    @app.get("/addons/<addon_uuid>/sso")
+    def sso(addon_uuid: str) -> Response | str:
+        addon = store.addon(addon_uuid)
+        manifest = store.manifest(addon["slug"]) if addon else None
+        if addon is None or manifest is None:
+            return _error(404, "not_found", "No such add-on.")
+        timestamp = str(int(time.time()))
+        salt = manifest["api"]["sso_salt"]
+        params = {
+            "resource_id": addon_uuid,
+            "resource_token": hashlib.sha1(f"{addon_uuid}:{salt}:{timestamp}".encode()).hexdigest(),  # noqa: S324
+            "timestamp": timestamp,
+            "nav-data": "local-platform",
+            "email": "developer@localhost",
+            "user_id": "local-user",
+            "app": addon["app"],
+        }
+        return render_template_string(
+            SSO_PAGE, action=manifest["api"]["test"]["sso_url"], params=params, name=addon["name"]
+        )
+
+    def _logged(status: int, code: str, message: str) -> Response:
+        store.log(request.method, request.path, status, error=code)
+        return _error(status, code, message)
+
+    return app
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    response = jsonify({"id": code, "message": message})
+    response.status_code = status
+    return response
+
+
+def _addon_json(addon: dict[str, Any]) -> Response:
+    return jsonify(
+        {
+            "id": addon.get("uuid"),
+            "name": addon.get("name"),
+            "state": addon.get("state"),
+            "app": {"name": addon.get("app")},
+            "addon_service": {"name": addon.get("slug")},
+            "plan": {"name": f"{addon.get('slug')}:{addon.get('plan')}"},
+            "config_vars": sorted(addon.get("config", {})),
+            "provider_id": addon.get("provider_id"),
+        }
+    )

@@ -1,0 +1,205 @@
+"""The local platform's store: manifests, add-ons, grants, tokens and a log of every call."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifests (slug TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS addons (
+    uuid TEXT PRIMARY KEY, slug TEXT NOT NULL, plan TEXT NOT NULL, app TEXT NOT NULL,
+    name TEXT NOT NULL, state TEXT NOT NULL, provider_id TEXT, message TEXT,
+    config TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS grants (
+    code TEXT PRIMARY KEY, uuid TEXT NOT NULL, expires_at REAL NOT NULL, used INTEGER DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY, kind TEXT NOT NULL, uuid TEXT NOT NULL, expires_at REAL
+);
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, method TEXT NOT NULL,
+    path TEXT NOT NULL, status INTEGER NOT NULL, detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS faults (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, method TEXT NOT NULL, path_prefix TEXT NOT NULL,
+    status INTEGER NOT NULL, delay_seconds REAL NOT NULL DEFAULT 0, remaining INTEGER NOT NULL
+);
+"""
+
+
+class PlatformStore:
+    """SQLite-backed; safe to share between the server's threads."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = sqlite3.connect(self._path, timeout=30)
+            conn.row_factory = sqlite3.Row
+            try:
+                with conn:
+                    yield conn
+            finally:
+                conn.close()
+
+    # --- manifests and add-ons --------------------------------------------------------------
+
+    def put_manifest(self, manifest: dict[str, Any]) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO manifests (slug, body) VALUES (?, ?)"
+                " ON CONFLICT(slug) DO UPDATE SET body = excluded.body",
+                (manifest["id"], json.dumps(manifest)),
+            )
+
+    def manifest(self, slug: str) -> dict[str, Any] | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT body FROM manifests WHERE slug = ?", (slug,)).fetchone()
+        return json.loads(row["body"]) if row else None
+
+    def create_addon(self, slug: str, plan: str, app: str, grant_ttl: float) -> dict[str, Any]:
+        """Record a new add-on in state ``provisioning`` with a fresh grant code."""
+        addon_uuid, code = str(uuid.uuid4()), str(uuid.uuid4())
+        now = time.time()
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO addons (uuid, slug, plan, app, name, state, created_at)"
+                " VALUES (?, ?, ?, ?, ?, 'provisioning', ?)",
+                (addon_uuid, slug, plan, app, f"{slug}-{addon_uuid[:8]}", now),
+            )
+            conn.execute(
+                "INSERT INTO grants (code, uuid, expires_at) VALUES (?, ?, ?)",
+                (code, addon_uuid, now + grant_ttl),
+            )
+        return {
+            **(self.addon(addon_uuid) or {}),
+            "grant": {"code": code, "expires_at": now + grant_ttl},
+        }
+
+    def addon(self, addon_uuid: str) -> dict[str, Any] | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM addons WHERE uuid = ?", (addon_uuid,)).fetchone()
+        if row is None:
+            return None
+        return {**dict(row), "config": json.loads(row["config"])}
+
+    def addons(self) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            rows = conn.execute("SELECT uuid FROM addons ORDER BY created_at").fetchall()
+        return [a for a in (self.addon(r["uuid"]) for r in rows) if a]
+
+    def update_addon(self, addon_uuid: str, **fields: Any) -> None:
+        if "config" in fields:
+            fields["config"] = json.dumps(fields["config"])
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self._connect() as conn:
+            conn.execute(
+                f"UPDATE addons SET {assignments} WHERE uuid = ?",  # noqa: S608 (names are ours)
+                (*fields.values(), addon_uuid),
+            )
+
+    # --- OAuth --------------------------------------------------------------------------------
+
+    def use_grant(self, code: str) -> str | None:
+        """Consume a grant code; return its add-on uuid, or None if unknown, used or expired."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM grants WHERE code = ?", (code,)).fetchone()
+            if row is None or row["used"] or row["expires_at"] < time.time():
+                return None
+            conn.execute("UPDATE grants SET used = 1 WHERE code = ?", (code,))
+        return str(row["uuid"])
+
+    def issue_tokens(self, addon_uuid: str, access_ttl: float) -> dict[str, Any]:
+        access, refresh = f"HRKU-{secrets.token_hex(16)}", secrets.token_hex(24)
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO tokens VALUES (?, 'access', ?, ?)",
+                (access, addon_uuid, time.time() + access_ttl),
+            )
+            conn.execute("INSERT INTO tokens VALUES (?, 'refresh', ?, NULL)", (refresh, addon_uuid))
+        return {"access_token": access, "refresh_token": refresh, "expires_in": int(access_ttl)}
+
+    def refresh_tokens(self, refresh: str, access_ttl: float) -> dict[str, Any] | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT uuid FROM tokens WHERE token = ? AND kind = 'refresh'", (refresh,)
+            ).fetchone()
+            if row is None:
+                return None
+            access = f"HRKU-{secrets.token_hex(16)}"
+            conn.execute(
+                "INSERT INTO tokens VALUES (?, 'access', ?, ?)",
+                (access, row["uuid"], time.time() + access_ttl),
+            )
+        return {"access_token": access, "expires_in": int(access_ttl), "uuid": row["uuid"]}
+
+    def token_addon(self, access: str) -> str | None:
+        """The add-on uuid a live access token is scoped to."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT uuid, expires_at FROM tokens WHERE token = ? AND kind = 'access'", (access,)
+            ).fetchone()
+        if row is None or row["expires_at"] < time.time():
+            return None
+        return str(row["uuid"])
+
+    def expire_access_tokens(self) -> None:
+        with self._connect() as conn:
+            conn.execute("UPDATE tokens SET expires_at = 0 WHERE kind = 'access'")
+
+    # --- log and faults -----------------------------------------------------------------------
+
+    def log(self, method: str, path: str, status: int, **detail: Any) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO calls (at, method, path, status, detail) VALUES (?, ?, ?, ?, ?)",
+                (time.time(), method, path, status, json.dumps(detail)),
+            )
+
+    def calls(self) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            rows = conn.execute("SELECT * FROM calls ORDER BY id").fetchall()
+        return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+    def add_fault(
+        self, method: str, path_prefix: str, status: int, times: int, delay_seconds: float = 0
+    ) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO faults (method, path_prefix, status, delay_seconds, remaining)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (method.upper(), path_prefix, status, delay_seconds, times),
+            )
+
+    def take_fault(self, method: str, path: str) -> dict[str, Any] | None:
+        """The first matching fault with uses left (``remaining`` < 0 means forever)."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM faults WHERE method = ? AND remaining != 0 ORDER BY id", (method,)
+            ).fetchall()
+            for row in rows:
+                if path.startswith(row["path_prefix"]):
+                    if row["remaining"] > 0:
+                        conn.execute(
+                            "UPDATE faults SET remaining = remaining - 1 WHERE id = ?", (row["id"],)
+                        )
+                    return dict(row)
+        return None
+
+    def clear_faults(self) -> None:
+        with self._connect() as conn:
+            conn.execute("DELETE FROM faults")
