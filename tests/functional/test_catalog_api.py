@@ -136,5 +136,6 @@ def test_manifest_urls_follow_marketplace_url(sqlite_url):
 def test_addons_list_and_unknown_manifest(app):
     runner = app.test_cli_runner()
     with app.app_context():
-        assert sorted(runner.invoke(args=["addons", "list"]).output.split()) == broker().registry.slugs
+        listed = runner.invoke(args=["addons", "list"]).output.split()
+        assert sorted(listed) == broker().registry.slugs
     assert runner.invoke(args=["addons", "manifest", "nope"]).exit_code != 0
