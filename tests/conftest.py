@@ -70,6 +70,7 @@ def _dispose_engines() -> Iterator[None]:
         with CREATED_APPS.pop().app_context():
             db.session.remove()
             db.engine.dispose()
+            broker().queue.huey.storage.close()
 
 
 @pytest.fixture

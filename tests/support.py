@@ -7,7 +7,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -148,3 +148,11 @@ def live_server(app: Flask) -> Iterator[str]:
 def decrypt_config(app: Flask, token: str | None) -> Mapping[str, str]:
     with app.app_context():
         return broker().vault.decrypt_mapping(token)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.05) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"condition not met within {timeout} s"
+        time.sleep(interval)

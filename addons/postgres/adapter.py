@@ -186,6 +186,17 @@ class PostgresAdapter:
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
             elif self._role_exists(conn, name):
+                owned = conn.execute(
+                    "SELECT datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba"
+                    " WHERE r.rolname = %s AND starts_with(d.datname, %s)",
+                    (name, self._prefix),
+                ).fetchall()
+                for (database,) in owned:  # a role cannot go while it owns a database
+                    conn.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(database)
+                        )
+                    )
                 conn.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
                     (name,),

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,6 +42,7 @@ class PlatformStore:
     def __init__(self, path: str) -> None:
         self._path = path
         self._lock = threading.Lock()
+        self._changed = threading.Condition()
         with self._connect() as conn:
             conn.executescript(SCHEMA)
 
@@ -55,6 +56,13 @@ class PlatformStore:
                     yield conn
             finally:
                 conn.close()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` holds after some change to the store, or ``timeout``."""
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
 
     # --- manifests and add-ons --------------------------------------------------------------
 
@@ -199,6 +207,15 @@ class PlatformStore:
                         )
                     return dict(row)
         return None
+
+    def faults_left(self) -> int:
+        """How many fault uses remain (forever-faults count as one)."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT coalesce(sum(CASE WHEN remaining < 0 THEN 1 ELSE remaining END), 0)"
+                " FROM faults WHERE remaining != 0"
+            ).fetchone()
+        return int(row[0])
 
     def clear_faults(self) -> None:
         with self._connect() as conn:

@@ -103,14 +103,16 @@ class AsyncDriver:
         """Run the resource's pending steps; return what happened (for logs and tests)."""
         if not leases.claim(uuid, self._worker_id, self._settings.lease):
             return "busy"
+        delay: float | None = None
         try:
             return self._run(uuid)
         except RetryLater as retry:
             delay = self._record_retry(uuid, str(retry))
-            self._schedule(uuid, delay)
             return "retry"
         finally:
             leases.release(uuid, self._worker_id)
+            if delay is not None:  # only once the lease is free, or the retry finds it busy
+                self._schedule(uuid, delay)
 
     # --- the loop ---------------------------------------------------------------------------
 

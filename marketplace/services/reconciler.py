@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
@@ -43,8 +43,10 @@ class Reconciler:
         *,
         stuck_after_seconds: float,
         remove_orphans: bool,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._registry = registry
+        self._clock = clock
         self._enqueue = enqueue
         self._stuck_after = timedelta(seconds=stuck_after_seconds)
         self._remove_orphans = remove_orphans
@@ -60,8 +62,11 @@ class Reconciler:
         return report
 
     def _redrive(self, report: ReconcileReport) -> None:
-        """Queue asynchronous work (and any removal) whose worker is gone and whose turn is due."""
-        now = utcnow()
+        """Queue asynchronous work (and any removal) whose worker is gone and whose turn is due.
+
+        An expired lease is broken here, so the queued job can take it at once.
+        """
+        now = self._clock()
         rows = db.session.scalars(
             select(Resource).where(
                 or_(
@@ -73,12 +78,16 @@ class Reconciler:
             )
         ).all()
         for resource in rows:
+            resource.lease_owner = None
+            resource.lease_expires_at = None
+        db.session.commit()
+        for resource in rows:
             self._enqueue(resource.uuid, 0.0)
             report.redriven.append(resource.uuid)
 
     def _abandon_stale_sync_provisions(self, report: ReconcileReport) -> None:
         """A synchronous provision whose web process died: clean up, so a retry starts afresh."""
-        cutoff = utcnow() - self._stuck_after
+        cutoff = self._clock() - self._stuck_after
         rows = db.session.scalars(
             select(Resource).where(
                 Resource.state == ResourceState.PROVISIONING,

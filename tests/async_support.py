@@ -1,0 +1,160 @@
+"""Fixtures' building blocks for the asynchronous flow: a local platform, workers, a broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from flask import Flask
+
+from marketplace.context import broker
+from marketplace.localplatform import create_platform_app
+from marketplace.localplatform.store import PlatformStore
+from tests.support import ENCRYPTION_KEY, admin_url, live_server, manifest
+
+CLIENT_SECRET = "local-client-secret"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class LocalPlatform:
+    """The local platform served on loopback, with its store for assertions and waits."""
+
+    url: str
+    store: PlatformStore
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = requests.request(method, f"{self.url}{path}", timeout=60, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def register(self, app: Flask, broker_url: str, slug: str = "postgres") -> None:
+        """Register the broker's manifest, pointing at ``broker_url``."""
+        data = manifest(app, slug)
+        for env in ("production", "test"):
+            data["api"][env] = {
+                "base_url": f"{broker_url}/heroku/resources",
+                "sso_url": f"{broker_url}/sso/login",
+            }
+        self.admin("POST", "/_admin/manifests", json=data)
+
+    def create(self, plan: str = "essential-0", slug: str = "postgres") -> dict[str, Any]:
+        return self.admin(
+            "POST", "/_admin/addons", json={"service": slug, "plan": plan, "app": "demo"}
+        )
+
+    def calls(self, path_part: str = "", **detail: Any) -> list[dict[str, Any]]:
+        return [
+            c
+            for c in self.store.calls()
+            if path_part in c["path"] and all(c["detail"].get(k) == v for k, v in detail.items())
+        ]
+
+    def wait_for_state(self, addon_uuid: str, states: set[str], timeout: float = 60) -> str:
+        def reached() -> bool:
+            return (self.store.addon(addon_uuid) or {}).get("state") in states
+
+        assert self.store.wait_for(reached, timeout), self.store.addon(addon_uuid)
+        return (self.store.addon(addon_uuid) or {})["state"]
+
+    def fault(
+        self,
+        method: str,
+        path_prefix: str,
+        status: int = 0,
+        times: int = 1,
+        delay_seconds: float = 0,
+    ) -> None:
+        self.admin(
+            "POST",
+            "/_admin/faults",
+            json={
+                "method": method,
+                "path_prefix": path_prefix,
+                "status": status,
+                "times": times,
+                "delay_seconds": delay_seconds,
+            },
+        )
+
+
+@contextmanager
+def local_platform(tmp_path: Path, **options: Any) -> Iterator[LocalPlatform]:
+    app = create_platform_app(
+        str(tmp_path / "platform.db"), default_client_secret=CLIENT_SECRET, **options
+    )
+    with live_server(app) as url:
+        yield LocalPlatform(url, app.extensions["platform_store"])
+
+
+def async_overrides(platform_url: str, queue_url: str, **extra: Any) -> dict[str, Any]:
+    """Broker settings for the asynchronous flow against the local platform."""
+    return {
+        "PLATFORM_API_URL": platform_url,
+        "PLATFORM_ID_URL": platform_url,
+        "OAUTH_CLIENT_SECRET": CLIENT_SECRET,
+        "PROVISIONING_MODES": {"postgres": "async"},
+        "MARKETPLACE_ADDONS": ["postgres"],
+        "QUEUE_URL": queue_url,
+        "RETRY_BASE_SECONDS": 0.05,
+        "RETRY_MAX_SECONDS": 0.2,
+        **extra,
+    }
+
+
+@contextmanager
+def in_process_worker(app: Flask, threads: int = 2) -> Iterator[None]:
+    """Run the app's Huey consumer in this process (signal handlers restored after)."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    consumer = broker_of(app).queue.huey.create_consumer(
+        workers=threads, worker_type="thread", periodic=False, initial_delay=0.01, max_delay=0.05
+    )
+    consumer.start()
+    try:
+        yield
+    finally:
+        consumer.stop(graceful=True)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def broker_of(app: Flask) -> Any:
+    with app.app_context():
+        return broker()
+
+
+def worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``flask --app app worker`` in a child process, configured through ``env``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "worker", "--threads", "2"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def worker_env(store_url: str, queue_url: str, platform_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": store_url,
+        "QUEUE_URL": queue_url,
+        "SECRET_KEY": "test-secret-key",
+        "ENCRYPTION_KEYS": ENCRYPTION_KEY,
+        "PLATFORM_API_URL": platform_url,
+        "PLATFORM_ID_URL": platform_url,
+        "OAUTH_CLIENT_SECRET": CLIENT_SECRET,
+        "POSTGRES_ADMIN_URL": admin_url(),
+        "MARKETPLACE_ADDONS": "postgres",
+        "RETRY_BASE_SECONDS": "0.05",
+        "RETRY_MAX_SECONDS": "0.2",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }

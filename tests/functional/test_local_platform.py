@@ -1,0 +1,161 @@
+"""The local platform is as strict as the real one, and its CLI parses like Heroku's."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from marketplace.localplatform.cli import parse_options
+from tests.async_support import CLIENT_SECRET, local_platform
+
+VENDOR = {"Accept": "application/vnd.heroku+json; version=3"}
+
+
+@pytest.fixture
+def platform(tmp_path):
+    with local_platform(tmp_path) as platform:
+        platform.store.put_manifest(
+            {
+                "id": "postgres",
+                "api": {
+                    "config_vars": ["DATABASE_URL"],
+                    "sso_salt": "s",
+                    "test": {"sso_url": "http://x/sso/login"},
+                },
+            }
+        )
+        yield platform
+
+
+def _grant_and_token(platform, slug="postgres"):
+    addon = platform.store.create_addon(slug, "essential-0", "demo", grant_ttl=300)
+    response = requests.post(
+        f"{platform.url}/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": addon["grant"]["code"],
+            "client_secret": CLIENT_SECRET,
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200
+    return addon, response.json()
+
+
+def test_grant_exchanges_once_and_refresh_works(platform):
+    addon, tokens = _grant_and_token(platform)
+    assert tokens["token_type"] == "Bearer" and tokens["refresh_token"]
+
+    again = requests.post(
+        f"{platform.url}/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": addon["grant"]["code"],
+            "client_secret": CLIENT_SECRET,
+        },
+        timeout=10,
+    )
+    assert again.status_code == 400
+
+    refreshed = requests.post(
+        f"{platform.url}/oauth/token",
+        params={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_secret": CLIENT_SECRET,
+        },
+        timeout=10,
+    )
+    assert refreshed.status_code == 200
+    assert refreshed.json()["access_token"] != tokens["access_token"]
+
+
+def test_wrong_client_secret_is_401(platform):
+    addon = platform.store.create_addon("postgres", "essential-0", "demo", grant_ttl=300)
+    response = requests.post(
+        f"{platform.url}/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": addon["grant"]["code"],
+            "client_secret": "wrong",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 401
+
+
+def test_platform_api_checks_token_addon_and_accept_header(platform):
+    addon, tokens = _grant_and_token(platform)
+    other, _ = _grant_and_token(platform)
+    bearer = {**VENDOR, "Authorization": f"Bearer {tokens['access_token']}"}
+    config_url = f"{platform.url}/addons/{addon['uuid']}/config"
+
+    assert requests.get(config_url, headers=bearer, timeout=10).status_code == 200
+    assert (
+        requests.get(
+            config_url, headers={**VENDOR, "Authorization": "Bearer nope"}, timeout=10
+        ).status_code
+        == 401
+    )
+    assert (
+        requests.get(
+            f"{platform.url}/addons/00000000-0000-0000-0000-000000000000/config",
+            headers=bearer,
+            timeout=10,
+        ).status_code
+        == 404
+    )
+    assert (
+        requests.get(
+            f"{platform.url}/addons/{other['uuid']}/config", headers=bearer, timeout=10
+        ).status_code
+        == 403
+    )
+    assert (
+        requests.get(
+            config_url, headers={"Authorization": bearer["Authorization"]}, timeout=10
+        ).status_code
+        == 406
+    )
+
+
+def test_config_patch_accepts_only_declared_vars(platform):
+    addon, tokens = _grant_and_token(platform)
+    bearer = {**VENDOR, "Authorization": f"Bearer {tokens['access_token']}"}
+    url = f"{platform.url}/addons/{addon['uuid']}/config"
+
+    bad = requests.patch(
+        url, json={"config": [{"name": "OTHER_URL", "value": "x"}]}, headers=bearer, timeout=10
+    )
+    assert bad.status_code == 422
+    good = requests.patch(
+        url,
+        json={"config": [{"name": "DATABASE_URL", "value": "postgres://h/d"}]},
+        headers=bearer,
+        timeout=10,
+    )
+    assert good.json() == [{"name": "DATABASE_URL", "value": "postgres://h/d"}]
+    provision = requests.post(
+        f"{url.removesuffix('/config')}/actions/provision", headers=bearer, timeout=10
+    )
+    assert provision.json()["state"] == "provisioned"
+
+
+def test_sso_page_posts_a_valid_token_to_the_broker(platform):
+    addon = platform.store.create_addon("postgres", "essential-0", "demo", grant_ttl=300)
+    page = requests.get(f"{platform.url}/addons/{addon['uuid']}/sso", timeout=10).text
+    assert 'action="http://x/sso/login"' in page
+    assert 'name="resource_token"' in page and "document.forms[0].submit()" in page
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ((), {}),
+        (("--foo", "bar", "--baz"), {"foo": "bar", "baz": "true"}),
+        (("--size=10", "--flag"), {"size": "10", "flag": "true"}),
+        (("--a", "--b", "2"), {"a": "true", "b": "2"}),
+    ],
+)
+def test_cli_options_parse_like_heroku(words, expected):
+    assert parse_options(words) == expected
