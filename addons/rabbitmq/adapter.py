@@ -1,0 +1,248 @@
+"""Provision RabbitMQ vhosts on a shared server through the management HTTP API.
+
+One resource is one vhost plus one user of the same name (as CloudAMQP's shared plans do),
+with full permissions on that vhost only and no management tags. The plan's caps are vhost
+limits and an operator policy, so RabbitMQ enforces them and tenants cannot lift them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from addons.rabbitmq.management import ManagementClient, ManagementError
+from addons.rabbitmq.plans import SPEC
+from marketplace.adapters import (
+    DEFAULT_NAME_PREFIX,
+    AddonSpec,
+    BackendStatus,
+    BackendUnavailable,
+    PlanChangeRejected,
+    PlanSpec,
+    ProvisionRequest,
+    ProvisionResult,
+    ResourceRef,
+    Usage,
+    UsageMetric,
+    backend_name,
+    random_password,
+)
+
+log = logging.getLogger(__name__)
+
+PLAN_POLICY = "mkt-plan"
+# owned_names() reports "<kind>:<name>" because a vhost and its user share one name.
+OWNED_KINDS = {"vhost": "vhosts", "user": "users"}
+
+
+def vhost_limits(plan: PlanSpec) -> dict[str, int]:
+    """The vhost limits that enforce ``plan``."""
+    return {
+        "max-connections": int(plan.limits["max_connections"]),
+        "max-queues": int(plan.limits["max_queues"]),
+    }
+
+
+def plan_policy(plan: PlanSpec) -> dict[str, int]:
+    """The operator policy definition that caps every queue of a vhost on ``plan``."""
+    definition = {
+        "max-length": int(plan.limits["max_queue_length"]),
+        "message-ttl": int(plan.limits["message_ttl_ms"]),
+    }
+    if "max_queue_bytes" in plan.limits:
+        definition["max-length-bytes"] = int(plan.limits["max_queue_bytes"])
+    return definition
+
+
+class RabbitMQAdapter:
+    """One vhost and one same-named user per resource (the ``AddonAdapter`` contract).
+
+    :param management_url: ``http://admin:password@host:15672``, an administrator's login.
+    :param amqp_url: ``amqp(s)://host:port`` that tenants connect to; only scheme, host and
+        port are used to build ``RABBITMQ_URL``.
+    :param name_prefix: starts every vhost and user name, so the broker's objects are told
+        apart from anybody else's.
+    """
+
+    def __init__(
+        self,
+        management_url: str,
+        amqp_url: str,
+        name_prefix: str = DEFAULT_NAME_PREFIX,
+        spec: AddonSpec = SPEC,
+    ) -> None:
+        self.spec = spec
+        self._prefix = name_prefix
+        self._api = ManagementClient(management_url)
+        parts = urlsplit(amqp_url)
+        if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
+            raise ValueError("the AMQP URL must look like amqp://host:5672 or amqps://host:5671")
+        self._amqp_scheme = parts.scheme
+        self._amqp_netloc = parts.netloc.rpartition("@")[2]
+
+    # --- contract ---------------------------------------------------------------------------
+
+    def provision(self, request: ProvisionRequest) -> ProvisionResult:
+        """Create (or converge) vhost, caps, user and permissions; return RABBITMQ_URL."""
+        name = self.tenant_name(request.resource_id)
+        password = random_password(40)
+        try:
+            self._api.put_vhost(name, "Marketplace add-on resource")
+            # Caps go on before the user can log in, so the vhost is never open unlimited.
+            self._apply_plan(name, request.plan)
+            self._api.put_user(name, password)
+            self._api.put_full_permissions(name, name)
+        except BaseException:
+            self._remove_quietly(name)
+            raise
+        return ProvisionResult(
+            config={"RABBITMQ_URL": self._url(name, password)},
+            message="Your RabbitMQ vhost is ready.",
+        )
+
+    def change_plan(self, resource: ResourceRef, new_plan: PlanSpec) -> ProvisionResult:
+        """Check the queues fit ``new_plan``, then re-apply its vhost limits and policy.
+
+        Connections above a lower ``max-connections`` stay open; RabbitMQ refuses new ones
+        until the count is under the limit, so open connections never block a downgrade.
+
+        :raises PlanChangeRejected: more queues than ``new_plan`` allows, or a queue deeper
+            than its queue length (the policy would drop messages); nothing changed.
+        """
+        name = self.tenant_name(resource.resource_id)
+        queues = self._api.list_queues(name)
+        max_queues = int(new_plan.limits["max_queues"])
+        if len(queues) > max_queues:
+            raise PlanChangeRejected(
+                f"The vhost has {len(queues)} queues, above the {max_queues}-queue limit of "
+                f"plan {new_plan.slug}; delete some queues first."
+            )
+        max_length = int(new_plan.limits["max_queue_length"])
+        deepest = max(queues, key=lambda queue: queue.get("messages") or 0, default=None)
+        if deepest is not None and (deepest.get("messages") or 0) > max_length:
+            # Lowering max-length would silently drop the oldest messages of that queue.
+            raise PlanChangeRejected(
+                f"Queue {deepest['name']!r} holds {deepest['messages']} messages, above the "
+                f"{max_length}-message queue length of plan {new_plan.slug}; "
+                "consume them first."
+            )
+        self._apply_plan(name, new_plan)
+        return ProvisionResult(config={}, message=f"Now on plan {new_plan.slug}.")
+
+    def deprovision(self, resource: ResourceRef) -> None:
+        """Delete the vhost (closing its connections) and the user; missing ones are fine."""
+        name = self.tenant_name(resource.resource_id)
+        self._api.delete_vhost(name)
+        self._api.delete_user(name)
+
+    def usage(self, resource: ResourceRef) -> Usage:
+        """Connections, queues, queued messages and message rates against the plan.
+
+        Connection and queue counts are current; message counts and rates come from the
+        management statistics, which refresh every few seconds.
+        """
+        name = self.tenant_name(resource.resource_id)
+        details = self._api.get_vhost(name)
+        if details is None:
+            raise ManagementError(f"The vhost {name} of this resource does not exist.", 404)
+        limits = resource.plan.limits
+        connections = len(self._api.list_user_connections(name))
+        queues = len(self._api.list_queues(name))
+        stats: Mapping[str, Any] = details.get("message_stats") or {}
+        return Usage(
+            metrics=(
+                UsageMetric(
+                    "connections", "Connections", connections, limits.get("max_connections")
+                ),
+                UsageMetric("queues", "Queues", queues, limits.get("max_queues")),
+                UsageMetric("messages_ready", "Messages ready", details.get("messages_ready") or 0),
+                UsageMetric(
+                    "messages_unacknowledged",
+                    "Messages unacknowledged",
+                    details.get("messages_unacknowledged") or 0,
+                ),
+                UsageMetric("publish_rate", "Publish rate", _rate(stats, "publish"), unit="msg/s"),
+                UsageMetric(
+                    "deliver_rate", "Deliver rate", _rate(stats, "deliver_get"), unit="msg/s"
+                ),
+            )
+        )
+
+    def rotate_credentials(self, resource: ResourceRef) -> ProvisionResult:
+        """Set a new password and close connections opened with the old one."""
+        name = self.tenant_name(resource.resource_id)
+        password = random_password(40)
+        self._api.put_user(name, password)
+        # RabbitMQ keeps connections authenticated with the old password open; end them now.
+        self._api.close_user_connections(name, "Credentials rotated")
+        return ProvisionResult(
+            config={"RABBITMQ_URL": self._url(name, password)},
+            message="Credentials rotated.",
+        )
+
+    def check(self) -> BackendStatus:
+        """Ask the management API for the node's overview."""
+        try:
+            overview = self._api.overview()
+        except (BackendUnavailable, ManagementError) as error:
+            return BackendStatus(ok=False, detail=error.message)
+        return BackendStatus(ok=True, detail=f"RabbitMQ {overview.get('rabbitmq_version', '?')}")
+
+    def owned_names(self) -> list[str]:
+        """Vhosts and users carrying the broker's prefix, as ``vhost:<name>``/``user:<name>``.
+
+        A vhost and its user share one name, so the kind is part of each entry: that way an
+        orphaned user (or vhost) shows up on its own.
+        """
+        return sorted(
+            f"{kind}:{name}"
+            for kind, collection in OWNED_KINDS.items()
+            for name in self._api.list_names(collection)
+            if name.startswith(self._prefix)
+        )
+
+    def backend_names(self, resource_id: str) -> set[str]:
+        """The resource's vhost and user, as :meth:`owned_names` reports them."""
+        name = self.tenant_name(resource_id)
+        return {f"{kind}:{name}" for kind in OWNED_KINDS}
+
+    def remove_orphan(self, name: str) -> None:
+        """Delete one ``vhost:<name>`` or ``user:<name>`` that no resource owns."""
+        kind, _, object_name = name.partition(":")
+        if kind not in OWNED_KINDS or not object_name.startswith(self._prefix):
+            raise ValueError(f"{name!r} is not a vhost or user with this broker's prefix")
+        if kind == "vhost":
+            self._api.delete_vhost(object_name)
+        else:
+            self._api.delete_user(object_name)
+
+    def tenant_name(self, resource_id: str) -> str:
+        """The resource's vhost, which is also its user's name."""
+        return backend_name(self._prefix, resource_id)
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _apply_plan(self, name: str, plan: PlanSpec) -> None:
+        for limit, value in vhost_limits(plan).items():
+            self._api.put_vhost_limit(name, limit, value)
+        self._api.put_operator_policy(name, PLAN_POLICY, plan_policy(plan))
+
+    def _remove_quietly(self, name: str) -> None:
+        """Best-effort cleanup after a failed provision; the reconciler catches what remains."""
+        try:
+            self._api.delete_vhost(name)
+            self._api.delete_user(name)
+        except (BackendUnavailable, ManagementError) as error:
+            log.warning("cleanup of RabbitMQ tenant %s failed: %s", name, error.message)
+
+    def _url(self, user: str, password: str) -> str:
+        return (
+            f"{self._amqp_scheme}://{quote(user, safe='')}:{quote(password, safe='')}"
+            f"@{self._amqp_netloc}/{quote(user, safe='')}"
+        )
+
+
+def _rate(stats: Mapping[str, Any], name: str) -> float:
+    return float((stats.get(f"{name}_details") or {}).get("rate") or 0.0)

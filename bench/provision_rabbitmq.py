@@ -1,0 +1,130 @@
+"""Provision + deprovision through the broker's HTTP API vs the raw management API calls.
+
+Run with `.venv/bin/python bench/provision_rabbitmq.py --cycles 40`. Both sides run
+interleaved in one process against the local RabbitMQ, so drift hits them alike. The raw side
+makes the adapter's calls (PUT vhost, two vhost limits, operator policy, user with a password
+hash, permissions; DELETE vhost, DELETE user) over one keep-alive session; the broker side adds
+the HTTP round trip, Basic auth, the store's row lock and commits, and Fernet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from addons.rabbitmq.adapter import PLAN_POLICY, plan_policy, vhost_limits
+from addons.rabbitmq.management import HASHING_ALGORITHM, password_hash
+from addons.rabbitmq.plans import SPEC
+from marketplace.adapters import random_password
+from marketplace.config import DEFAULT_RABBITMQ_MANAGEMENT_URL
+from tests.support import PartnerClient, build_app, live_server
+
+GOAL_RATIO = 1.15
+PLAN = SPEC.default_plan
+
+
+def management_api() -> tuple[str, tuple[str, str]]:
+    parts = urlsplit(os.environ.get("RABBITMQ_MANAGEMENT_URL", DEFAULT_RABBITMQ_MANAGEMENT_URL))
+    base = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
+    return base, (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+def raw_cycle(session: requests.Session, api: str) -> float:
+    name = f"bench_{uuid.uuid4().hex[:16]}"
+    calls: list[tuple[str, str, dict | None]] = [
+        ("PUT", f"/vhosts/{name}", {"description": "bench"}),
+        *(
+            ("PUT", f"/vhost-limits/{name}/{limit}", {"value": value})
+            for limit, value in vhost_limits(PLAN).items()
+        ),
+        (
+            "PUT",
+            f"/operator-policies/{name}/{PLAN_POLICY}",
+            {"pattern": ".*", "apply-to": "queues", "priority": 0, "definition": plan_policy(PLAN)},
+        ),
+        (
+            "PUT",
+            f"/users/{name}",
+            {
+                "password_hash": password_hash(random_password(40)),
+                "hashing_algorithm": HASHING_ALGORITHM,
+                "tags": "",
+            },
+        ),
+        ("PUT", f"/permissions/{name}/{name}", {"configure": ".*", "write": ".*", "read": ".*"}),
+        ("DELETE", f"/vhosts/{name}", None),
+        ("DELETE", f"/users/{name}", None),
+    ]
+    started = time.perf_counter()
+    for method, path, body in calls:
+        response = session.request(method, api + path, json=body, timeout=30)
+        if response.status_code >= 400:
+            raise SystemExit(f"raw {method} {path} failed: {response.status_code}")
+    return time.perf_counter() - started
+
+
+def broker_cycle(session: requests.Session, base: str, partner: PartnerClient) -> float:
+    body = partner.provision_body(plan=PLAN.slug)
+    started = time.perf_counter()
+    created = session.post(
+        f"{base}/heroku/resources", json=body, headers=partner.headers, timeout=60
+    )
+    removed = session.delete(
+        f"{base}/heroku/resources/{body['uuid']}", headers=partner.headers, timeout=60
+    )
+    elapsed = time.perf_counter() - started
+    if created.status_code != 200 or removed.status_code != 204:
+        raise SystemExit(f"broker failed: {created.status_code} {removed.status_code}")
+    return elapsed
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cycles", type=int, default=30)
+    args = parser.parse_args()
+    api, admin = management_api()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        app = build_app(f"sqlite:///{scratch}/store.db", LOG_LEVEL="WARNING")
+        partner = PartnerClient(app.test_client(), app, "rabbitmq")
+        raw: list[float] = []
+        broker: list[float] = []
+        with (
+            live_server(app) as base,
+            requests.Session() as broker_session,
+            requests.Session() as raw_session,
+        ):
+            raw_session.auth = admin
+            broker_cycle(broker_session, base, partner)  # warm-up: imports, first connections
+            raw_cycle(raw_session, api)
+            for _ in range(args.cycles):
+                raw.append(raw_cycle(raw_session, api))
+                broker.append(broker_cycle(broker_session, base, partner))
+
+    ratio = statistics.median(broker) / statistics.median(raw)
+    print(f"cycles: {args.cycles} (provision + deprovision each, plan {PLAN.slug})")
+    for label, values in (("raw API", raw), ("broker", broker)):
+        median_ms, p95_ms = statistics.median(values) * 1000, p95(values) * 1000
+        print(f"{label:<8}  median {median_ms:7.1f} ms   p95 {p95_ms:7.1f} ms")
+    print(f"ratio (median broker / median raw): {ratio:.3f}  goal < {GOAL_RATIO}")
+    print(f"p95 ratio: {p95(broker) / p95(raw):.3f}")
+    print("PASS" if ratio < GOAL_RATIO else "OVER GOAL")
+
+
+if __name__ == "__main__":
+    main()

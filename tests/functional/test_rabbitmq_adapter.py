@@ -1,0 +1,158 @@
+"""The RabbitMQ adapter against the real server: credentials, usage, plan fit, orphans."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote, urlsplit
+
+import pika
+import pika.exceptions
+import pytest
+
+from addons.rabbitmq import RabbitMQAdapter
+from addons.rabbitmq.plans import SPEC
+from marketplace.adapters import PlanChangeRejected, ProvisionRequest, ResourceRef
+from tests.functional.test_rabbitmq_tenants import (
+    TINY,
+    amqp_url,
+    connect,
+    management_get,
+    management_url,
+    tenant_exists,
+    vhost_of,
+    wait_for,
+)
+
+pytestmark = pytest.mark.backend
+
+
+@pytest.fixture
+def adapter() -> RabbitMQAdapter:
+    return RabbitMQAdapter(management_url(), amqp_url())
+
+
+@pytest.fixture
+def provisioned(adapter) -> Iterator[tuple[ResourceRef, str]]:
+    """A resource on the default plan and its RABBITMQ_URL, deprovisioned afterwards."""
+    ref = ResourceRef(str(uuid.uuid4()), SPEC.default_plan, "us")
+    result = adapter.provision(ProvisionRequest(ref.resource_id, ref.plan, "us"))
+    yield ref, result.config["RABBITMQ_URL"]
+    adapter.deprovision(ref)
+
+
+def test_user_has_a_hashed_password_no_tags_and_rights_on_its_vhost_only(adapter, provisioned):
+    ref, url = provisioned
+    name = adapter.tenant_name(ref.resource_id)
+    params = pika.URLParameters(url)
+    assert (params.virtual_host, params.credentials.username) == (name, name)
+    assert len(params.credentials.password) >= 32
+
+    user = management_get(f"/users/{name}").json()
+    assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+    assert user["tags"] in ([], "")
+    permissions = management_get(f"/users/{name}/permissions").json()
+    assert [(p["vhost"], p["configure"], p["write"], p["read"]) for p in permissions] == [
+        (name, ".*", ".*", ".*")
+    ]
+    limits = management_get(f"/vhost-limits/{name}").json()[0]["value"]
+    assert limits == {"max-connections": 20, "max-queues": 100}
+
+
+def test_names_that_need_escaping_work_in_the_api_and_the_url():
+    adapter = RabbitMQAdapter(management_url(), amqp_url(), name_prefix="mkt/test %")
+    ref = ResourceRef(str(uuid.uuid4()), SPEC.default_plan, "us")
+    try:
+        url = adapter.provision(ProvisionRequest(ref.resource_id, ref.plan, "us")).config[
+            "RABBITMQ_URL"
+        ]
+        name = adapter.tenant_name(ref.resource_id)
+        assert url.endswith("/" + quote(name, safe=""))
+        with connect(url) as conn:
+            conn.channel().queue_declare("escaped")
+        assert f"vhost:{name}" in adapter.owned_names()
+    finally:
+        adapter.deprovision(ref)
+    assert tenant_exists(quote(name, safe="")) == {"vhost": False, "user": False}
+
+
+def test_rotation_closes_open_connections_and_retires_the_old_password(adapter, provisioned):
+    ref, old_url = provisioned
+    client = connect(old_url)
+    try:
+        new_url = adapter.rotate_credentials(ref).config["RABBITMQ_URL"]
+
+        with pytest.raises(pika.exceptions.ConnectionClosedByBroker, match="Credentials rotated"):
+            wait_for(lambda: client.process_data_events(time_limit=0.2), seconds=10)
+    finally:
+        if client.is_open:
+            client.close()
+    assert new_url != old_url
+    with pytest.raises(pika.exceptions.ProbableAuthenticationError):
+        connect(old_url)
+    with connect(new_url) as conn:
+        assert conn.is_open
+
+
+def test_usage_counts_connections_and_queues_against_the_plan(adapter, provisioned):
+    ref, url = provisioned
+    with connect(url) as conn:
+        channel = conn.channel()
+        channel.queue_declare("first")
+        channel.queue_declare("second")
+
+        usage = wait_for(lambda: _usage_with_connections(adapter, ref, 1))
+
+    metrics = {m.name: (m.value, m.limit) for m in usage.metrics}
+    assert metrics["connections"] == (1, 20)
+    assert metrics["queues"] == (2, 100)
+    assert {"messages_ready", "messages_unacknowledged", "publish_rate", "deliver_rate"} <= set(
+        metrics
+    )
+    assert all(value >= 0 for value, _ in metrics.values())
+
+
+def _usage_with_connections(adapter, ref, count):
+    usage = adapter.usage(ref)
+    return usage if usage.metric("connections").value == count else None
+
+
+def test_plan_change_is_refused_when_a_queue_holds_more_than_the_new_length(adapter, provisioned):
+    ref, url = provisioned
+    with connect(url) as conn:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        channel.queue_declare("backlog")
+        for _ in range(6):
+            channel.basic_publish("", "backlog", b"job")
+    # Message counts reach the management API with its next statistics sample.
+    wait_for(lambda: management_get(f"/queues/{vhost_of(url)}/backlog").json().get("messages") == 6)
+
+    with pytest.raises(PlanChangeRejected, match="'backlog' holds 6 messages"):
+        adapter.change_plan(ref, TINY)
+    limits = management_get(f"/vhost-limits/{vhost_of(url)}").json()[0]["value"]
+    assert limits["max-queues"] == 100  # nothing changed
+
+
+def test_remove_orphan_deletes_one_object_at_a_time(adapter, provisioned):
+    ref, _ = provisioned
+    name = adapter.tenant_name(ref.resource_id)
+    assert adapter.backend_names(ref.resource_id) == {f"vhost:{name}", f"user:{name}"}
+    assert adapter.backend_names(ref.resource_id) <= set(adapter.owned_names())
+
+    adapter.remove_orphan(f"user:{name}")
+    assert tenant_exists(name) == {"vhost": True, "user": False}
+    adapter.remove_orphan(f"vhost:{name}")
+    assert tenant_exists(name) == {"vhost": False, "user": False}
+    with pytest.raises(ValueError, match="prefix"):
+        adapter.remove_orphan("vhost:/")
+
+
+def test_wrong_administrator_password_reads_as_unavailable():
+    parts = urlsplit(management_url())
+    wrong = RabbitMQAdapter(
+        f"http://{parts.username}:wrong@{parts.netloc.split('@')[-1]}", amqp_url()
+    )
+    status = wrong.check()
+    assert status.ok is False
+    assert status.detail == "RabbitMQ failed while serving the request; try again shortly."
