@@ -11,20 +11,48 @@ from flask import Flask
 from psycopg import sql
 from sqlalchemy import select
 
-from marketplace.adapters import ResourceRef
+from marketplace.adapters import AddonAdapter, ResourceRef, discover_adapter_factories
+from marketplace.config import load_config
 from marketplace.context import broker
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
-from tests.support import CREATED_APPS, PartnerClient, admin_url, build_app
+from tests.support import (
+    CREATED_APPS,
+    PartnerClient,
+    admin_url,
+    build_app,
+)
+
+
+@pytest.fixture(scope="session")
+def installed_adapters() -> list[AddonAdapter]:
+    """Every installed adapter, configured for the local stack."""
+    config = load_config("/nonexistent", {"SECRET_KEY": "x", "ENCRYPTION_KEYS": ["x"]})
+    return [factory(config) for _, factory in sorted(discover_adapter_factories().items())]
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _service_stack() -> None:
-    """Fail loudly (not skip) when the local stack is down: `make test` starts it."""
-    try:
-        psycopg.connect(admin_url(), connect_timeout=3).close()
-    except psycopg.OperationalError as error:
-        pytest.exit(f"PostgreSQL is not reachable ({error}); run `make services`", returncode=3)
+def _service_stack(installed_adapters) -> None:
+    """Fail loudly (not skip) when a backend is down: `make test` starts them all."""
+    for adapter in installed_adapters:
+        status = adapter.check()
+        if not status.ok:
+            pytest.exit(
+                f"{adapter.spec.slug} backend is not reachable ({status.detail}); "
+                "run `make services`",
+                returncode=3,
+            )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_left_behind(_service_stack, installed_adapters) -> Iterator[None]:
+    """The whole suite must leave no tenant object on any backend."""
+    before = {a.spec.slug: set(a.owned_names()) for a in installed_adapters}
+    yield
+    leaked = {
+        a.spec.slug: sorted(set(a.owned_names()) - before[a.spec.slug]) for a in installed_adapters
+    }
+    assert not any(leaked.values()), f"the suite left tenant objects behind: {leaked}"
 
 
 @pytest.fixture

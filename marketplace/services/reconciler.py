@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from marketplace.adapters import AdapterRegistry, BackendUnavailable, ResourceRef
+from marketplace.adapters import AdapterError, AdapterRegistry, ResourceRef
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
 from marketplace.models._types import utcnow
@@ -102,7 +102,7 @@ class Reconciler:
             plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
             try:
                 adapter.deprovision(ResourceRef(resource.uuid, plan, resource.region))
-            except BackendUnavailable:
+            except AdapterError:  # down, or refusing: report it and go on with the others
                 report.unreachable.append(adapter.spec.slug)
                 continue
             resource.state = ResourceState.FAILED
@@ -127,5 +127,5 @@ class Reconciler:
                     for name in orphans:
                         adapter.remove_orphan(name)
                         report.removed.append(name)
-            except BackendUnavailable:
+            except AdapterError:  # down, or refusing: report it and go on with the others
                 report.unreachable.append(slug)
