@@ -50,9 +50,11 @@ def create_app(
 
     from marketplace.cli import register_commands
     from marketplace.errors import register_error_handlers
+    from marketplace.presentation import register_filters
 
     register_error_handlers(app)
     register_commands(app)
+    register_filters(app)
     return app
 
 
@@ -79,7 +81,7 @@ def _installed_adapters(app: Flask) -> list[AddonAdapter]:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from marketplace.catalog import api_blp
+    from marketplace.catalog import api_blp, pages_bp
     from marketplace.dashboard import bp as dashboard_bp
     from marketplace.extensions import api, csrf
     from marketplace.ops import bp as ops_bp
@@ -92,5 +94,6 @@ def _register_blueprints(app: Flask) -> None:
         csrf.exempt(blueprint)  # machine APIs authenticate every call; no cookies involved
         api.register_blueprint(blueprint)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(pages_bp)
     app.register_blueprint(sso_bp)
     app.register_blueprint(dashboard_bp)

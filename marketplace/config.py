@@ -63,6 +63,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "WORKER_THREADS": env.int("WORKER_THREADS", 2),
         "PLATFORM_API_URL": env.str("PLATFORM_API_URL", "https://api.heroku.com"),
         "PLATFORM_ID_URL": env.str("PLATFORM_ID_URL", "https://id.heroku.com"),
+        "PLATFORM_DASHBOARD_URL": env.str("PLATFORM_DASHBOARD_URL", "https://dashboard.heroku.com"),
         "OAUTH_CLIENT_SECRET": env.str("OAUTH_CLIENT_SECRET", ""),
         "OAUTH_CLIENT_SECRETS": env.dict("OAUTH_CLIENT_SECRETS", {}),
         "PROVISIONING_MODES": env.dict("PROVISIONING_MODES", {}),

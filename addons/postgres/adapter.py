@@ -6,7 +6,7 @@ tenant sessions on deprovision) and ``pg_read_all_stats`` (to measure usage).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from urllib.parse import quote
 
@@ -21,9 +21,12 @@ from marketplace.adapters import (
     BackendUnavailable,
     PlanChangeRejected,
     PlanSpec,
+    ProvisionRejected,
     ProvisionRequest,
     ProvisionResult,
+    ResourceDetails,
     ResourceRef,
+    Table,
     Usage,
     UsageMetric,
     backend_name,
@@ -152,6 +155,37 @@ class PostgresAdapter:
             config={"DATABASE_URL": self._url(role, password, database)},
             message="Credentials rotated.",
         )
+
+    def details(self, resource: ResourceRef) -> ResourceDetails:
+        """Connection facts, a psql line, and the tenant's tables with sizes."""
+        database = self._database_name(resource.resource_id)
+        host, _, port = self._public_host.rpartition(":")
+        with self._admin(dbname=database) as conn:
+            rows = conn.execute(
+                "SELECT schemaname || '.' || relname, n_live_tup,"
+                " pg_size_pretty(pg_total_relation_size(relid))"
+                " FROM pg_stat_user_tables ORDER BY 1 LIMIT 200"
+            ).fetchall()
+        return ResourceDetails(
+            facts=(
+                ("Host", host),
+                ("Port", port),
+                ("Database", database),
+                ("User", self._role_name(resource.resource_id)),
+                ("Connect", 'psql "$DATABASE_URL"'),
+            ),
+            tables=(
+                Table(
+                    "Tables",
+                    ("Table", "Rows (estimate)", "Size"),
+                    tuple((name, str(count), size) for name, count, size in rows),
+                ),
+            ),
+        )
+
+    def perform(self, resource: ResourceRef, action: str, params: Mapping[str, str]) -> str:
+        """PostgreSQL resources have no dashboard actions."""
+        raise ProvisionRejected(f"Unknown action {action!r}.")
 
     def check(self) -> BackendStatus:
         """Connect as the admin role and run a trivial query."""

@@ -16,6 +16,13 @@ SPEC = AddonSpec(
     config_vars_prefix="DATABASE",
     config_vars=("DATABASE_URL",),
     regions=("us",),
+    features=(
+        "PostgreSQL 15 with a database and owner role of your own",
+        "Connection limits enforced by the server",
+        "Storage and table usage on your dashboard",
+        "Credential rotation without a support ticket",
+        "Plan changes in place, checked against your data",
+    ),
     plans=(
         PlanSpec(
             slug="essential-0",

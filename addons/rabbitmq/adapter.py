@@ -21,9 +21,12 @@ from marketplace.adapters import (
     BackendUnavailable,
     PlanChangeRejected,
     PlanSpec,
+    ProvisionRejected,
     ProvisionRequest,
     ProvisionResult,
+    ResourceDetails,
     ResourceRef,
+    Table,
     Usage,
     UsageMetric,
     backend_name,
@@ -81,6 +84,8 @@ class RabbitMQAdapter:
             raise ValueError("the AMQP URL must look like amqp://host:5672 or amqps://host:5671")
         self._amqp_scheme = parts.scheme
         self._amqp_netloc = parts.netloc.rpartition("@")[2]
+        self._amqp_host = parts.hostname
+        self._amqp_port = parts.port or (5671 if parts.scheme == "amqps" else 5672)
 
     # --- contract ---------------------------------------------------------------------------
 
@@ -181,6 +186,38 @@ class RabbitMQAdapter:
             config={"RABBITMQ_URL": self._url(name, password)},
             message="Credentials rotated.",
         )
+
+    def details(self, resource: ResourceRef) -> ResourceDetails:
+        """Connection facts and the vhost's queues."""
+        name = self.tenant_name(resource.resource_id)
+        queues = self._api.list_queues(name)
+        return ResourceDetails(
+            facts=(
+                ("Host", self._amqp_host),
+                ("Port", str(self._amqp_port)),
+                ("Virtual host", name),
+                ("User", name),
+            ),
+            tables=(
+                Table(
+                    "Queues",
+                    ("Queue", "Ready", "Unacknowledged", "Consumers"),
+                    tuple(
+                        (
+                            str(queue.get("name")),
+                            str(queue.get("messages_ready") or 0),
+                            str(queue.get("messages_unacknowledged") or 0),
+                            str(queue.get("consumers") or 0),
+                        )
+                        for queue in sorted(queues, key=lambda q: str(q.get("name")))
+                    ),
+                ),
+            ),
+        )
+
+    def perform(self, resource: ResourceRef, action: str, params: Mapping[str, str]) -> str:
+        """RabbitMQ resources have no dashboard actions."""
+        raise ProvisionRejected(f"Unknown action {action!r}.")
 
     def check(self) -> BackendStatus:
         """Ask the management API for the node's overview."""

@@ -23,6 +23,12 @@ SPEC = AddonSpec(
     config_vars_prefix="RABBITMQ",
     config_vars=("RABBITMQ_URL",),
     regions=("us",),
+    features=(
+        "A private virtual host and user, reachable with one AMQP URL",
+        "Connection, queue, queue length and message TTL caps enforced by RabbitMQ",
+        "Live queue, message and rate figures on your dashboard",
+        "Credential rotation that closes connections using the old password",
+    ),
     plans=(
         PlanSpec(
             slug="lemur",

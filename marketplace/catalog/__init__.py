@@ -1,5 +1,6 @@
-"""The catalog: JSON API for platforms (web pages come with the catalog pages issue)."""
+"""The catalog: web pages for people and a JSON API for platforms."""
 
 from marketplace.catalog.api import blp as api_blp
+from marketplace.catalog.pages import bp as pages_bp
 
-__all__ = ["api_blp"]
+__all__ = ["api_blp", "pages_bp"]

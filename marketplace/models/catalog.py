@@ -33,6 +33,7 @@ class Addon(db.Model):  # type: ignore[name-defined]
     config_vars: Mapped[list[str]] = mapped_column(JSON)
     regions: Mapped[list[str]] = mapped_column(JSON)
     requires: Mapped[list[str]] = mapped_column(JSON)
+    features: Mapped[list[str]] = mapped_column(JSON, default=list)
     api_password_encrypted: Mapped[str] = mapped_column(Text)
     sso_salt_encrypted: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -45,6 +46,16 @@ class Addon(db.Model):  # type: ignore[name-defined]
     def plan(self, slug: str) -> Plan | None:
         """Return this add-on's plan called ``slug``, or None."""
         return next((p for p in self.plans if p.slug == slug), None)
+
+    @property
+    def public_plans(self) -> list[Plan]:
+        """The plans a customer can choose, cheapest first."""
+        return [plan for plan in self.plans if plan.state == "public"]
+
+    @property
+    def starting_price_cents(self) -> int:
+        """The cheapest public plan's monthly price."""
+        return min((plan.price_cents for plan in self.public_plans), default=0)
 
 
 class Plan(db.Model):  # type: ignore[name-defined]

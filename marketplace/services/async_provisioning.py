@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 PROVISION_STEPS = ("authorize", "allocate", "configure", "activate")
 CANCEL_STEP = "cancel"  # deprovision of a resource whose provisioning never finished
+PUSH_CONFIG_STEP = "push-config"  # a provisioned resource's config changed (rotation)
 DEPROVISION_STEP = "deprovision"  # asynchronous deprovision: tell the platform when done
 REFRESH_MARGIN = timedelta(seconds=90)
 
@@ -124,6 +125,8 @@ class AsyncDriver:
             if resource.state == ResourceState.DEPROVISIONING:
                 self._remove(resource)
                 return "deprovisioned"
+            if resource.state == ResourceState.PROVISIONED:
+                return self._maintain(resource)
             if resource.state != ResourceState.PROVISIONING or not resource.is_async:
                 return "idle"
             if resource.deadline_at and utcnow() > as_utc(resource.deadline_at):
@@ -186,6 +189,48 @@ class AsyncDriver:
         resource.last_error = None
         self._advance(resource, None)
         log.info("async provision complete", extra={"resource": resource.uuid})
+
+    # --- a provisioned resource -------------------------------------------------------------
+
+    def _maintain(self, resource: Resource) -> str:
+        """Exchange a synchronous resource's grant (so later config changes can be pushed),
+        and push the config after a change such as a credential rotation."""
+        auth = resource.authorization
+        if auth is not None and auth.grant_code_encrypted and not auth.exchanged:
+            self._exchange_for_later(resource)
+        if resource.step == PUSH_CONFIG_STEP:
+            if resource.authorization is not None and resource.authorization.exchanged:
+                config = self._vault.decrypt_mapping(resource.config_encrypted)
+                self._platform_call(
+                    resource, lambda c, t: c.update_config(resource.uuid, config, t)
+                )
+            self._advance(resource, None)
+            return "config pushed"
+        return "idle"
+
+    def _exchange_for_later(self, resource: Resource) -> None:
+        auth = resource.authorization
+        assert auth is not None and auth.grant_code_encrypted is not None
+        expired = auth.grant_expires_at and utcnow() > as_utc(auth.grant_expires_at)
+        try:
+            if expired:
+                raise PlatformRejected("the grant expired", 400)
+            tokens = self._client(resource).exchange_grant(
+                self._vault.decrypt(auth.grant_code_encrypted)
+            )
+        except PlatformRejected as error:
+            # The resource works without it; only pushing config changes is lost.
+            log.warning(
+                "grant not exchanged", extra={"resource": resource.uuid, "error": str(error)}
+            )
+            db.session.delete(auth)
+            db.session.commit()
+            return
+        except PlatformUnavailable as error:
+            raise RetryLater(str(error)) from error
+        self._store_tokens(resource, tokens)
+        auth.grant_code_encrypted = None
+        db.session.commit()
 
     # --- removal ----------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ def _upsert_addon(spec: AddonSpec, vault: Vault, modes: Mapping[str, str]) -> Ad
     addon.config_vars = list(spec.config_vars)
     addon.regions = list(spec.regions)
     addon.requires = list(spec.requires)
+    addon.features = list(spec.features)
     declared = {plan.slug for plan in spec.plans}
     for plan_spec in spec.plans:
         plan = addon.plan(plan_spec.slug)
@@ -85,4 +86,29 @@ def get_addon(slug: str) -> Addon:
 
 def public_plans(addon: Addon) -> list[Plan]:
     """The plans a customer can choose, cheapest first."""
-    return [plan for plan in addon.plans if plan.state == "public"]
+    return addon.public_plans
+
+
+def search_addons(query: str = "", region: str = "", category: str = "") -> list[Addon]:
+    """Add-ons whose name, summary or category contain every word of ``query``, optionally
+    served in ``region`` and in ``category``."""
+    words = query.lower().split()
+    found = []
+    for addon in list_addons():
+        haystack = f"{addon.name} {addon.slug} {addon.summary} {addon.category}".lower()
+        if not all(word in haystack for word in words):
+            continue
+        if region and region not in addon.regions and "*" not in addon.regions:
+            continue
+        if category and addon.category != category:
+            continue
+        found.append(addon)
+    return found
+
+
+def catalog_facets() -> tuple[list[str], list[str]]:
+    """The categories and regions that exist in the catalog, sorted."""
+    addons = list_addons()
+    categories = sorted({addon.category for addon in addons})
+    regions = sorted({region for addon in addons for region in addon.regions if region != "*"})
+    return categories, regions

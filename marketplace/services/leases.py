@@ -1,4 +1,7 @@
-"""Work leases on resource rows: one worker at a time drives a resource's asynchronous steps.
+"""Locks on resource rows.
+
+:func:`lock_resource` serialises short critical sections (the Partner API's calls for one
+uuid). Work leases let one worker at a time drive a resource's asynchronous steps.
 
 A lease is two columns on the row. It is taken with one conditional UPDATE (so two workers
 racing for it cannot both win, on SQLite or PostgreSQL) and expires on its own, so a worker
@@ -9,8 +12,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
+from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.models import Resource
 from marketplace.models._types import utcnow
@@ -46,3 +50,19 @@ def release(uuid: str, owner: str) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+def lock_resource(uuid: str) -> Resource:
+    """Lock the resource row for the rest of the transaction and return it, fresh.
+
+    The UPDATE is the transaction's first statement on purpose: it takes PostgreSQL's row
+    lock, or SQLite's write lock before any read, so waiting replaces "database is locked".
+    """
+    db.session.execute(update(Resource).where(Resource.uuid == uuid).values(updated_at=utcnow()))
+    resource = db.session.scalar(
+        select(Resource).where(Resource.uuid == uuid).execution_options(populate_existing=True)
+    )
+    if resource is None:  # removed between our read and the lock
+        db.session.rollback()
+        raise NotFound("No resource with this uuid.")
+    return resource

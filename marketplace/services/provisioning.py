@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.adapters import (
@@ -29,6 +29,7 @@ from marketplace.models import Addon, Plan, PlatformAuthorization, Resource, Res
 from marketplace.models._types import utcnow
 from marketplace.services.async_provisioning import CANCEL_STEP, DEPROVISION_STEP, PROVISION_STEPS
 from marketplace.services.crypto import Vault
+from marketplace.services.leases import lock_resource
 from marketplace.services.regions import supported_region
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class Provisioner:
                 f"supported: {', '.join(addon.regions)}."
             )
         inserted = self._insert_if_new(addon, plan, region, command)
-        resource = _lock(command.uuid)
+        resource = lock_resource(command.uuid)
         if resource.addon_id != addon.id:
             db.session.rollback()
             raise Conflict("This uuid belongs to a resource of another add-on.")
@@ -99,10 +100,13 @@ class Provisioner:
             raise Gone("This resource has been deprovisioned.")
         if resource.is_async:
             return self._accept_async(resource, command, start=inserted)
-        if resource.state != ResourceState.PROVISIONED:
+        fresh = resource.state != ResourceState.PROVISIONED
+        if fresh:
             self._provision_locked(resource)
         outcome = self._provisioned_outcome(resource)
         db.session.commit()
+        if fresh and resource.authorization is not None:
+            self._enqueue(resource.uuid, 0.0)  # exchange the grant while it is valid
         return outcome
 
     def _insert_if_new(
@@ -125,6 +129,11 @@ class Provisioner:
         )
         if is_async:
             self._start_async(resource, command)
+        elif command.grant_code:  # kept to push later config changes (credential rotation)
+            resource.authorization = PlatformAuthorization(
+                grant_code_encrypted=self._vault.encrypt(command.grant_code),
+                grant_expires_at=command.grant_expires_at,
+            )
         db.session.add(resource)
         try:
             db.session.commit()
@@ -248,7 +257,7 @@ class Provisioner:
             return queued
         resource.state = ResourceState.DEPROVISIONING
         db.session.commit()  # durable intent: a crash from here on is re-driven, never revived
-        resource = _lock(uuid)
+        resource = lock_resource(uuid)
         if resource.state == ResourceState.DEPROVISIONED:  # a concurrent DELETE finished first
             db.session.rollback()
             raise Gone("This resource has been deprovisioned.")
@@ -297,7 +306,7 @@ class Provisioner:
         )
         if exists is None:
             raise NotFound("No resource with this uuid.")
-        resource = _lock(uuid)
+        resource = lock_resource(uuid)
         gone = resource.state == ResourceState.DEPROVISIONED or (
             resource.state == ResourceState.DEPROVISIONING and not allow_deprovisioning
         )
@@ -319,22 +328,6 @@ class Provisioner:
             region=resource.region,
             config=self._vault.decrypt_mapping(resource.config_encrypted),
         )
-
-
-def _lock(uuid: str) -> Resource:
-    """Lock the resource row for the rest of the transaction and return it, fresh.
-
-    The UPDATE is the transaction's first statement on purpose: it takes PostgreSQL's row
-    lock, or SQLite's write lock before any read, so waiting replaces "database is locked".
-    """
-    db.session.execute(update(Resource).where(Resource.uuid == uuid).values(updated_at=utcnow()))
-    resource = db.session.scalar(
-        select(Resource).where(Resource.uuid == uuid).execution_options(populate_existing=True)
-    )
-    if resource is None:  # removed between our read and the lock
-        db.session.rollback()
-        raise NotFound("No resource with this uuid.")
-    return resource
 
 
 def _find_plan(addon: Addon, slug: str) -> Plan:

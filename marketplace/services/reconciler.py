@@ -72,6 +72,7 @@ class Reconciler:
                 or_(
                     (Resource.state == ResourceState.PROVISIONING) & Resource.is_async,
                     Resource.state == ResourceState.DEPROVISIONING,
+                    (Resource.state == ResourceState.PROVISIONED) & Resource.step.is_not(None),
                 ),
                 or_(Resource.lease_expires_at.is_(None), Resource.lease_expires_at < now),
                 or_(Resource.next_attempt_at.is_(None), Resource.next_attempt_at <= now),

@@ -1,0 +1,59 @@
+"""The catalog's web pages: browse, search and read about add-ons."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template, request
+from markupsafe import Markup
+
+from marketplace.context import broker
+from marketplace.errors import NotFound
+from marketplace.services.addon_assets import docs_html, logo_svg
+from marketplace.services.catalog import catalog_facets, get_addon, search_addons
+
+bp = Blueprint("catalog", __name__)
+
+
+@bp.get("/")
+@bp.get("/addons")
+def index() -> str:
+    """Every add-on as a card, grouped by category; filtered by ?q=, ?region=, ?category=."""
+    query = request.args.get("q", "").strip()[:100]
+    region = request.args.get("region", "").strip()[:32]
+    category = request.args.get("category", "").strip()[:64]
+    addons = search_addons(query, region, category)
+    categories, regions = catalog_facets()
+    grouped: dict[str, list] = {}
+    for addon in addons:
+        grouped.setdefault(addon.category, []).append(addon)
+    return render_template(
+        "catalog/index.html",
+        grouped=dict(sorted(grouped.items())),
+        count=len(addons),
+        query=query,
+        region=region,
+        category=category,
+        categories=categories,
+        regions=regions,
+    )
+
+
+@bp.get("/addons/<slug>")
+def detail(slug: str) -> str:
+    """One add-on: description, features, plans, regions, CLI snippet and documentation."""
+    addon = get_addon(slug)
+    adapter = broker().registry.get(slug)
+    docs = Markup(docs_html(adapter)) if adapter else Markup("")  # noqa: S704 (escaped by markdown-it)
+    return render_template("catalog/detail.html", addon=addon, docs=docs)
+
+
+@bp.get("/addons/<slug>/logo.svg")
+def logo(slug: str) -> Response:
+    """The add-on's logo."""
+    adapter = broker().registry.get(slug)
+    svg = logo_svg(adapter) if adapter else None
+    if svg is None:
+        raise NotFound(f"No logo for {slug!r}.")
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
