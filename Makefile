@@ -36,6 +36,7 @@ run: $(STAMP) services release
 	$(VENV)/bin/honcho start -f Procfile.dev
 
 test: $(STAMP) services
+	scripts/install-chromium.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 

@@ -9,18 +9,18 @@ import psycopg
 import pytest
 from flask import Flask
 from psycopg import sql
-from sqlalchemy import select
 
-from marketplace.adapters import AddonAdapter, ResourceRef, discover_adapter_factories
+from marketplace.adapters import AddonAdapter, discover_adapter_factories
 from marketplace.config import load_config
 from marketplace.context import broker
 from marketplace.extensions import db
-from marketplace.models import Resource, ResourceState
+from tests import support
 from tests.support import (
     CREATED_APPS,
     PartnerClient,
     admin_url,
     build_app,
+    remove_leftovers,
 )
 
 
@@ -77,17 +77,9 @@ def postgres_store_url() -> Iterator[str]:
         )
 
 
-def _cleanup(app: Flask) -> None:
-    """Remove backend objects of resources a test left provisioned."""
-    with app.app_context():
-        for resource in db.session.scalars(
-            select(Resource).where(Resource.state != ResourceState.DEPROVISIONED)
-        ):
-            adapter = broker().registry.get(resource.addon.slug)
-            if adapter is not None:
-                plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
-                adapter.deprovision(ResourceRef(resource.uuid, plan, resource.region))
-        db.session.remove()
+@pytest.fixture(autouse=True)
+def _own_name_prefix() -> None:
+    support._TestPrefix.value = f"mkt_t{uuid.uuid4().hex[:8]}_"
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +97,7 @@ def _dispose_engines() -> Iterator[None]:
 def app(sqlite_url) -> Iterator[Flask]:
     app = build_app(sqlite_url)
     yield app
-    _cleanup(app)
+    remove_leftovers(app)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -116,7 +108,7 @@ def any_store_app(request) -> Iterator[Flask]:
     )
     app = build_app(url)
     yield app
-    _cleanup(app)
+    remove_leftovers(app)
 
 
 @pytest.fixture

@@ -16,18 +16,34 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from addons.postgres import PostgresAdapter
 from marketplace import MIGRATIONS_DIR, create_app
-from marketplace.adapters import AddonAdapter
+from marketplace.adapters import AddonAdapter, ResourceRef
 from marketplace.config import DEFAULT_POSTGRES_ADMIN_URL
 from marketplace.context import broker
+from marketplace.extensions import db
+from marketplace.models import Resource, ResourceState
 from marketplace.services.catalog import get_addon, sync_catalog
 from marketplace.services.manifest import build_manifest
 from marketplace.services.sso import resource_token
 
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 CREATED_APPS: list[Flask] = []  # disposed after each test by conftest
+
+
+class _TestPrefix:
+    """Each test names its backend objects with a prefix of its own (set by conftest), so
+    before/after comparisons see only that test's objects, whatever else runs on the server."""
+
+    value = f"mkt_t{uuid.uuid4().hex[:8]}_"
+
+
+def name_prefix() -> str:
+    """The current test's backend name prefix (it starts with ``mkt_``)."""
+    return _TestPrefix.value
 
 
 def build_app(
@@ -44,6 +60,7 @@ def build_app(
         "MARKETPLACE_URL": "http://localhost",
         "LOG_LEVEL": "INFO",
         "POSTGRES_ADMIN_URL": admin_url(),
+        "BACKEND_NAME_PREFIX": name_prefix(),
         **overrides,
     }
     app = create_app(config, adapters=adapters)
@@ -123,13 +140,19 @@ class PartnerClient:
 
 
 def owned_postgres_objects() -> set[str]:
-    """Databases and roles with the broker's tenant prefix, read with the admin role."""
+    """This test's tenant databases and roles, read with the admin role."""
     with psycopg.connect(admin_url(), autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT datname FROM pg_database WHERE starts_with(datname, 'mkt_')"
-            " UNION ALL SELECT rolname FROM pg_roles WHERE starts_with(rolname, 'mkt_')"
+            "SELECT datname FROM pg_database WHERE starts_with(datname, %(p)s)"
+            " UNION ALL SELECT rolname FROM pg_roles WHERE starts_with(rolname, %(p)s)",
+            {"p": name_prefix()},
         ).fetchall()
     return {row[0] for row in rows}
+
+
+def postgres_adapter(admin: str | None = None) -> PostgresAdapter:
+    """A Postgres adapter on the local server (or ``admin``) with this test's prefix."""
+    return PostgresAdapter(admin or admin_url(), name_prefix=name_prefix())
 
 
 @contextmanager
@@ -156,3 +179,16 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: flo
     while not predicate():
         assert time.monotonic() < deadline, f"condition not met within {timeout} s"
         time.sleep(interval)
+
+
+def remove_leftovers(app: Flask) -> None:
+    """Remove backend objects of resources a test left provisioned."""
+    with app.app_context():
+        for resource in db.session.scalars(
+            select(Resource).where(Resource.state != ResourceState.DEPROVISIONED)
+        ):
+            adapter = broker().registry.get(resource.addon.slug)
+            if adapter is not None:
+                plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
+                adapter.deprovision(ResourceRef(resource.uuid, plan, resource.region))
+        db.session.remove()

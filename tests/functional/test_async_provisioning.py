@@ -9,13 +9,19 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from addons.postgres import PostgresAdapter
 from addons.postgres.plans import SPEC
 from marketplace.context import broker
 from marketplace.extensions import db
 from marketplace.models import Resource
 from tests.async_support import async_overrides, in_process_worker, local_platform
-from tests.support import PartnerClient, admin_url, build_app, live_server, wait_until
+from tests.support import (
+    PartnerClient,
+    build_app,
+    live_server,
+    name_prefix,
+    postgres_adapter,
+    wait_until,
+)
 
 pytestmark = pytest.mark.backend
 
@@ -68,7 +74,9 @@ def test_provision_end_to_end(sqlite_url, platform, queue_url):
 
         config = platform.store.addon(addon_uuid)["config"]
         with psycopg.connect(config["DATABASE_URL"]) as conn:
-            assert conn.execute("SELECT current_user").fetchone()[0].startswith("mkt_u_")
+            assert (
+                conn.execute("SELECT current_user").fetchone()[0].startswith(name_prefix() + "u_")
+            )
         exchange = platform.calls("/oauth/token", grant_type="authorization_code")
         patch = platform.calls(f"/addons/{addon_uuid}/config")
         action = platform.calls(f"/addons/{addon_uuid}/actions/provision")
@@ -189,7 +197,7 @@ def test_deprovision_while_provisioning_cancels_cleanly(sqlite_url, platform, qu
 
 
 def test_asynchronous_deprovision_reports_back(sqlite_url, platform, queue_url):
-    adapter = PostgresAdapter(admin_url())
+    adapter = postgres_adapter()
     adapter.spec = dataclasses.replace(SPEC, asynchronous_deprovision=True)
     app = _broker(sqlite_url, platform, queue_url, adapters=[adapter])
     with live_server(app) as broker_url, in_process_worker(app):

@@ -8,8 +8,7 @@ from html import unescape
 import psycopg
 import pytest
 
-from addons.postgres import PostgresAdapter
-from tests.support import PartnerClient, build_app
+from tests.support import PartnerClient, build_app, postgres_adapter
 
 pytestmark = pytest.mark.backend
 
@@ -103,7 +102,7 @@ def test_dashboard_survives_a_backend_outage(sqlite_url):
     partner = PartnerClient(app.test_client(), app, "postgres")
     body = partner.provision().get_json()
     try:
-        down = build_app(sqlite_url, adapters=[PostgresAdapter("postgresql://u:x@127.0.0.1:1/db")])
+        down = build_app(sqlite_url, adapters=[postgres_adapter("postgresql://u:x@127.0.0.1:1/db")])
         client = PartnerClient(down.test_client(), down, "postgres")
         assert client.client.post("/sso/login", data=client.sso_form(body["id"])).status_code == 302
         page = client.client.get(f"/dashboard/{body['id']}")

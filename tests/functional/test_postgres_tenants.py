@@ -10,10 +10,16 @@ import psycopg
 import pytest
 import requests
 
-from addons.postgres import PostgresAdapter
 from addons.postgres.plans import SPEC
 from marketplace.adapters import PlanSpec
-from tests.support import PartnerClient, admin_url, build_app, live_server, owned_postgres_objects
+from tests.support import (
+    PartnerClient,
+    build_app,
+    live_server,
+    name_prefix,
+    owned_postgres_objects,
+    postgres_adapter,
+)
 
 pytestmark = pytest.mark.backend
 
@@ -54,7 +60,7 @@ def test_tenant_is_not_superuser_and_cannot_create_roles(partner):
 def test_plan_connection_limit_is_enforced_by_the_server():
     tiny = PlanSpec("tiny", "Tiny", "test plan", 0, {"max_connections": 2, "storage_bytes": 10**9})
     spec = dataclasses.replace(SPEC, plans=(*SPEC.plans, tiny))
-    adapter = PostgresAdapter(admin_url())
+    adapter = postgres_adapter()
     adapter.spec = spec
     app = build_app("sqlite://", adapters=[adapter])
     partner = PartnerClient(app.test_client(), app, "postgres")
@@ -79,7 +85,7 @@ def test_plan_change_is_refused_when_the_data_does_not_fit():
         "small", "Small", "test plan", 0, {"max_connections": 5, "storage_bytes": 1024}
     )
     spec = dataclasses.replace(SPEC, plans=(*SPEC.plans, small))
-    adapter = PostgresAdapter(admin_url())
+    adapter = postgres_adapter()
     adapter.spec = spec
     app = build_app("sqlite://", adapters=[adapter])
     partner = PartnerClient(app.test_client(), app, "postgres")
@@ -132,13 +138,13 @@ def test_twenty_concurrent_duplicate_provisions_make_one_database(request, store
         assert len({payload["config"]["DATABASE_URL"] for _, payload in results}) == 1
         created = owned_postgres_objects() - before
         assert len(created) == 2
-        assert {name[:6] for name in created} == {"mkt_d_", "mkt_u_"}
+        assert {name.removeprefix(name_prefix())[:2] for name in created} == {"d_", "u_"}
     finally:
         partner.deprovision(body["uuid"])
 
 
 def test_backend_down_gives_503_and_leaves_nothing(sqlite_url):
-    down = PostgresAdapter("postgresql://marketplace_admin:x@127.0.0.1:1/postgres")
+    down = postgres_adapter("postgresql://marketplace_admin:x@127.0.0.1:1/postgres")
     app = build_app(sqlite_url, adapters=[down])
     partner = PartnerClient(app.test_client(), app, "postgres")
     before = owned_postgres_objects()
@@ -159,7 +165,7 @@ def test_backend_down_gives_503_and_leaves_nothing(sqlite_url):
 def test_retry_after_backend_outage_provisions(sqlite_url):
     body_uuid = str(uuid.uuid4())
     down = build_app(
-        sqlite_url, adapters=[PostgresAdapter("postgresql://u:x@127.0.0.1:1/postgres")]
+        sqlite_url, adapters=[postgres_adapter("postgresql://u:x@127.0.0.1:1/postgres")]
     )
     down_partner = PartnerClient(down.test_client(), down, "postgres")
     assert down_partner.provision(uuid=body_uuid).status_code == 503
@@ -181,7 +187,7 @@ def test_deprovision_during_an_outage_is_finished_by_the_retry(sqlite_url):
     uuid_, url = _provisioned_url(up_partner)
     before = owned_postgres_objects()
     down = build_app(
-        sqlite_url, adapters=[PostgresAdapter("postgresql://u:x@127.0.0.1:1/postgres")]
+        sqlite_url, adapters=[postgres_adapter("postgresql://u:x@127.0.0.1:1/postgres")]
     )
 
     response = PartnerClient(down.test_client(), down, "postgres").deprovision(uuid_)
