@@ -79,7 +79,7 @@ def postgres_store_url() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def _own_name_prefix() -> None:
-    support._TestPrefix.value = f"mkt_t{uuid.uuid4().hex[:8]}_"
+    support._TestPrefix.value = f"{support.SESSION_PREFIX}{uuid.uuid4().hex[:4]}_"
 
 
 @pytest.fixture(autouse=True)

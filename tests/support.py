@@ -34,11 +34,15 @@ ENCRYPTION_KEY = Fernet.generate_key().decode()
 CREATED_APPS: list[Flask] = []  # disposed after each test by conftest
 
 
+SESSION_PREFIX = f"mkt_t{uuid.uuid4().hex[:4]}"
+
+
 class _TestPrefix:
     """Each test names its backend objects with a prefix of its own (set by conftest), so
-    before/after comparisons see only that test's objects, whatever else runs on the server."""
+    before/after comparisons see only that test's objects, whatever else runs on the server.
+    Every prefix of one test session starts with :data:`SESSION_PREFIX`."""
 
-    value = f"mkt_t{uuid.uuid4().hex[:8]}_"
+    value = f"{SESSION_PREFIX}0000_"
 
 
 def name_prefix() -> str:
