@@ -57,6 +57,7 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         "KAFKA_BOOTSTRAP_SERVERS": env.str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         "KAFKA_ADMIN_USERNAME": env.str("KAFKA_ADMIN_USERNAME", "marketplace_admin"),
         "KAFKA_ADMIN_PASSWORD": env.str("KAFKA_ADMIN_PASSWORD", "marketplace-admin-dev"),
+        "KAFKA_PUBLIC_BOOTSTRAP_SERVERS": env.str("KAFKA_PUBLIC_BOOTSTRAP_SERVERS", ""),
         "MARKETPLACE_ADDONS": env.list("MARKETPLACE_ADDONS", []),
         "BACKEND_NAME_PREFIX": env.str("BACKEND_NAME_PREFIX", "mkt_"),
         "QUEUE_URL": env.str("QUEUE_URL", f"sqlite:///{Path(instance_path) / 'queue.db'}"),

@@ -130,18 +130,25 @@ def perform_action(
 ) -> str:
     """Run one of the add-on's dashboard actions; return the message for the customer.
 
+    The resource's row stays locked while the adapter works, so an add-on's cap check and the
+    change it guards (a Kafka topic within the plan's limits) are atomic across processes.
+
     :raises Unprocessable: unknown action, bad parameters or a plan cap (nothing changed).
     :raises ServiceUnavailable: the backend is down.
     """
-    resource = _live_resource(uuid)
-    if resource.state != ResourceState.PROVISIONED:
-        raise Unprocessable(f"The resource is {resource.state}; try again once it is ready.")
-    adapter = _adapter(registry, resource)
-    ref = _ref(adapter, resource, vault.decrypt_mapping(resource.config_encrypted))
+    resource = lock_resource(uuid)
     try:
+        if resource.state in (ResourceState.DEPROVISIONING, ResourceState.DEPROVISIONED):
+            raise Forbidden("This resource no longer exists.")
+        if resource.state != ResourceState.PROVISIONED:
+            raise Unprocessable(f"The resource is {resource.state}; try again once it is ready.")
+        adapter = _adapter(registry, resource)
+        ref = _ref(adapter, resource, vault.decrypt_mapping(resource.config_encrypted))
         return adapter.perform(ref, action, dict(params))
     except AdapterError as error:
         raise from_adapter_error(error) from error
+    finally:
+        db.session.rollback()  # releases the row lock; an action changes no row
 
 
 def _live_resource(uuid: str) -> Resource:

@@ -42,7 +42,7 @@ def resource_id(adapter):
 
 
 def test_every_builtin_adapter_is_installed():
-    assert {"postgres", "rabbitmq"} <= {a.spec.slug for a in ADAPTERS}
+    assert {"postgres", "rabbitmq", "kafka"} <= {a.spec.slug for a in ADAPTERS}
 
 
 def test_declaration_is_complete(adapter):

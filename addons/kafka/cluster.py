@@ -1,0 +1,120 @@
+"""How the adapter reaches the cluster, what Kafka's failures mean, and whether a login works.
+
+Every failure to reach Kafka, or a request Kafka fails, becomes :class:`BackendUnavailable`
+with a message safe to show users; the details go to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+
+from marketplace.adapters import BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = "Kafka is not reachable right now; try again shortly."
+FAILED = "Kafka failed while serving the request; try again shortly."
+TENANT_SASL_MECHANISM = "SCRAM-SHA-512"  # the mechanism of every tenant credential
+
+
+def split_servers(servers: str) -> list[str]:
+    """``"a:9092, b:9092"`` as ``["a:9092", "b:9092"]``."""
+    return [server.strip() for server in servers.split(",") if server.strip()]
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Where the cluster is and how the broker's admin user logs in."""
+
+    bootstrap_servers: str
+    admin_username: str
+    admin_password: str = field(repr=False)
+    security_protocol: str = "SASL_PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    timeout_seconds: float = 10.0
+
+    @property
+    def servers(self) -> list[str]:
+        """The bootstrap servers as ``host:port`` strings."""
+        return split_servers(self.bootstrap_servers)
+
+    def client_config(self, username: str, password: str) -> dict[str, Any]:
+        """confluent-kafka settings for a client logging in as ``username``."""
+        return {
+            "bootstrap.servers": ",".join(self.servers),
+            "security.protocol": self.security_protocol,
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": username,
+            "sasl.password": password,
+            "socket.connection.setup.timeout.ms": max(1000, int(self.timeout_seconds * 1000)),
+        }
+
+
+def login_works(settings: ClusterSettings, username: str, password: str) -> bool:
+    """Log in as ``username`` once: True if Kafka accepts the credentials, False if it refuses.
+
+    :raises BackendUnavailable: neither answer came within the timeout.
+    """
+    refused = threading.Event()
+
+    def on_error(error: KafkaError) -> None:
+        if error.code() == KafkaError._AUTHENTICATION:
+            refused.set()
+
+    # log_level 0: a refused login is an answer here, not something to log.
+    client = AdminClient(
+        settings.client_config(username, password)
+        | {"sasl.mechanism": TENANT_SASL_MECHANISM, "error_cb": on_error, "log_level": 0}
+    )
+    deadline = time.monotonic() + settings.timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            client.list_topics(timeout=0.25)
+            return True
+        except KafkaException:
+            client.poll(0)  # serves error_cb
+            if refused.is_set():
+                return False
+    raise BackendUnavailable(UNREACHABLE)
+
+
+def wait_for_login(
+    settings: ClusterSettings, username: str, password: str, deadline_seconds: float
+) -> None:
+    """Poll a real login until it works: SCRAM credentials reach the brokers some time after
+    the controller acknowledged them.
+
+    :raises BackendUnavailable: the login still fails at the deadline, or Kafka is down.
+    """
+    deadline = time.monotonic() + deadline_seconds
+    pause = 0.05
+    while not login_works(settings, username, password):
+        if time.monotonic() > deadline:
+            raise BackendUnavailable(
+                "Kafka has not accepted the new credentials yet; try again shortly."
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def unavailable(error: KafkaException) -> BackendUnavailable:
+    """The :class:`BackendUnavailable` that stands for a confluent-kafka failure."""
+    code = kafka_code(error)
+    if code is not None and code < 0:  # librdkafka's own codes: transport, timeouts
+        return BackendUnavailable(UNREACHABLE)
+    log.warning("Kafka refused an admin request: %s", error)
+    return BackendUnavailable(FAILED)
+
+
+def kafka_code(error: BaseException | None) -> int | None:
+    """The Kafka error code carried by a :class:`KafkaException`, else None."""
+    if isinstance(error, KafkaException) and error.args and isinstance(error.args[0], KafkaError):
+        return error.args[0].code()
+    return None

@@ -1,0 +1,113 @@
+"""Provision + deprovision of a Kafka tenant through the broker's HTTP API vs the raw admin calls.
+
+Run with `.venv/bin/python bench/provision_kafka.py --cycles 30` against the local stack (make
+services). Both sides run interleaved in one process, so drift hits them alike.
+
+The raw side makes the same admin calls the adapter makes, each cycle on fresh clients as the
+adapter does: SCRAM upsert, the seven PREFIXED ACLs, the quota alter (kafka-python), then ACL
+delete, SCRAM delete and quota removal. The broker side adds the HTTP round trip, Basic auth,
+the store's row lock and commits, Fernet, a cluster check before creating anything, the topic
+and group sweep on removal, and the wait until the new user's SASL login works (credentials
+reach the broker asynchronously). A third line, "raw + login", adds that login wait to the raw
+side: that is the like-for-like comparison, and the goal applies to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from addons.kafka.admin import KafkaAdmin
+from addons.kafka.cluster import ClusterSettings, login_works
+from addons.kafka.quotas import QuotaAdmin
+from marketplace.adapters import random_password
+from tests.support import PartnerClient, build_app, live_server
+
+GOAL_RATIO = 1.5
+QUOTAS = {"producer_byte_rate": 65536.0, "consumer_byte_rate": 262144.0}
+
+
+def raw_cycle(cluster: ClusterSettings, *, with_login: bool) -> float:
+    user = f"bench_{uuid.uuid4().hex[:16]}"
+    prefix, password = f"{user}.", random_password(40)
+    started = time.perf_counter()
+    admin = KafkaAdmin(cluster)
+    admin.upsert_user(user, password)
+    admin.grant_tenant_acls(user, prefix)
+    with QuotaAdmin(cluster) as quotas:
+        quotas.set_user_quotas(user, QUOTAS)
+    while with_login and not login_works(cluster, user, password):
+        time.sleep(0.05)
+    admin = KafkaAdmin(cluster)
+    admin.revoke_tenant_acls(user, prefix)
+    admin.delete_user(user)
+    with QuotaAdmin(cluster) as quotas:
+        quotas.remove_user_quotas(user)
+    return time.perf_counter() - started
+
+
+def broker_cycle(session: requests.Session, base: str, partner: PartnerClient) -> float:
+    body = partner.provision_body(plan="basic-0")
+    started = time.perf_counter()
+    created = session.post(
+        f"{base}/heroku/resources", json=body, headers=partner.headers, timeout=60
+    )
+    removed = session.delete(
+        f"{base}/heroku/resources/{body['uuid']}", headers=partner.headers, timeout=60
+    )
+    elapsed = time.perf_counter() - started
+    if created.status_code != 200 or removed.status_code != 204:
+        raise SystemExit(f"broker failed: {created.status_code} {removed.status_code}")
+    return elapsed
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cycles", type=int, default=30)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        app = build_app(f"sqlite:///{scratch}/store.db", LOG_LEVEL="WARNING")
+        cluster = ClusterSettings(
+            app.config["KAFKA_BOOTSTRAP_SERVERS"],
+            app.config["KAFKA_ADMIN_USERNAME"],
+            app.config["KAFKA_ADMIN_PASSWORD"],
+        )
+        partner = PartnerClient(app.test_client(), app, "kafka")
+        series: dict[str, list[float]] = {"raw admin": [], "raw + login": [], "broker": []}
+        with live_server(app) as base, requests.Session() as session:
+            broker_cycle(session, base, partner)  # warm-up: imports, first connections
+            raw_cycle(cluster, with_login=True)
+            for _ in range(args.cycles):
+                series["raw admin"].append(raw_cycle(cluster, with_login=False))
+                series["raw + login"].append(raw_cycle(cluster, with_login=True))
+                series["broker"].append(broker_cycle(session, base, partner))
+
+    raw, raw_login, broker = series["raw admin"], series["raw + login"], series["broker"]
+    print(f"cycles: {args.cycles} (provision + deprovision each)")
+    for label, values in series.items():
+        median_ms, p95_ms = statistics.median(values) * 1000, p95(values) * 1000
+        print(f"{label:<12}  median {median_ms:7.1f} ms   p95 {p95_ms:7.1f} ms")
+    ratio = statistics.median(broker) / statistics.median(raw)
+    login_ratio = statistics.median(broker) / statistics.median(raw_login)
+    print(f"ratio (median broker / median raw admin): {ratio:.3f}")
+    print(f"ratio (median broker / median raw + login): {login_ratio:.3f}  goal < {GOAL_RATIO}")
+    print(f"p95 ratio (broker / raw admin): {p95(broker) / p95(raw):.3f}")
+    print("PASS" if login_ratio < GOAL_RATIO else "OVER GOAL")
+
+
+if __name__ == "__main__":
+    main()
