@@ -32,6 +32,7 @@ release: $(STAMP)
 run: export LOCAL_PLATFORM_URL ?= http://127.0.0.1:5100
 run: export PLATFORM_API_URL ?= $(LOCAL_PLATFORM_URL)
 run: export PLATFORM_ID_URL ?= $(LOCAL_PLATFORM_URL)
+run: export PLATFORM_DASHBOARD_URL ?= $(LOCAL_PLATFORM_URL)
 run: $(STAMP) services release
 	$(VENV)/bin/honcho start -f Procfile.dev
 

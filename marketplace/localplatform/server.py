@@ -20,6 +20,15 @@ from marketplace.localplatform.store import PlatformStore
 
 VENDOR_JSON = "application/vnd.heroku+json; version=3"
 
+APP_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ app }} · local platform</title></head>
+<body><main><h1>{{ app }}</h1><table><thead><tr><th>Add-on</th><th>Plan</th><th>State</th>
+<th></th></tr></thead><tbody>{% for addon in addons %}<tr><td>{{ addon.name }}</td>
+<td>{{ addon.slug }}:{{ addon.plan }}</td><td>{{ addon.state }}</td>
+<td><a href="/addons/{{ addon.uuid }}/sso">Open</a></td></tr>{% else %}<tr><td colspan="4">
+No add-ons: flask --app app platform create SLUG:PLAN --app {{ app }}</td></tr>{% endfor %}
+</tbody></table></main></body></html>"""
+
 SSO_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Opening {{ name }}</title></head>
 <body onload="document.forms[0].submit()"><form method="post" action="{{ action }}">
@@ -210,6 +219,12 @@ def create_platform_app(
     def expire_tokens() -> Response:
         store.expire_access_tokens()
         return jsonify({"ok": True})
+
+    @app.get("/apps/<app_name>")
+    def app_page(app_name: str) -> str:
+        """The app's add-ons, each with its SSO link (the dashboards' way back)."""
+        addons = [a for a in store.addons() if a["app"] == app_name]
+        return render_template_string(APP_PAGE, app=app_name, addons=addons)
 
     @app.get("/addons/<addon_uuid>/sso")
     def sso(addon_uuid: str) -> Response | str:

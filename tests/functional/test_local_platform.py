@@ -159,3 +159,10 @@ def test_sso_page_posts_a_valid_token_to_the_broker(platform):
 )
 def test_cli_options_parse_like_heroku(words, expected):
     assert parse_options(words) == expected
+
+
+def test_app_page_lists_its_addons_with_sso_links(platform):
+    addon = platform.store.create_addon("postgres", "essential-0", "shop", grant_ttl=300)
+    page = requests.get(f"{platform.url}/apps/shop", timeout=10).text
+    assert f'href="/addons/{addon["uuid"]}/sso"' in page
+    assert "No add-ons" in requests.get(f"{platform.url}/apps/empty", timeout=10).text
