@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 
 import psycopg
@@ -225,3 +226,40 @@ def test_kensa_body_without_a_grant_provisions_synchronously_on_an_async_plan(
         assert "DATABASE_URL" in response.get_json()["config"]
     finally:
         partner.deprovision(body_uuid)
+
+
+def test_rotated_credentials_are_pushed_to_the_platform(sqlite_url, platform, queue_url):
+    app = _broker(sqlite_url, platform, queue_url, PROVISIONING_MODES={})  # synchronous plan
+    with live_server(app) as broker_url, in_process_worker(app):
+        platform.register(app, broker_url)
+        result = platform.create()
+        addon_uuid = result["addon"]["uuid"]
+        assert result["status"] == 200  # synchronous: config in the answer...
+        old_url = platform.store.addon(addon_uuid)["config"]["DATABASE_URL"]
+        # ...and the grant is still exchanged, so later changes can reach the platform.
+        assert platform.store.wait_for(
+            lambda: platform.calls("/oauth/token", grant_type="authorization_code"), 30
+        )
+
+        client = PartnerClient(app.test_client(), app, "postgres").client
+        form = PartnerClient(app.test_client(), app, "postgres").sso_form(addon_uuid)
+        assert client.post("/sso/login", data=form).status_code == 302
+        page = client.get(f"/dashboard/{addon_uuid}").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        rotated = client.post(
+            f"/dashboard/{addon_uuid}/credentials/rotate",
+            data={"csrf_token": token, "confirm": "rotate"},
+            follow_redirects=True,
+        ).get_data(as_text=True)
+        assert "The platform is receiving them" in rotated
+
+        def pushed() -> bool:
+            return platform.store.addon(addon_uuid)["config"]["DATABASE_URL"] != old_url
+
+        assert platform.store.wait_for(pushed, 30)
+        new_url = platform.store.addon(addon_uuid)["config"]["DATABASE_URL"]
+        with psycopg.connect(new_url) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(old_url).close()
+        platform.admin("DELETE", f"/_admin/addons/{addon_uuid}")
