@@ -15,7 +15,6 @@ side: that is the like-for-like comparison, and the goal applies to it.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from addons.kafka.admin import KafkaAdmin
 from addons.kafka.cluster import ClusterSettings, login_works
 from addons.kafka.quotas import QuotaAdmin
+from bench.harness import broker_cycle, ratio_line, report
 from marketplace.adapters import random_password
 from tests.support import PartnerClient, build_app, live_server
 
@@ -55,25 +55,6 @@ def raw_cycle(cluster: ClusterSettings, *, with_login: bool) -> float:
     return time.perf_counter() - started
 
 
-def broker_cycle(session: requests.Session, base: str, partner: PartnerClient) -> float:
-    body = partner.provision_body(plan="basic-0")
-    started = time.perf_counter()
-    created = session.post(
-        f"{base}/heroku/resources", json=body, headers=partner.headers, timeout=60
-    )
-    removed = session.delete(
-        f"{base}/heroku/resources/{body['uuid']}", headers=partner.headers, timeout=60
-    )
-    elapsed = time.perf_counter() - started
-    if created.status_code != 200 or removed.status_code != 204:
-        raise SystemExit(f"broker failed: {created.status_code} {removed.status_code}")
-    return elapsed
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cycles", type=int, default=30)
@@ -89,23 +70,17 @@ def main() -> None:
         partner = PartnerClient(app.test_client(), app, "kafka")
         series: dict[str, list[float]] = {"raw admin": [], "raw + login": [], "broker": []}
         with live_server(app) as base, requests.Session() as session:
-            broker_cycle(session, base, partner)  # warm-up: imports, first connections
+            broker_cycle(session, base, partner, "basic-0")  # warm-up: imports, first connections
             raw_cycle(cluster, with_login=True)
             for _ in range(args.cycles):
                 series["raw admin"].append(raw_cycle(cluster, with_login=False))
                 series["raw + login"].append(raw_cycle(cluster, with_login=True))
-                series["broker"].append(broker_cycle(session, base, partner))
+                series["broker"].append(broker_cycle(session, base, partner, "basic-0"))
 
     raw, raw_login, broker = series["raw admin"], series["raw + login"], series["broker"]
-    print(f"cycles: {args.cycles} (provision + deprovision each)")
-    for label, values in series.items():
-        median_ms, p95_ms = statistics.median(values) * 1000, p95(values) * 1000
-        print(f"{label:<12}  median {median_ms:7.1f} ms   p95 {p95_ms:7.1f} ms")
-    ratio = statistics.median(broker) / statistics.median(raw)
-    login_ratio = statistics.median(broker) / statistics.median(raw_login)
-    print(f"ratio (median broker / median raw admin): {ratio:.3f}")
-    print(f"ratio (median broker / median raw + login): {login_ratio:.3f}  goal < {GOAL_RATIO}")
-    print(f"p95 ratio (broker / raw admin): {p95(broker) / p95(raw):.3f}")
+    report(series, args.cycles)
+    ratio_line(broker, raw, "raw admin")
+    login_ratio = ratio_line(broker, raw_login, "raw + login", GOAL_RATIO)
     print("PASS" if login_ratio < GOAL_RATIO else "OVER GOAL")
 
 

@@ -9,7 +9,6 @@ HTTP round trip, Basic auth, the store's row lock and commits, and Fernet.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import broker_cycle, ratio_line, report
 from marketplace.adapters import random_password
 from tests.support import PartnerClient, admin_url, build_app, live_server
 
@@ -55,25 +55,6 @@ def raw_cycle() -> float:
     return time.perf_counter() - started
 
 
-def broker_cycle(session: requests.Session, base: str, partner: PartnerClient) -> float:
-    body = partner.provision_body()
-    started = time.perf_counter()
-    created = session.post(
-        f"{base}/heroku/resources", json=body, headers=partner.headers, timeout=60
-    )
-    removed = session.delete(
-        f"{base}/heroku/resources/{body['uuid']}", headers=partner.headers, timeout=60
-    )
-    elapsed = time.perf_counter() - started
-    if created.status_code != 200 or removed.status_code != 204:
-        raise SystemExit(f"broker failed: {created.status_code} {removed.status_code}")
-    return elapsed
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cycles", type=int, default=30)
@@ -85,19 +66,16 @@ def main() -> None:
         raw: list[float] = []
         broker: list[float] = []
         with live_server(app) as base, requests.Session() as session:
-            broker_cycle(session, base, partner)  # warm-up: imports, first connections
+            broker_cycle(
+                session, base, partner, "essential-0"
+            )  # warm-up: imports, first connections
             raw_cycle()
             for _ in range(args.cycles):
                 raw.append(raw_cycle())
-                broker.append(broker_cycle(session, base, partner))
+                broker.append(broker_cycle(session, base, partner, "essential-0"))
 
-    ratio = statistics.median(broker) / statistics.median(raw)
-    print(f"cycles: {args.cycles} (provision + deprovision each)")
-    for label, values in (("raw SQL", raw), ("broker", broker)):
-        median_ms, p95_ms = statistics.median(values) * 1000, p95(values) * 1000
-        print(f"{label:<8}  median {median_ms:7.1f} ms   p95 {p95_ms:7.1f} ms")
-    print(f"ratio (median broker / median raw): {ratio:.3f}  goal < {GOAL_RATIO}")
-    print(f"p95 ratio: {p95(broker) / p95(raw):.3f}")
+    report({"raw SQL": raw, "broker": broker}, args.cycles)
+    ratio = ratio_line(broker, raw, "raw SQL", GOAL_RATIO)
     print("PASS" if ratio < GOAL_RATIO else "OVER GOAL")
 
 

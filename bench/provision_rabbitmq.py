@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from addons.rabbitmq.adapter import PLAN_POLICY, plan_policy, vhost_limits
 from addons.rabbitmq.management import HASHING_ALGORITHM, password_hash
 from addons.rabbitmq.plans import SPEC
+from bench.harness import broker_cycle, ratio_line, report
 from marketplace.adapters import random_password
 from marketplace.config import DEFAULT_RABBITMQ_MANAGEMENT_URL
 from tests.support import PartnerClient, build_app, live_server
@@ -74,25 +74,6 @@ def raw_cycle(session: requests.Session, api: str) -> float:
     return time.perf_counter() - started
 
 
-def broker_cycle(session: requests.Session, base: str, partner: PartnerClient) -> float:
-    body = partner.provision_body(plan=PLAN.slug)
-    started = time.perf_counter()
-    created = session.post(
-        f"{base}/heroku/resources", json=body, headers=partner.headers, timeout=60
-    )
-    removed = session.delete(
-        f"{base}/heroku/resources/{body['uuid']}", headers=partner.headers, timeout=60
-    )
-    elapsed = time.perf_counter() - started
-    if created.status_code != 200 or removed.status_code != 204:
-        raise SystemExit(f"broker failed: {created.status_code} {removed.status_code}")
-    return elapsed
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cycles", type=int, default=30)
@@ -110,19 +91,17 @@ def main() -> None:
             requests.Session() as raw_session,
         ):
             raw_session.auth = admin
-            broker_cycle(broker_session, base, partner)  # warm-up: imports, first connections
+            broker_cycle(
+                broker_session, base, partner, PLAN.slug
+            )  # warm-up: imports, first connections
             raw_cycle(raw_session, api)
             for _ in range(args.cycles):
                 raw.append(raw_cycle(raw_session, api))
-                broker.append(broker_cycle(broker_session, base, partner))
+                broker.append(broker_cycle(broker_session, base, partner, PLAN.slug))
 
-    ratio = statistics.median(broker) / statistics.median(raw)
-    print(f"cycles: {args.cycles} (provision + deprovision each, plan {PLAN.slug})")
-    for label, values in (("raw API", raw), ("broker", broker)):
-        median_ms, p95_ms = statistics.median(values) * 1000, p95(values) * 1000
-        print(f"{label:<8}  median {median_ms:7.1f} ms   p95 {p95_ms:7.1f} ms")
-    print(f"ratio (median broker / median raw): {ratio:.3f}  goal < {GOAL_RATIO}")
-    print(f"p95 ratio: {p95(broker) / p95(raw):.3f}")
+    print(f"plan {PLAN.slug}")
+    report({"raw API": raw, "broker": broker}, args.cycles)
+    ratio = ratio_line(broker, raw, "raw API", GOAL_RATIO)
     print("PASS" if ratio < GOAL_RATIO else "OVER GOAL")
 
 

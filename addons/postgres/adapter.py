@@ -7,7 +7,7 @@ tenant sessions on deprovision) and ``pg_read_all_stats`` (to measure usage).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import quote
 
 import psycopg
@@ -66,7 +66,7 @@ class PostgresAdapter:
         try:
             with self._admin() as conn:
                 self._upsert_role(conn, role, password, request.plan)
-                if not self._database_exists(conn, database):
+                with suppress(psycopg.errors.DuplicateDatabase):  # an earlier try got this far
                     conn.execute(
                         sql.SQL("CREATE DATABASE {} OWNER {}").format(
                             sql.Identifier(database), sql.Identifier(role)
@@ -267,14 +267,19 @@ class PostgresAdapter:
     ) -> None:
         # Send a SCRAM verifier, never the plaintext: DDL can end up in server logs.
         verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
-        verb = "ALTER" if self._role_exists(conn, role) else "CREATE"
-        conn.execute(
-            sql.SQL(verb + " ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {}").format(
-                sql.Identifier(role),
-                sql.Literal(verifier.decode()),
-                sql.Literal(int(plan.limits["max_connections"])),
-            )
-        )
+        # Try CREATE first (the usual case, one round trip); a retry finds the role and updates it.
+        for verb in ("CREATE", "ALTER"):
+            try:
+                conn.execute(
+                    sql.SQL(verb + " ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {}").format(
+                        sql.Identifier(role),
+                        sql.Literal(verifier.decode()),
+                        sql.Literal(int(plan.limits["max_connections"])),
+                    )
+                )
+                break
+            except psycopg.errors.DuplicateObject:
+                continue
         # A non-superuser admin must be a member of the role to give it a database (PG 15),
         # and membership lets it measure and drop the tenant's objects later.
         conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
@@ -284,11 +289,11 @@ class PostgresAdapter:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
-        if self._role_exists(conn, role):
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
-            )
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+        # The database's sessions ended with it; the role may still be logged in elsewhere.
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+        )
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
     def _remove_quietly(self, resource_id: str) -> None:
         """Best-effort cleanup after a failed provision; the reconciler catches what remains."""

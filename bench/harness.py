@@ -1,0 +1,50 @@
+"""What every provisioning benchmark shares: the broker's HTTP cycle and the report."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import requests
+
+from tests.support import PartnerClient
+
+
+def broker_cycle(session: requests.Session, base: str, partner: PartnerClient, plan: str) -> float:
+    """Provision then deprovision one resource through the Partner API; return seconds."""
+    body = partner.provision_body(plan=plan)
+    started = time.perf_counter()
+    created = session.post(
+        f"{base}/heroku/resources", json=body, headers=partner.headers, timeout=60
+    )
+    removed = session.delete(
+        f"{base}/heroku/resources/{body['uuid']}", headers=partner.headers, timeout=60
+    )
+    elapsed = time.perf_counter() - started
+    if created.status_code != 200 or removed.status_code != 204:
+        raise SystemExit(f"broker failed: {created.status_code} {removed.status_code}")
+    return elapsed
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile."""
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def report(series: dict[str, list[float]], cycles: int) -> None:
+    """Print median and p95 of each series."""
+    print(f"cycles: {cycles} (provision + deprovision each)")
+    for label, values in series.items():
+        median_ms, p95_ms = statistics.median(values) * 1000, p95(values) * 1000
+        print(f"{label:<12}  median {median_ms:7.1f} ms   p95 {p95_ms:7.1f} ms")
+
+
+def ratio_line(
+    broker: list[float], raw: list[float], label: str, goal: float | None = None
+) -> float:
+    """Print and return median(broker) / median(raw), with the p95 ratio."""
+    ratio = statistics.median(broker) / statistics.median(raw)
+    target = f"  goal < {goal}" if goal else ""
+    print(f"ratio (median broker / median {label}): {ratio:.3f}{target}")
+    print(f"p95 ratio (broker / {label}): {p95(broker) / p95(raw):.3f}")
+    return ratio
