@@ -177,12 +177,18 @@ def decrypt_config(app: Flask, token: str | None) -> Mapping[str, str]:
         return broker().vault.decrypt_mapping(token)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.05) -> None:
-    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+def wait_until(
+    condition: Callable[[], Any], timeout: float = 30, what: str = "the condition holds"
+) -> Any:
+    """Poll ``condition`` until it returns something truthy, and return that; fail the test
+    after ``timeout`` seconds. For state no event announces (a backend's, another process's)."""
     deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"condition not met within {timeout} s"
-        time.sleep(interval)
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting until {what}"
+        time.sleep(0.05)
 
 
 def remove_leftovers(app: Flask) -> None:

@@ -21,8 +21,8 @@ from tests.functional.test_rabbitmq_tenants import (
     management_url,
     tenant_exists,
     vhost_of,
-    wait_for,
 )
+from tests.support import wait_until
 
 pytestmark = pytest.mark.backend
 
@@ -83,7 +83,7 @@ def test_rotation_closes_open_connections_and_retires_the_old_password(adapter, 
         new_url = adapter.rotate_credentials(ref).config["RABBITMQ_URL"]
 
         with pytest.raises(pika.exceptions.ConnectionClosedByBroker, match="Credentials rotated"):
-            wait_for(lambda: client.process_data_events(time_limit=0.2), seconds=10)
+            wait_until(lambda: client.process_data_events(time_limit=0.2), timeout=10)
     finally:
         if client.is_open:
             client.close()
@@ -101,7 +101,7 @@ def test_usage_counts_connections_and_queues_against_the_plan(adapter, provision
         channel.queue_declare("first")
         channel.queue_declare("second")
 
-        usage = wait_for(lambda: _usage_with_connections(adapter, ref, 1))
+        usage = wait_until(lambda: _usage_with_connections(adapter, ref, 1))
 
     metrics = {m.name: (m.value, m.limit) for m in usage.metrics}
     assert metrics["connections"] == (1, 20)
@@ -126,7 +126,9 @@ def test_plan_change_is_refused_when_a_queue_holds_more_than_the_new_length(adap
         for _ in range(6):
             channel.basic_publish("", "backlog", b"job")
     # Message counts reach the management API with its next statistics sample.
-    wait_for(lambda: management_get(f"/queues/{vhost_of(url)}/backlog").json().get("messages") == 6)
+    wait_until(
+        lambda: management_get(f"/queues/{vhost_of(url)}/backlog").json().get("messages") == 6
+    )
 
     with pytest.raises(PlanChangeRejected, match="'backlog' holds 6 messages"):
         adapter.change_plan(ref, TINY)

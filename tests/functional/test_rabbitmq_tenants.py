@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any
@@ -20,7 +20,7 @@ from addons.rabbitmq import RabbitMQAdapter
 from addons.rabbitmq.plans import SPEC
 from marketplace.adapters import PlanSpec
 from marketplace.config import DEFAULT_RABBITMQ_AMQP_URL, DEFAULT_RABBITMQ_MANAGEMENT_URL
-from tests.support import PartnerClient, build_app, live_server
+from tests.support import PartnerClient, build_app, live_server, wait_until
 
 pytestmark = pytest.mark.backend
 
@@ -71,17 +71,6 @@ def connect(url: str) -> pika.BlockingConnection:
 
 def vhost_of(url: str) -> str:
     return unquote(urlsplit(url).path.lstrip("/"))
-
-
-def wait_for(condition: Callable[[], Any], seconds: float = 15.0) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    pytest.fail(f"condition not met within {seconds} s")
 
 
 class Tenants:
@@ -175,7 +164,7 @@ def test_queue_limit_and_operator_policy_hold(tenants):
         assert channel.queue_declare("q0", passive=True).method.message_count == 5
 
     # The management statistics show the policy a few seconds later.
-    queue = wait_for(lambda: _queue_with_policy(vhost_of(url), "q0"))
+    queue = wait_until(lambda: _queue_with_policy(vhost_of(url), "q0"))
     assert queue["operator_policy"] == "mkt-plan"
     assert queue["effective_policy_definition"]["message-ttl"] == 60_000
 
