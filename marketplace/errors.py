@@ -107,7 +107,7 @@ def error_response(
     return response
 
 
-_JSON_PREFIXES = ("/api", "/heroku", "/healthz", "/readyz")
+_JSON_PREFIXES = ("/api", "/heroku", "/healthz", "/readyz", "/resources")
 
 
 def _wants_html() -> bool:
