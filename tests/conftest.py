@@ -20,6 +20,7 @@ from tests.support import (
     PartnerClient,
     admin_url,
     build_app,
+    owned_postgres_objects,
     remove_leftovers,
 )
 
@@ -78,8 +79,12 @@ def postgres_store_url() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _own_name_prefix() -> None:
+def _own_name_prefix() -> Iterator[None]:
+    """Give the test its own backend name prefix; afterwards, nothing may carry it."""
     support._TestPrefix.value = f"{support.SESSION_PREFIX}{uuid.uuid4().hex[:4]}_"
+    yield
+    left = owned_postgres_objects()
+    assert not left, f"this test left PostgreSQL objects behind: {sorted(left)}"
 
 
 @pytest.fixture(autouse=True)

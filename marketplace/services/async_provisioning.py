@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from marketplace.adapters import (
     AdapterError,
@@ -52,6 +52,7 @@ CANCEL_STEP = "cancel"  # deprovision of a resource whose provisioning never fin
 PUSH_CONFIG_STEP = "push-config"  # a provisioned resource's config changed (rotation)
 DEPROVISION_STEP = "deprovision"  # asynchronous deprovision: tell the platform when done
 REFRESH_MARGIN = timedelta(seconds=90)
+FINISHED = object()  # what the last step returns once the resource is provisioned
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,7 @@ class AsyncDriver:
                 self._fail(resource, "Provisioning did not finish before its deadline.")
                 return "failed"
             step = resource.step or PROVISION_STEPS[0]
-            getattr(self, f"_{step}")(resource)
-            if step == PROVISION_STEPS[-1]:
+            if getattr(self, f"_{step}")(resource) is FINISHED:
                 return "provisioned"
             leases.claim(uuid, self._worker_id, self._settings.lease)  # renew between steps
 
@@ -145,21 +145,32 @@ class AsyncDriver:
         if auth is None or auth.grant_code_encrypted is None:
             self._fail(resource, "The provision request carried no OAuth grant.")
             return
-        if auth.grant_expires_at and utcnow() > as_utc(auth.grant_expires_at):
-            self._fail(resource, "The OAuth grant expired before it could be exchanged.")
+        refusal = self._exchange_grant(resource)
+        if refusal:
+            self._fail(resource, refusal)
             return
+        self._advance(resource, "allocate")
+
+    def _exchange_grant(self, resource: Resource) -> str | None:
+        """Trade the stored grant for tokens (not committed); return why not, if refused.
+
+        :raises RetryLater: the platform could not be reached.
+        """
+        auth = resource.authorization
+        assert auth is not None and auth.grant_code_encrypted is not None
+        if auth.grant_expires_at and utcnow() > as_utc(auth.grant_expires_at):
+            return "The OAuth grant expired before it could be exchanged."
         try:
             tokens = self._client(resource).exchange_grant(
                 self._vault.decrypt(auth.grant_code_encrypted)
             )
         except PlatformRejected as error:
-            self._fail(resource, f"The platform refused the OAuth grant ({error}).")
-            return
+            return f"The platform refused the OAuth grant ({error})."
         except PlatformUnavailable as error:
             raise RetryLater(str(error)) from error
         self._store_tokens(resource, tokens)
         auth.grant_code_encrypted = None  # single use; nothing to keep
-        self._advance(resource, "allocate")
+        return None
 
     def _allocate(self, resource: Resource) -> None:
         adapter = self._adapter(resource)
@@ -183,12 +194,21 @@ class AsyncDriver:
         self._platform_call(resource, lambda c, t: c.update_config(resource.uuid, config, t))
         self._advance(resource, "activate")
 
-    def _activate(self, resource: Resource) -> None:
+    def _activate(self, resource: Resource) -> object | None:
         self._platform_call(resource, lambda c, t: c.mark_provisioned(resource.uuid, t))
-        resource.state = ResourceState.PROVISIONED
-        resource.last_error = None
-        self._advance(resource, None)
+        # Only from "provisioning": a DELETE may have cancelled the resource while the platform
+        # was being told; then the loop reads "deprovisioning" and removes what exists.
+        finished = db.session.execute(
+            update(Resource)
+            .where(Resource.uuid == resource.uuid, Resource.state == ResourceState.PROVISIONING)
+            .values(state=ResourceState.PROVISIONED, step=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        if finished.rowcount != 1:  # type: ignore[attr-defined]
+            return None
         log.info("async provision complete", extra={"resource": resource.uuid})
+        return FINISHED
 
     # --- a provisioned resource -------------------------------------------------------------
 
@@ -209,27 +229,11 @@ class AsyncDriver:
         return "idle"
 
     def _exchange_for_later(self, resource: Resource) -> None:
-        auth = resource.authorization
-        assert auth is not None and auth.grant_code_encrypted is not None
-        expired = auth.grant_expires_at and utcnow() > as_utc(auth.grant_expires_at)
-        try:
-            if expired:
-                raise PlatformRejected("the grant expired", 400)
-            tokens = self._client(resource).exchange_grant(
-                self._vault.decrypt(auth.grant_code_encrypted)
-            )
-        except PlatformRejected as error:
+        refusal = self._exchange_grant(resource)
+        if refusal and resource.authorization is not None:
             # The resource works without it; only pushing config changes is lost.
-            log.warning(
-                "grant not exchanged", extra={"resource": resource.uuid, "error": str(error)}
-            )
-            db.session.delete(auth)
-            db.session.commit()
-            return
-        except PlatformUnavailable as error:
-            raise RetryLater(str(error)) from error
-        self._store_tokens(resource, tokens)
-        auth.grant_code_encrypted = None
+            log.warning("grant not exchanged", extra={"resource": resource.uuid, "error": refusal})
+            db.session.delete(resource.authorization)
         db.session.commit()
 
     # --- removal ----------------------------------------------------------------------------

@@ -205,6 +205,8 @@ def test_asynchronous_deprovision_reports_back(sqlite_url, platform, queue_url):
         platform.register(app, broker_url)
         addon_uuid = platform.create()["addon"]["uuid"]
         platform.wait_for_state(addon_uuid, {"provisioned"})
+        # The platform hears "provisioned" just before the worker records it.
+        wait_until(lambda: _resource(app, addon_uuid).state == "provisioned")
 
         destroyed = platform.admin("DELETE", f"/_admin/addons/{addon_uuid}")
         assert destroyed["status"] == 202

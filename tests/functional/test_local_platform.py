@@ -27,17 +27,17 @@ def platform(tmp_path):
         yield platform
 
 
-def _grant_and_token(platform, slug="postgres"):
-    addon = platform.store.create_addon(slug, "essential-0", "demo", grant_ttl=300)
-    response = requests.post(
+def _exchange(platform, code, client_secret=CLIENT_SECRET):
+    return requests.post(
         f"{platform.url}/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": addon["grant"]["code"],
-            "client_secret": CLIENT_SECRET,
-        },
+        data={"grant_type": "authorization_code", "code": code, "client_secret": client_secret},
         timeout=10,
     )
+
+
+def _grant_and_token(platform, slug="postgres"):
+    addon = platform.store.create_addon(slug, "essential-0", "demo", grant_ttl=300)
+    response = _exchange(platform, addon["grant"]["code"])
     assert response.status_code == 200
     return addon, response.json()
 
@@ -46,15 +46,7 @@ def test_grant_exchanges_once_and_refresh_works(platform):
     addon, tokens = _grant_and_token(platform)
     assert tokens["token_type"] == "Bearer" and tokens["refresh_token"]
 
-    again = requests.post(
-        f"{platform.url}/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": addon["grant"]["code"],
-            "client_secret": CLIENT_SECRET,
-        },
-        timeout=10,
-    )
+    again = _exchange(platform, addon["grant"]["code"])
     assert again.status_code == 400
 
     refreshed = requests.post(
@@ -72,15 +64,7 @@ def test_grant_exchanges_once_and_refresh_works(platform):
 
 def test_wrong_client_secret_is_401(platform):
     addon = platform.store.create_addon("postgres", "essential-0", "demo", grant_ttl=300)
-    response = requests.post(
-        f"{platform.url}/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": addon["grant"]["code"],
-            "client_secret": "wrong",
-        },
-        timeout=10,
-    )
+    response = _exchange(platform, addon["grant"]["code"], client_secret="wrong")
     assert response.status_code == 401
 
 
