@@ -265,3 +265,21 @@ def test_rotated_credentials_are_pushed_to_the_platform(sqlite_url, platform, qu
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(old_url).close()
         platform.admin("DELETE", f"/_admin/addons/{addon_uuid}")
+
+
+def test_a_delete_while_the_worker_activates_is_not_lost(sqlite_url, platform, queue_url):
+    app = _broker(sqlite_url, platform, queue_url)
+    # The provision action hangs long enough for the DELETE to land in between.
+    platform.fault("POST", "/addons/", delay_seconds=2, times=1)
+    with live_server(app) as broker_url, in_process_worker(app):
+        platform.register(app, broker_url)
+        addon_uuid = platform.create()["addon"]["uuid"]
+        assert platform.store.wait_for(lambda: platform.store.faults_left() == 0, 30)
+        assert _resource(app, addon_uuid).state == "provisioning"
+
+        deleted = PartnerClient(app.test_client(), app, "postgres").deprovision(addon_uuid)
+        assert deleted.status_code == 204
+        wait_until(lambda: _resource(app, addon_uuid).state == "deprovisioned")
+
+    assert len(platform.calls(f"/addons/{addon_uuid}/actions/provision")) == 1
+    assert _backend_objects(app, addon_uuid) == set()
