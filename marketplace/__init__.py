@@ -9,8 +9,9 @@ from typing import Any
 from flask import Flask
 
 from marketplace.adapters import AdapterRegistry, AddonAdapter, discover_adapter_factories
-from marketplace.config import load_config
-from marketplace.context import Broker, async_settings_from, init_broker
+from marketplace.config import installed_settings, load_config
+from marketplace.context import Broker, init_broker
+from marketplace.services.async_settings import AsyncSettings
 from marketplace.services.crypto import Vault
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -26,7 +27,9 @@ def create_app(
         entry point (narrowed by ``MARKETPLACE_ADDONS``).
     """
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(load_config(app.instance_path, config))
+    adapters = list(adapters) if adapters is not None else None
+    declared = (*installed_settings(), *(s for a in adapters or () for s in a.spec.settings))
+    app.config.from_mapping(load_config(app.instance_path, config, declared))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)  # default SQLite files live here
 
     from marketplace.logging import configure_logging, init_request_logging
@@ -35,15 +38,16 @@ def create_app(
     init_request_logging(app)
     _init_extensions(app)
     registry = AdapterRegistry(adapters if adapters is not None else _installed_adapters(app))
-    from marketplace.queue import JobQueue, build_huey
+    from marketplace.queue import JobQueue
+    from marketplace.services.jobs import HANDLERS
 
     init_broker(
         app,
         Broker(
             registry=registry,
             vault=Vault(app.config["ENCRYPTION_KEYS"]),
-            queue=JobQueue(build_huey(app.config["QUEUE_URL"]), app, app.config),
-            async_settings=async_settings_from(app.config),
+            queue=JobQueue(app.config["QUEUE_URL"], app, app.config, HANDLERS),
+            async_settings=AsyncSettings.from_config(app.config),
         ),
     )
     _register_blueprints(app)
@@ -76,12 +80,13 @@ def _init_extensions(app: Flask) -> None:
 
 def _installed_adapters(app: Flask) -> list[AddonAdapter]:
     enabled = app.config["MARKETPLACE_ADDONS"] or None
-    factories = discover_adapter_factories(enabled)
-    return [factory(app.config) for _, factory in sorted(factories.items())]
+    plugins = discover_adapter_factories(enabled)
+    return [plugin(app.config) for _, plugin in sorted(plugins.items())]
 
 
 def _register_blueprints(app: Flask) -> None:
     from marketplace.catalog import api_blp, pages_bp
+    from marketplace.dashboard import api_bp as resource_api_bp
     from marketplace.dashboard import bp as dashboard_bp
     from marketplace.extensions import api, csrf
     from marketplace.ops import bp as ops_bp
@@ -97,3 +102,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(pages_bp)
     app.register_blueprint(sso_bp)
     app.register_blueprint(dashboard_bp)
+    csrf.exempt(resource_api_bp)  # checked per request: sessions need X-CSRFToken, tokens not
+    app.register_blueprint(resource_api_bp)

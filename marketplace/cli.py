@@ -10,7 +10,6 @@ from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
 from marketplace.context import broker
-from marketplace.localplatform.cli import platform
 from marketplace.services.catalog import get_addon, list_addons, sync_catalog
 from marketplace.services.jobs import reconcile_once
 from marketplace.services.manifest import build_manifest
@@ -22,7 +21,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(release)
     app.cli.add_command(worker)
     app.cli.add_command(reconcile)
-    app.cli.add_command(platform)
 
 
 @click.command()
@@ -67,13 +65,29 @@ def manifest_command(slug: str) -> None:
 
 
 @click.command()
-@click.option("--threads", type=int, default=None, help="Worker threads (WORKER_THREADS).")
+@click.option("--threads", type=int, default=None, help="Job threads (WORKER_THREADS).")
+@click.option(
+    "--tick-threads", type=int, default=None, help="Tick threads (TICK_WORKER_THREADS)."
+)
 @with_appcontext
-def worker(threads: int | None) -> None:
-    """Run the job consumer: asynchronous provisioning and the periodic reconciler."""
-    count = threads or int(current_app.config["WORKER_THREADS"])
-    consumer = broker().queue.huey.create_consumer(workers=count, worker_type="thread")
-    consumer.run()
+def worker(threads: int | None, tick_threads: int | None) -> None:
+    """Run the job consumers: provisioning steps and the reconciler on one queue, background
+    ticks on another (each with its own threads, so ticks never delay provisioning)."""
+    config = current_app.config
+    queue = broker().queue
+    ticks = queue.tick_huey.create_consumer(
+        workers=tick_threads or int(config["TICK_WORKER_THREADS"]),
+        worker_type="thread",
+        periodic=False,
+    )
+    jobs = queue.huey.create_consumer(
+        workers=threads or int(config["WORKER_THREADS"]), worker_type="thread"
+    )
+    ticks.start()  # runs beside the main consumer; run() below owns the signal handling
+    try:
+        jobs.run()
+    finally:
+        ticks.stop(graceful=True)
 
 
 @click.command()

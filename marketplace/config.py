@@ -1,6 +1,8 @@
 """Configuration: the only module that reads the process environment.
 
-Every variable here is part of the public interface and listed in the README's table.
+The core's settings are declared in :data:`CORE_SETTINGS`, each adapter's in its
+``AddonSpec.settings``; one path (:func:`read_settings`) reads them all. Every declared
+setting is part of the public interface and listed in the README's table (a test checks it).
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,72 +18,96 @@ from typing import Any
 from cryptography.fernet import Fernet
 from environs import Env
 
+from marketplace.adapters import Setting, discover_adapter_factories
+
 log = logging.getLogger(__name__)
 
-DEFAULT_POSTGRES_ADMIN_URL = (
-    "postgresql://marketplace_admin:marketplace-admin-dev@127.0.0.1:5432/postgres"
-)
-DEFAULT_RABBITMQ_MANAGEMENT_URL = "http://marketplace_admin:marketplace-admin-dev@127.0.0.1:15672"
-DEFAULT_RABBITMQ_AMQP_URL = "amqp://127.0.0.1:5672"
 DEV_SECRETS_FILE = "dev-secrets.json"
+
+#: Every setting the core reads. Adapters declare their own (``AddonSpec.settings``); both
+#: are read by :func:`read_settings` and listed in the README's configuration table. A
+#: default of None is computed (from the instance folder or the port).
+CORE_SETTINGS: tuple[Setting, ...] = (
+    Setting("MARKETPLACE_ENV", "development", "`production` requires the secrets below."),
+    Setting("PORT", 5000, "Port the web process listens on.", kind="int"),
+    Setting("MARKETPLACE_URL", None, "Public base URL (manifests, redirects, Secure cookies)."),
+    Setting("DATABASE_URL", None, "The broker's own store (SQLite or PostgreSQL).", secret=True),
+    Setting("SECRET_KEY", "", "Signs sessions.", secret=True),
+    Setting("ENCRYPTION_KEYS", [], "Fernet keys, newest first.", kind="list", secret=True),
+    Setting("MARKETPLACE_ADDONS", [], "Adapter entry points to serve.", kind="list"),
+    Setting("BACKEND_NAME_PREFIX", "mkt_", "Prefix of every backend object."),
+    Setting("QUEUE_URL", None, "Job queue storage.", secret=True),
+    Setting("WORKER_THREADS", 2, "Provisioning job threads per worker.", kind="int"),
+    Setting("TICK_WORKER_THREADS", 2, "Background tick threads per worker.", kind="int"),
+    Setting("PLATFORM_API_URL", "https://api.heroku.com", "Platform API for Partners."),
+    Setting("PLATFORM_ID_URL", "https://id.heroku.com", "OAuth token endpoint host."),
+    Setting("PLATFORM_DASHBOARD_URL", "https://dashboard.heroku.com", "Back links."),
+    Setting("OAUTH_CLIENT_SECRET", "", "The add-ons' OAuth client secret.", secret=True),
+    Setting("OAUTH_CLIENT_SECRETS", {}, "Per add-on secrets.", kind="dict", secret=True),
+    Setting("PROVISIONING_MODES", {}, "sync/async overrides per add-on or plan.", kind="dict"),
+    Setting("ASYNC_DEADLINE_SECONDS", 12 * 3600.0, "Async provision deadline.", kind="float"),
+    Setting("JOB_LEASE_SECONDS", 300.0, "A worker's lease on a resource.", kind="float"),
+    Setting("RETRY_BASE_SECONDS", 5.0, "First retry delay.", kind="float"),
+    Setting("RETRY_MAX_SECONDS", 600.0, "Longest retry delay.", kind="float"),
+    Setting("RECONCILE_INTERVAL_MINUTES", 1, "How often the reconciler runs.", kind="int"),
+    Setting(
+        "RECONCILE_STUCK_AFTER_SECONDS", 600.0, "When a sync provision is stuck.", kind="float"
+    ),
+    Setting("RECONCILE_REMOVE_ORPHANS", False, "Remove orphans, not only report.", kind="bool"),
+    Setting("LOG_LEVEL", "INFO", "Log level."),
+    Setting("SESSION_LIFETIME_MINUTES", 90, "Dashboard session lifetime.", kind="int"),
+)
 
 
 class ConfigError(RuntimeError):
     """The configuration cannot run the broker (for example a production secret is missing)."""
 
 
-def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def installed_settings() -> tuple[Setting, ...]:
+    """The settings every installed adapter declares."""
+    return tuple(
+        setting
+        for plugin in discover_adapter_factories().values()
+        for setting in plugin.spec.settings
+    )
+
+
+def read_settings(env: Env, settings: Iterable[Setting]) -> dict[str, Any]:
+    """Read each declared setting from the environment, parsed by its ``kind``."""
+    readers = {
+        "str": env.str,
+        "int": env.int,
+        "float": env.float,
+        "bool": env.bool,
+        "list": env.list,
+        "dict": env.dict,
+    }
+    return {s.env: readers[s.kind](s.env, s.default) for s in settings}
+
+
+def load_config(
+    instance_path: str,
+    overrides: Mapping[str, Any] | None = None,
+    adapter_settings: Iterable[Setting] | None = None,
+) -> dict[str, Any]:
     """Build the Flask config from the environment, then apply ``overrides`` (used by tests).
 
+    :param adapter_settings: the adapters' declared settings; default: every installed
+        adapter's.
     :raises ConfigError: production without ``SECRET_KEY`` or ``ENCRYPTION_KEYS``.
     """
     env = Env()
     overrides = dict(overrides or {})
-    port = env.int("PORT", 5000)
-    environment = overrides.get("MARKETPLACE_ENV") or env.str("MARKETPLACE_ENV", "development")
-    config: dict[str, Any] = {
-        "MARKETPLACE_ENV": environment,
-        "PORT": port,
-        "MARKETPLACE_URL": env.str("MARKETPLACE_URL", f"http://localhost:{port}"),
-        "SQLALCHEMY_DATABASE_URI": _normalise_database_url(
-            env.str("DATABASE_URL", f"sqlite:///{Path(instance_path) / 'marketplace.db'}")
-        ),
-        "SECRET_KEY": env.str("SECRET_KEY", ""),
-        "ENCRYPTION_KEYS": env.list("ENCRYPTION_KEYS", []),
-        "POSTGRES_ADMIN_URL": env.str("POSTGRES_ADMIN_URL", DEFAULT_POSTGRES_ADMIN_URL),
-        "POSTGRES_PUBLIC_HOST": env.str("POSTGRES_PUBLIC_HOST", ""),
-        "RABBITMQ_MANAGEMENT_URL": env.str(
-            "RABBITMQ_MANAGEMENT_URL", DEFAULT_RABBITMQ_MANAGEMENT_URL
-        ),
-        "RABBITMQ_AMQP_URL": env.str("RABBITMQ_AMQP_URL", DEFAULT_RABBITMQ_AMQP_URL),
-        "KAFKA_BOOTSTRAP_SERVERS": env.str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        "KAFKA_ADMIN_USERNAME": env.str("KAFKA_ADMIN_USERNAME", "marketplace_admin"),
-        "KAFKA_ADMIN_PASSWORD": env.str("KAFKA_ADMIN_PASSWORD", "marketplace-admin-dev"),
-        "KAFKA_PUBLIC_BOOTSTRAP_SERVERS": env.str("KAFKA_PUBLIC_BOOTSTRAP_SERVERS", ""),
-        "MARKETPLACE_ADDONS": env.list("MARKETPLACE_ADDONS", []),
-        "BACKEND_NAME_PREFIX": env.str("BACKEND_NAME_PREFIX", "mkt_"),
-        "QUEUE_URL": env.str("QUEUE_URL", f"sqlite:///{Path(instance_path) / 'queue.db'}"),
-        "WORKER_THREADS": env.int("WORKER_THREADS", 2),
-        "PLATFORM_API_URL": env.str("PLATFORM_API_URL", "https://api.heroku.com"),
-        "PLATFORM_ID_URL": env.str("PLATFORM_ID_URL", "https://id.heroku.com"),
-        "PLATFORM_DASHBOARD_URL": env.str("PLATFORM_DASHBOARD_URL", "https://dashboard.heroku.com"),
-        "OAUTH_CLIENT_SECRET": env.str("OAUTH_CLIENT_SECRET", ""),
-        "OAUTH_CLIENT_SECRETS": env.dict("OAUTH_CLIENT_SECRETS", {}),
-        "PROVISIONING_MODES": env.dict("PROVISIONING_MODES", {}),
-        "ASYNC_DEADLINE_SECONDS": env.float("ASYNC_DEADLINE_SECONDS", 12 * 3600),
-        "JOB_LEASE_SECONDS": env.float("JOB_LEASE_SECONDS", 300),
-        "RETRY_BASE_SECONDS": env.float("RETRY_BASE_SECONDS", 5),
-        "RETRY_MAX_SECONDS": env.float("RETRY_MAX_SECONDS", 600),
-        "RECONCILE_INTERVAL_MINUTES": env.int("RECONCILE_INTERVAL_MINUTES", 1),
-        "RECONCILE_STUCK_AFTER_SECONDS": env.float("RECONCILE_STUCK_AFTER_SECONDS", 600),
-        "RECONCILE_REMOVE_ORPHANS": env.bool("RECONCILE_REMOVE_ORPHANS", False),
-        "LOCAL_PLATFORM_URL": env.str("LOCAL_PLATFORM_URL", "http://127.0.0.1:5100"),
-        "LOCAL_PLATFORM_DB": env.str(
-            "LOCAL_PLATFORM_DB", str(Path(instance_path) / "local-platform.db")
-        ),
-        "LOG_LEVEL": env.str("LOG_LEVEL", "INFO").upper(),
-        "SESSION_LIFETIME_MINUTES": env.int("SESSION_LIFETIME_MINUTES", 90),
-    }
+    adapters = installed_settings() if adapter_settings is None else tuple(adapter_settings)
+    declared = (*CORE_SETTINGS, *adapters)
+    config = read_settings(env, declared)
+    instance = Path(instance_path)
+    port = config["PORT"]
+    config["MARKETPLACE_URL"] = config["MARKETPLACE_URL"] or f"http://localhost:{port}"
+    config["QUEUE_URL"] = config["QUEUE_URL"] or f"sqlite:///{instance / 'queue.db'}"
+    database_url = config.pop("DATABASE_URL") or f"sqlite:///{instance / 'marketplace.db'}"
+    config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(database_url)
+    config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
     if "DATABASE_URL" in overrides:
         overrides["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(
             overrides.pop("DATABASE_URL")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask, current_app
 
 from marketplace.adapters import AdapterRegistry
-from marketplace.services.async_provisioning import AsyncSettings
+from marketplace.services.async_settings import AsyncSettings
 from marketplace.services.crypto import Vault
+from marketplace.services.lifecycle import Lifecycle
 
 if TYPE_CHECKING:
     from marketplace.queue import JobQueue
@@ -35,18 +35,10 @@ def init_broker(app: Flask, broker: Broker) -> None:
 
 def broker() -> Broker:
     """The current app's :class:`Broker`."""
-    return current_app.extensions[EXTENSION_KEY]
+    return cast(Broker, current_app.extensions[EXTENSION_KEY])
 
 
-def async_settings_from(config: Any) -> AsyncSettings:
-    """Build :class:`AsyncSettings` from the app config."""
-    return AsyncSettings(
-        api_url=config["PLATFORM_API_URL"],
-        id_url=config["PLATFORM_ID_URL"],
-        default_client_secret=config["OAUTH_CLIENT_SECRET"],
-        client_secrets=dict(config["OAUTH_CLIENT_SECRETS"]),
-        deadline=timedelta(seconds=float(config["ASYNC_DEADLINE_SECONDS"])),
-        lease=timedelta(seconds=float(config["JOB_LEASE_SECONDS"])),
-        retry_base_seconds=float(config["RETRY_BASE_SECONDS"]),
-        retry_max_seconds=float(config["RETRY_MAX_SECONDS"]),
-    )
+def lifecycle() -> Lifecycle:
+    """A :class:`Lifecycle` on the current app's adapters and vault."""
+    state = broker()
+    return Lifecycle(state.registry, state.vault)

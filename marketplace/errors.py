@@ -23,10 +23,13 @@ class MarketplaceError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
+    def __init__(
+        self, message: str, *, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers = headers or {}
 
 
 class BadRequest(MarketplaceError):
@@ -107,7 +110,7 @@ def error_response(
     return response
 
 
-_JSON_PREFIXES = ("/api", "/heroku", "/healthz", "/readyz", "/resources")
+_JSON_PREFIXES = ("/api", "/heroku", "/healthz", "/readyz", "/resources", "/connect", "/data")
 
 
 def _wants_html() -> bool:
@@ -158,7 +161,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(MarketplaceError)
     def handle_marketplace_error(error: MarketplaceError) -> Response:
-        return error_response(error.status, error.code, error.message, error.details)
+        return error_response(
+            error.status, error.code, error.message, error.details, list(error.headers.items())
+        )
 
     @app.errorhandler(adapters.AdapterError)
     def handle_adapter_error(error: adapters.AdapterError) -> Response:

@@ -16,8 +16,8 @@ import requests
 from flask import Flask
 
 from marketplace.context import broker
-from marketplace.localplatform import create_platform_app
-from marketplace.localplatform.store import PlatformStore
+from standins.platform import create_platform_app
+from standins.platform.store import PlatformStore
 from tests.support import ENCRYPTION_KEY, admin_url, live_server, manifest
 
 CLIENT_SECRET = "local-client-secret"
@@ -112,16 +112,27 @@ def async_overrides(platform_url: str, queue_url: str, **extra: Any) -> dict[str
 
 @contextmanager
 def in_process_worker(app: Flask, threads: int = 2) -> Iterator[None]:
-    """Run the app's Huey consumer in this process (signal handlers restored after)."""
+    """Run the app's Huey consumers (jobs and ticks) in this process (signal handlers restored
+    after)."""
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    consumer = broker_of(app).queue.huey.create_consumer(
-        workers=threads, worker_type="thread", periodic=False, initial_delay=0.01, max_delay=0.05
-    )
-    consumer.start()
+    queue = broker_of(app).queue
+    consumers = [
+        huey.create_consumer(
+            workers=threads,
+            worker_type="thread",
+            periodic=False,
+            initial_delay=0.01,
+            max_delay=0.05,
+        )
+        for huey in (queue.huey, queue.tick_huey)
+    ]
+    for consumer in consumers:
+        consumer.start()
     try:
         yield
     finally:
-        consumer.stop(graceful=True)
+        for consumer in consumers:
+            consumer.stop(graceful=True)
         for sig, handler in saved.items():
             signal.signal(sig, handler)
 

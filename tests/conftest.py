@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -20,6 +21,7 @@ from tests.support import (
     PartnerClient,
     admin_url,
     build_app,
+    owned_names,
     owned_postgres_objects,
     remove_leftovers,
 )
@@ -32,9 +34,21 @@ def installed_adapters() -> list[AddonAdapter]:
     return [factory(config) for _, factory in sorted(discover_adapter_factories().items())]
 
 
+def _is_unit(path: object) -> bool:
+    """Unit tests run with every backend service stopped (``pytest tests/unit``)."""
+    return f"{os.sep}tests{os.sep}unit{os.sep}" in str(path)
+
+
+@pytest.fixture(scope="session")
+def _needs_backends(request) -> bool:
+    return not all(_is_unit(item.path) for item in request.session.items)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _service_stack(installed_adapters) -> None:
+def _service_stack(_needs_backends, installed_adapters) -> None:
     """Fail loudly (not skip) when a backend is down: `make test` starts them all."""
+    if not _needs_backends:
+        return
     for adapter in installed_adapters:
         status = adapter.check()
         if not status.ok:
@@ -46,12 +60,15 @@ def _service_stack(installed_adapters) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _nothing_left_behind(_service_stack, installed_adapters) -> Iterator[None]:
+def _nothing_left_behind(_service_stack, _needs_backends, installed_adapters) -> Iterator[None]:
     """The whole suite must leave no tenant object on any backend."""
-    before = {a.spec.slug: set(a.owned_names()) for a in installed_adapters}
+    if not _needs_backends:
+        yield
+        return
+    before = {a.spec.slug: owned_names(a) for a in installed_adapters}
     yield
     leaked = {
-        a.spec.slug: sorted(set(a.owned_names()) - before[a.spec.slug]) for a in installed_adapters
+        a.spec.slug: sorted(owned_names(a) - before[a.spec.slug]) for a in installed_adapters
     }
     assert not any(leaked.values()), f"the suite left tenant objects behind: {leaked}"
 
@@ -79,10 +96,12 @@ def postgres_store_url() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _own_name_prefix() -> Iterator[None]:
+def _own_name_prefix(request) -> Iterator[None]:
     """Give the test its own backend name prefix; afterwards, nothing may carry it."""
     support._TestPrefix.value = f"{support.SESSION_PREFIX}{uuid.uuid4().hex[:4]}_"
     yield
+    if _is_unit(request.node.path):
+        return
     left = owned_postgres_objects()
     assert not left, f"this test left PostgreSQL objects behind: {sorted(left)}"
 
@@ -95,7 +114,7 @@ def _dispose_engines() -> Iterator[None]:
         with CREATED_APPS.pop().app_context():
             db.session.remove()
             db.engine.dispose()
-            broker().queue.huey.storage.close()
+            broker().queue.close()
 
 
 @pytest.fixture

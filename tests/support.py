@@ -21,8 +21,8 @@ from werkzeug.serving import make_server
 
 from addons.postgres import PostgresAdapter
 from marketplace import MIGRATIONS_DIR, create_app
-from marketplace.adapters import AddonAdapter, ResourceRef
-from marketplace.config import DEFAULT_POSTGRES_ADMIN_URL
+from marketplace.adapters import AddonAdapter, BackendObject, ResourceRef
+from addons.postgres.plans import DEFAULT_ADMIN_URL as DEFAULT_POSTGRES_ADMIN_URL
 from marketplace.context import broker
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
@@ -202,3 +202,20 @@ def remove_leftovers(app: Flask) -> None:
                 plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
                 adapter.deprovision(ResourceRef(resource.uuid, plan, resource.region))
         db.session.remove()
+
+
+def owned_names(adapter: Any) -> set[str]:
+    """The adapter's owned backend objects as ``kind:name`` strings."""
+    return {str(obj) for obj in adapter.owned()}
+
+
+def names_of(adapter: Any, resource_id: str) -> set[str]:
+    """A resource's backend objects as ``kind:name`` strings."""
+    ref = ResourceRef(resource_id, adapter.spec.default_plan, "us")
+    return {str(obj) for obj in adapter.objects_of(ref)}
+
+
+def as_object(name: str) -> BackendObject:
+    """The :class:`BackendObject` a ``kind:name`` string stands for."""
+    kind, _, bare = name.partition(":")
+    return BackendObject(kind, bare)

@@ -6,7 +6,7 @@ from typing import Any
 from addons.kafka.adapter import KafkaAdapter
 from addons.kafka.plans import SPEC
 from addons.kafka.topics import TopicInfo, TopicNotFound
-from marketplace.adapters import DEFAULT_NAME_PREFIX
+from marketplace.adapters import DEFAULT_NAME_PREFIX, AdapterPlugin
 
 
 def create_adapter(settings: Mapping[str, Any]) -> KafkaAdapter:
@@ -23,4 +23,6 @@ def create_adapter(settings: Mapping[str, Any]) -> KafkaAdapter:
     )
 
 
-__all__ = ["SPEC", "KafkaAdapter", "TopicInfo", "TopicNotFound", "create_adapter"]
+plugin = AdapterPlugin(spec=SPEC, create=create_adapter)
+
+__all__ = ["SPEC", "KafkaAdapter", "TopicInfo", "TopicNotFound", "create_adapter", "plugin"]

@@ -34,6 +34,8 @@ from addons.kafka.topics import (
 )
 from marketplace.adapters import (
     DEFAULT_NAME_PREFIX,
+    ActionResult,
+    BackendObject,
     BackendStatus,
     BackendUnavailable,
     PlanSpec,
@@ -59,7 +61,10 @@ def plan_quotas(plan: PlanSpec) -> dict[str, float]:
 
 
 class KafkaAdapter:
-    """One tenant per resource on a shared Kafka cluster (the ``AddonAdapter`` contract)."""
+    """One tenant per resource on a shared Kafka cluster.
+
+    Capabilities: metering, dashboard with actions (topics), rotation, reconciliation.
+    """
 
     spec = SPEC
 
@@ -99,15 +104,11 @@ class KafkaAdapter:
         password = random_password(40)
         admin = self._admin()
         admin.describe_cluster()  # Kafka down: fail before anything exists, nothing to undo
-        try:
-            admin.upsert_user(names.user, password)
-            admin.grant_tenant_acls(names.user, names.prefix)
-            with self._quotas() as quotas:
-                quotas.set_user_quotas(names.user, plan_quotas(request.plan))
-            wait_for_login(self._cluster, names.user, password, self._login_deadline)
-        except BaseException:
-            self._revoke_quietly(admin, names)
-            raise
+        admin.upsert_user(names.user, password)
+        admin.grant_tenant_acls(names.user, names.prefix)
+        with self._quotas() as quotas:
+            quotas.set_user_quotas(names.user, plan_quotas(request.plan))
+        wait_for_login(self._cluster, names.user, password, self._login_deadline)
         return ProvisionResult(
             config=self._config(names, password),
             message=(
@@ -172,7 +173,9 @@ class KafkaAdapter:
         )
         return dashboard.panel(facts, topics, groups)
 
-    def perform(self, resource: ResourceRef, action: str, params: Mapping[str, str]) -> str:
+    def perform(
+        self, resource: ResourceRef, action: str, params: Mapping[str, str]
+    ) -> ActionResult:
         """``create_topic`` (name, partitions, retention_hours) or ``delete_topic`` (name).
 
         :raises ProvisionRejected: unknown action, bad values or a plan cap; nothing changed.
@@ -182,11 +185,11 @@ class KafkaAdapter:
             topic = self.create_topic(
                 resource, dashboard.topic_name(params), partitions, retention_ms
             )
-            return dashboard.created_message(topic)
+            return ActionResult(dashboard.created_message(topic))
         if action == dashboard.DELETE_TOPIC.name:
             name = dashboard.topic_name(params)
             self.delete_topic(resource, name)
-            return f"Topic {name} and its messages were deleted."
+            return ActionResult(f"Topic {name} and its messages were deleted.")
         raise ProvisionRejected(f"Unknown action {action!r}.")
 
     def check(self) -> BackendStatus:
@@ -200,11 +203,12 @@ class KafkaAdapter:
             return BackendStatus(ok=False, detail=error.message)
         return BackendStatus(ok=True, detail=f"Kafka cluster {cluster_id}, {brokers} broker(s)")
 
-    def owned_names(self) -> list[str]:
-        """``user:<stem>`` and ``prefix:<stem>.`` for every tenant object with our prefix:
-        SCRAM users, ACL principals and patterns, quota entities, topics and groups."""
+    def owned(self) -> list[BackendObject]:
+        """A ``user`` (``<stem>``) and a ``prefix`` (``<stem>.``) object for every tenant
+        object with our prefix: SCRAM users, ACL principals and patterns, quota entities,
+        topics and groups."""
         admin, naming = self._admin(), self._naming
-        found = {naming.owned_user(user) for user in admin.users()}
+        found: set[BackendObject | None] = {naming.owned_user(user) for user in admin.users()}
         for acl in admin.acls():
             found.add(naming.owned_prefix(acl.name))
             if acl.principal.startswith("User:"):
@@ -212,15 +216,15 @@ class KafkaAdapter:
         found.update(naming.owned_prefix(name) for name in [*admin.topics(), *admin.groups()])
         with self._quotas() as quotas:
             found.update(naming.owned_user(user) for user in quotas.users_with_quotas())
-        return sorted(name for name in found if name)
+        return sorted(obj for obj in found if obj is not None)
 
-    def backend_names(self, resource_id: str) -> set[str]:
-        """The resource's user and prefix, as :meth:`owned_names` reports them."""
-        return self._names(resource_id).owned_names
+    def objects_of(self, resource: ResourceRef) -> set[BackendObject]:
+        """The resource's user and prefix."""
+        return self._names(resource.resource_id).owned
 
-    def remove_orphan(self, name: str) -> None:
-        """Remove the whole tenant behind ``name`` (its user and its prefix go together)."""
-        self._remove(self._naming.from_owned_name(name))
+    def remove_orphan(self, orphan: BackendObject) -> None:
+        """Remove the whole tenant behind ``orphan`` (its user and its prefix go together)."""
+        self._remove(self._naming.from_owned(orphan))
 
     # --- topics, created on the tenant's behalf ---------------------------------------------
 
@@ -298,17 +302,6 @@ class KafkaAdapter:
         admin.delete_user(names.user)
         with self._quotas() as quotas:
             quotas.remove_user_quotas(names.user)
-
-    def _revoke_quietly(self, admin: KafkaAdmin, names: TenantNames) -> None:
-        """Undo a failed provision, best effort (the reconciler catches what remains).
-
-        A provision only creates access (user, ACLs, quotas): topics exist only once a
-        resource is provisioned, so none are deleted here.
-        """
-        try:
-            self._revoke_access(admin, names)
-        except BackendUnavailable:
-            log.warning("cleanup after a failed Kafka provision is incomplete: %s", names.user)
 
     def _config(self, names: TenantNames, password: str) -> dict[str, str]:
         return {

@@ -5,9 +5,9 @@ A resource's stem is ``<name prefix><16 hex digits of sha256(resource id)>``, fo
 prefix of its topics and consumer groups. Ending the prefix in a delimiter keeps one tenant's
 PREFIXED ACLs from matching another's names (``t1`` would match ``t12...``).
 
-:meth:`TenantNaming.owned_name_of` reads the names of any Kafka object (users, ACL principals
-and patterns, quota entities, topics, groups) back into the reconciler's vocabulary:
-``user:<stem>`` and ``prefix:<stem>.``.
+:class:`TenantNaming` reads the names of any Kafka object (users, ACL principals and patterns,
+quota entities, topics, groups) back into the reconciler's vocabulary: a ``user`` object named
+``<stem>`` and a ``prefix`` object named ``<stem>.``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from marketplace.adapters import DEFAULT_NAME_PREFIX, backend_name
+from marketplace.adapters import DEFAULT_NAME_PREFIX, BackendObject, backend_name
 
 HASH_LENGTH = 16
 # Users the local Kafka stack relies on (see scripts/services/kafka/NOTES.md): never touched.
@@ -33,9 +33,9 @@ class TenantNames:
     prefix: str
 
     @property
-    def owned_names(self) -> set[str]:
-        """What :meth:`TenantNaming.owned_name_of` reports for this tenant's objects."""
-        return {f"{USER_KIND}:{self.user}", f"{PREFIX_KIND}:{self.prefix}"}
+    def owned(self) -> set[BackendObject]:
+        """What the reconciler reports for this tenant's objects."""
+        return {BackendObject(USER_KIND, self.user), BackendObject(PREFIX_KIND, self.prefix)}
 
 
 class TenantNaming:
@@ -54,29 +54,31 @@ class TenantNaming:
         stem = backend_name(self.name_prefix, resource_id, HASH_LENGTH)
         return TenantNames(user=stem, prefix=f"{stem}.")
 
-    def from_owned_name(self, name: str) -> TenantNames:
-        """The tenant behind an ``owned_names()`` entry.
+    def from_owned(self, owned: BackendObject) -> TenantNames:
+        """The tenant behind one of the adapter's ``owned()`` objects.
 
-        :raises ValueError: ``name`` is not one of this broker's names.
+        :raises ValueError: ``owned`` is not one of this broker's objects.
         """
-        _, _, bare = name.partition(":")
+        bare = owned.name
         match = self._stem.match(bare)
-        if match is None or bare not in (match.group(1), f"{match.group(1)}."):
-            raise ValueError(f"{name!r} is not a name this broker owns")
+        valid = {USER_KIND: match.group(1), PREFIX_KIND: f"{match.group(1)}."} if match else {}
+        if valid.get(owned.kind) != bare:
+            raise ValueError(f"{owned} is not an object this broker owns")
+        assert match is not None
         stem = match.group(1)
         return TenantNames(user=stem, prefix=f"{stem}.")
 
-    def owned_user(self, user: str) -> str | None:
-        """``user:<stem>`` when ``user`` is exactly one of our tenant users, else None."""
+    def owned_user(self, user: str) -> BackendObject | None:
+        """The ``user`` object when ``user`` is exactly one of our tenant users, else None."""
         match = self._stem.match(user)
         if match is None or match.group(1) != user:
             return None
-        return f"{USER_KIND}:{user}"
+        return BackendObject(USER_KIND, user)
 
-    def owned_prefix(self, name: str) -> str | None:
-        """``prefix:<stem>.`` when ``name`` (a topic, group or ACL pattern) is under one of
-        our tenant prefixes, else None."""
+    def owned_prefix(self, name: str) -> BackendObject | None:
+        """The ``prefix`` object ``<stem>.`` when ``name`` (a topic, group or ACL pattern) is
+        under one of our tenant prefixes, else None."""
         match = self._stem.match(name)
         if match is None or not name.startswith(f"{match.group(1)}."):
             return None
-        return f"{PREFIX_KIND}:{match.group(1)}."
+        return BackendObject(PREFIX_KIND, f"{match.group(1)}.")

@@ -1,6 +1,6 @@
 """The Kafka add-on's catalog entry, shaped like Heroku's multi-tenant Basic Kafka plans."""
 
-from marketplace.adapters import AddonSpec, PlanSpec
+from marketplace.adapters import AddonSpec, PlanSpec, Setting
 
 KIB = 1024
 GIB = 1024**3
@@ -23,6 +23,23 @@ SPEC = AddonSpec(
     ),
     category="Messaging & Queueing",
     config_vars_prefix="KAFKA",
+    settings=(
+        Setting(
+            "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "Where the broker reaches Kafka."
+        ),
+        Setting("KAFKA_ADMIN_USERNAME", "marketplace_admin", "The admin SCRAM user."),
+        Setting(
+            "KAFKA_ADMIN_PASSWORD",
+            "marketplace-admin-dev",
+            "The admin SCRAM user's password.",
+            secret=True,
+        ),
+        Setting(
+            "KAFKA_PUBLIC_BOOTSTRAP_SERVERS",
+            "",
+            "What tenants are told to connect to, when it differs.",
+        ),
+    ),
     config_vars=(
         "KAFKA_URL",
         "KAFKA_PREFIX",

@@ -5,7 +5,7 @@ from typing import Any
 
 from addons.postgres.adapter import PostgresAdapter
 from addons.postgres.plans import SPEC
-from marketplace.adapters import DEFAULT_NAME_PREFIX
+from marketplace.adapters import DEFAULT_NAME_PREFIX, AdapterPlugin
 
 
 def create_adapter(settings: Mapping[str, Any]) -> PostgresAdapter:
@@ -17,4 +17,6 @@ def create_adapter(settings: Mapping[str, Any]) -> PostgresAdapter:
     )
 
 
-__all__ = ["SPEC", "PostgresAdapter", "create_adapter"]
+plugin = AdapterPlugin(spec=SPEC, create=create_adapter)
+
+__all__ = ["SPEC", "PostgresAdapter", "create_adapter", "plugin"]

@@ -6,7 +6,7 @@ tenant sessions on deprovision) and ``pg_read_all_stats`` (to measure usage).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from urllib.parse import quote
 
@@ -17,11 +17,11 @@ from psycopg.conninfo import conninfo_to_dict
 from addons.postgres.plans import SPEC
 from marketplace.adapters import (
     DEFAULT_NAME_PREFIX,
+    BackendObject,
     BackendStatus,
     BackendUnavailable,
     PlanChangeRejected,
     PlanSpec,
-    ProvisionRejected,
     ProvisionRequest,
     ProvisionResult,
     ResourceDetails,
@@ -37,7 +37,10 @@ CONNECT_TIMEOUT_SECONDS = 5
 
 
 class PostgresAdapter:
-    """One database plus one owner role per resource (the ``AddonAdapter`` contract)."""
+    """One database plus one owner role per resource.
+
+    Capabilities: metering, dashboard (details, no actions), rotation, reconciliation.
+    """
 
     spec = SPEC
 
@@ -63,23 +66,17 @@ class PostgresAdapter:
             self._database_name(request.resource_id),
         )
         password = random_password(40)
-        try:
-            with self._admin() as conn:
-                self._upsert_role(conn, role, password, request.plan)
-                with suppress(psycopg.errors.DuplicateDatabase):  # an earlier try got this far
-                    conn.execute(
-                        sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                            sql.Identifier(database), sql.Identifier(role)
-                        )
-                    )
+        with self._admin() as conn:
+            self._upsert_role(conn, role, password, request.plan)
+            with suppress(psycopg.errors.DuplicateDatabase):  # an earlier try got this far
                 conn.execute(
-                    sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(
-                        sql.Identifier(database)
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(database), sql.Identifier(role)
                     )
                 )
-        except BaseException:
-            self._remove_quietly(request.resource_id)
-            raise
+            conn.execute(
+                sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database))
+            )
         return ProvisionResult(
             config={"DATABASE_URL": self._url(role, password, database)},
             message="Your PostgreSQL database is ready.",
@@ -183,10 +180,6 @@ class PostgresAdapter:
             ),
         )
 
-    def perform(self, resource: ResourceRef, action: str, params: Mapping[str, str]) -> str:
-        """PostgreSQL resources have no dashboard actions."""
-        raise ProvisionRejected(f"Unknown action {action!r}.")
-
     def check(self) -> BackendStatus:
         """Connect as the admin role and run a trivial query."""
         try:
@@ -196,26 +189,31 @@ class PostgresAdapter:
             return BackendStatus(ok=False, detail=error.message)
         return BackendStatus(ok=True, detail=f"PostgreSQL {version[0] if version else '?'}")
 
-    def owned_names(self) -> list[str]:
+    def owned(self) -> list[BackendObject]:
         """Databases and roles that carry the broker's prefix."""
         with self._admin() as conn:
             rows = conn.execute(
-                "SELECT datname FROM pg_database WHERE starts_with(datname, %(p)s)"
-                " UNION ALL SELECT rolname FROM pg_roles WHERE starts_with(rolname, %(p)s)",
+                "SELECT 'database', datname FROM pg_database WHERE starts_with(datname, %(p)s)"
+                " UNION ALL SELECT 'role', rolname FROM pg_roles"
+                " WHERE starts_with(rolname, %(p)s)",
                 {"p": self._prefix},
             ).fetchall()
-        return sorted(r[0] for r in rows)
+        return sorted(BackendObject(kind, name) for kind, name in rows)
 
-    def backend_names(self, resource_id: str) -> set[str]:
+    def objects_of(self, resource: ResourceRef) -> set[BackendObject]:
         """The resource's database and role."""
-        return {self._database_name(resource_id), self._role_name(resource_id)}
+        return {
+            BackendObject("database", self._database_name(resource.resource_id)),
+            BackendObject("role", self._role_name(resource.resource_id)),
+        }
 
-    def remove_orphan(self, name: str) -> None:
+    def remove_orphan(self, orphan: BackendObject) -> None:
         """Drop a database or role with our prefix that no resource owns."""
-        if not name.startswith(self._prefix):
-            raise ValueError(f"{name!r} does not carry this broker's prefix")
+        name = orphan.name
+        if orphan.kind not in ("database", "role") or not name.startswith(self._prefix):
+            raise ValueError(f"{orphan} is not a database or role with this broker's prefix")
         with self._admin() as conn:
-            if self._database_exists(conn, name):
+            if orphan.kind == "database":
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
@@ -295,25 +293,12 @@ class PostgresAdapter:
         )
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
-    def _remove_quietly(self, resource_id: str) -> None:
-        """Best-effort cleanup after a failed provision; the reconciler catches what remains."""
-        try:
-            with self._admin() as conn:
-                self._drop(conn, resource_id)
-        except (BackendUnavailable, psycopg.Error):
-            pass
-
     @staticmethod
     def _role_exists(conn: psycopg.Connection, role: str) -> bool:
         return (
             conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             is not None
         )
-
-    @staticmethod
-    def _database_exists(conn: psycopg.Connection, database: str) -> bool:
-        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
-        return row is not None
 
     def _url(self, role: str, password: str, database: str) -> str:
         return f"postgres://{quote(role)}:{quote(password)}@{self._public_host}/{quote(database)}"

@@ -1,6 +1,8 @@
 """The PostgreSQL add-on's catalog entry, shaped like Heroku Postgres' Essential/Standard tiers."""
 
-from marketplace.adapters import AddonSpec, PlanSpec
+from marketplace.adapters import AddonSpec, PlanSpec, Setting
+
+DEFAULT_ADMIN_URL = "postgresql://marketplace_admin:marketplace-admin-dev@127.0.0.1:5432/postgres"
 
 GIB = 1024**3
 
@@ -16,6 +18,20 @@ SPEC = AddonSpec(
     config_vars_prefix="DATABASE",
     config_vars=("DATABASE_URL",),
     regions=("us",),
+    settings=(
+        Setting(
+            "POSTGRES_ADMIN_URL",
+            DEFAULT_ADMIN_URL,
+            "The admin role's URL (CREATEDB, CREATEROLE, never superuser); the local stack's "
+            "by default.",
+            secret=True,
+        ),
+        Setting(
+            "POSTGRES_PUBLIC_HOST",
+            "",
+            "`host:port` tenants connect to, when it differs from the admin URL's.",
+        ),
+    ),
     features=(
         "PostgreSQL 15 with a database and owner role of your own",
         "Connection limits enforced by the server",

@@ -7,7 +7,6 @@ limits and an operator policy, so RabbitMQ enforces them and tenants cannot lift
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -17,11 +16,11 @@ from addons.rabbitmq.plans import SPEC
 from marketplace.adapters import (
     DEFAULT_NAME_PREFIX,
     AddonSpec,
+    BackendObject,
     BackendStatus,
     BackendUnavailable,
     PlanChangeRejected,
     PlanSpec,
-    ProvisionRejected,
     ProvisionRequest,
     ProvisionResult,
     ResourceDetails,
@@ -33,10 +32,8 @@ from marketplace.adapters import (
     random_password,
 )
 
-log = logging.getLogger(__name__)
-
 PLAN_POLICY = "mkt-plan"
-# owned_names() reports "<kind>:<name>" because a vhost and its user share one name.
+# A vhost and its user share one name; the kind tells them apart (BackendObject.kind).
 OWNED_KINDS = {"vhost": "vhosts", "user": "users"}
 
 
@@ -60,7 +57,9 @@ def plan_policy(plan: PlanSpec) -> dict[str, int]:
 
 
 class RabbitMQAdapter:
-    """One vhost and one same-named user per resource (the ``AddonAdapter`` contract).
+    """One vhost and one same-named user per resource.
+
+    Capabilities: metering, dashboard (details), rotation, reconciliation.
 
     :param management_url: ``http://admin:password@host:15672``, an administrator's login.
     :param amqp_url: ``amqp(s)://host:port`` that tenants connect to; only scheme, host and
@@ -93,15 +92,11 @@ class RabbitMQAdapter:
         """Create (or converge) vhost, caps, user and permissions; return RABBITMQ_URL."""
         name = self.tenant_name(request.resource_id)
         password = random_password(40)
-        try:
-            self._api.put_vhost(name, "Marketplace add-on resource")
-            # Caps go on before the user can log in, so the vhost is never open unlimited.
-            self._apply_plan(name, request.plan)
-            self._api.put_user(name, password)
-            self._api.put_full_permissions(name, name)
-        except BaseException:
-            self._remove_quietly(name)
-            raise
+        self._api.put_vhost(name, "Marketplace add-on resource")
+        # Caps go on before the user can log in, so the vhost is never open unlimited.
+        self._apply_plan(name, request.plan)
+        self._api.put_user(name, password)
+        self._api.put_full_permissions(name, name)
         return ProvisionResult(
             config={"RABBITMQ_URL": self._url(name, password)},
             message="Your RabbitMQ vhost is ready.",
@@ -215,10 +210,6 @@ class RabbitMQAdapter:
             ),
         )
 
-    def perform(self, resource: ResourceRef, action: str, params: Mapping[str, str]) -> str:
-        """RabbitMQ resources have no dashboard actions."""
-        raise ProvisionRejected(f"Unknown action {action!r}.")
-
     def check(self) -> BackendStatus:
         """Ask the management API for the node's overview."""
         try:
@@ -227,33 +218,32 @@ class RabbitMQAdapter:
             return BackendStatus(ok=False, detail=error.message)
         return BackendStatus(ok=True, detail=f"RabbitMQ {overview.get('rabbitmq_version', '?')}")
 
-    def owned_names(self) -> list[str]:
-        """Vhosts and users carrying the broker's prefix, as ``vhost:<name>``/``user:<name>``.
+    def owned(self) -> list[BackendObject]:
+        """Vhosts and users carrying the broker's prefix.
 
-        A vhost and its user share one name, so the kind is part of each entry: that way an
-        orphaned user (or vhost) shows up on its own.
+        A vhost and its user share one name; each is its own object, so an orphaned user (or
+        vhost) shows up on its own.
         """
         return sorted(
-            f"{kind}:{name}"
+            BackendObject(kind, name)
             for kind, collection in OWNED_KINDS.items()
             for name in self._api.list_names(collection)
             if name.startswith(self._prefix)
         )
 
-    def backend_names(self, resource_id: str) -> set[str]:
-        """The resource's vhost and user, as :meth:`owned_names` reports them."""
-        name = self.tenant_name(resource_id)
-        return {f"{kind}:{name}" for kind in OWNED_KINDS}
+    def objects_of(self, resource: ResourceRef) -> set[BackendObject]:
+        """The resource's vhost and user."""
+        name = self.tenant_name(resource.resource_id)
+        return {BackendObject(kind, name) for kind in OWNED_KINDS}
 
-    def remove_orphan(self, name: str) -> None:
-        """Delete one ``vhost:<name>`` or ``user:<name>`` that no resource owns."""
-        kind, _, object_name = name.partition(":")
-        if kind not in OWNED_KINDS or not object_name.startswith(self._prefix):
-            raise ValueError(f"{name!r} is not a vhost or user with this broker's prefix")
-        if kind == "vhost":
-            self._api.delete_vhost(object_name)
+    def remove_orphan(self, orphan: BackendObject) -> None:
+        """Delete one vhost or user that no resource owns."""
+        if orphan.kind not in OWNED_KINDS or not orphan.name.startswith(self._prefix):
+            raise ValueError(f"{orphan} is not a vhost or user with this broker's prefix")
+        if orphan.kind == "vhost":
+            self._api.delete_vhost(orphan.name)
         else:
-            self._api.delete_user(object_name)
+            self._api.delete_user(orphan.name)
 
     def tenant_name(self, resource_id: str) -> str:
         """The resource's vhost, which is also its user's name."""
@@ -265,14 +255,6 @@ class RabbitMQAdapter:
         for limit, value in vhost_limits(plan).items():
             self._api.put_vhost_limit(name, limit, value)
         self._api.put_operator_policy(name, PLAN_POLICY, plan_policy(plan))
-
-    def _remove_quietly(self, name: str) -> None:
-        """Best-effort cleanup after a failed provision; the reconciler catches what remains."""
-        try:
-            self._api.delete_vhost(name)
-            self._api.delete_user(name)
-        except (BackendUnavailable, ManagementError) as error:
-            log.warning("cleanup of RabbitMQ tenant %s failed: %s", name, error.message)
 
     def _url(self, user: str, password: str) -> str:
         return (

@@ -5,8 +5,10 @@ limits; ``max_queue_length``, ``max_queue_bytes`` and ``message_ttl_ms`` go into
 policy on every queue, which tenants can neither see nor override.
 """
 
-from marketplace.adapters import AddonSpec, PlanSpec
+from marketplace.adapters import AddonSpec, PlanSpec, Setting
 
+DEFAULT_MANAGEMENT_URL = "http://marketplace_admin:marketplace-admin-dev@127.0.0.1:15672"
+DEFAULT_AMQP_URL = "amqp://127.0.0.1:5672"
 MIB = 1024**2
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -23,6 +25,19 @@ SPEC = AddonSpec(
     config_vars_prefix="RABBITMQ",
     config_vars=("RABBITMQ_URL",),
     regions=("us",),
+    settings=(
+        Setting(
+            "RABBITMQ_MANAGEMENT_URL",
+            DEFAULT_MANAGEMENT_URL,
+            "The management API with an administrator's login.",
+            secret=True,
+        ),
+        Setting(
+            "RABBITMQ_AMQP_URL",
+            DEFAULT_AMQP_URL,
+            "`amqp(s)://host:port` tenants connect to (scheme, host and port are used).",
+        ),
+    ),
     features=(
         "A private virtual host and user, reachable with one AMQP URL",
         "Connection, queue, queue length and message TTL caps enforced by RabbitMQ",

@@ -1,15 +1,29 @@
 """The adapter contract: what an add-on adapter declares, what it is given, what it returns.
 
-Adapters live under ``addons/`` and import only this module (plus their own driver libraries).
-They never see Flask, the database session or the broker's models: the core hands them plain
-value objects and persists what they return.
+Adapters live under ``addons/`` and import only this package (plus their own driver
+libraries). They never see Flask, the database session or the broker's models: the core
+hands them plain value objects and persists what they return.
+
+The contract is a small required core (:class:`AddonAdapter`) plus optional capabilities
+(:mod:`marketplace.adapters.capabilities`), each a ``runtime_checkable`` Protocol that an
+adapter implements only when it offers the feature.
 
 Backend object names must derive deterministically from ``ResourceRef.resource_id`` (see
 :func:`backend_name`) so that a retried step finds what an earlier try created and a
 reconciler can tell the broker's objects from anybody else's.
 """
 
-from marketplace.adapters.contract import AddonAdapter
+from marketplace.adapters.capabilities import (
+    Actions,
+    Background,
+    Dashboard,
+    DataService,
+    Linking,
+    Metering,
+    Reconciliation,
+    Rotation,
+)
+from marketplace.adapters.contract import AdapterPlugin, AddonAdapter
 from marketplace.adapters.errors import (
     AdapterError,
     BackendUnavailable,
@@ -24,15 +38,22 @@ from marketplace.adapters.registry import (
 )
 from marketplace.adapters.values import (
     ActionField,
+    ActionResult,
     ActionSpec,
     AddonSpec,
+    AppRef,
+    BackendObject,
     BackendStatus,
+    LinkedResource,
+    LinkSpec,
     PlanSpec,
     ProvisionRequest,
     ProvisionResult,
     ResourceDetails,
     ResourceRef,
+    Setting,
     Table,
+    TickResult,
     Usage,
     UsageMetric,
 )
@@ -41,21 +62,37 @@ __all__ = [
     "DEFAULT_NAME_PREFIX",
     "ENTRY_POINT_GROUP",
     "ActionField",
+    "ActionResult",
     "ActionSpec",
+    "Actions",
     "AdapterError",
+    "AdapterPlugin",
     "AdapterRegistry",
     "AddonAdapter",
     "AddonSpec",
+    "AppRef",
+    "BackendObject",
     "BackendStatus",
     "BackendUnavailable",
+    "Background",
+    "Dashboard",
+    "DataService",
+    "LinkSpec",
+    "LinkedResource",
+    "Linking",
+    "Metering",
     "PlanChangeRejected",
     "PlanSpec",
     "ProvisionRejected",
     "ProvisionRequest",
     "ProvisionResult",
+    "Reconciliation",
     "ResourceDetails",
     "ResourceRef",
+    "Rotation",
+    "Setting",
     "Table",
+    "TickResult",
     "Usage",
     "UsageMetric",
     "backend_name",

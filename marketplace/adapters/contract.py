@@ -1,9 +1,10 @@
-"""The protocol every add-on adapter implements."""
+"""The required core every add-on adapter implements, and how an adapter is published."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from marketplace.adapters.values import (
     AddonSpec,
@@ -11,19 +12,18 @@ from marketplace.adapters.values import (
     PlanSpec,
     ProvisionRequest,
     ProvisionResult,
-    ResourceDetails,
     ResourceRef,
-    Usage,
 )
 
 
 @runtime_checkable
 class AddonAdapter(Protocol):
-    """The contract every add-on adapter implements.
+    """The contract every add-on adapter implements; optional capabilities live in
+    :mod:`marketplace.adapters.capabilities`.
 
     Every method is idempotent: calling it again after a crash or a timeout converges on the
-    same backend state. On failure an adapter removes what the failed call created before it
-    raises.
+    same backend state. When :meth:`provision` fails, the core calls :meth:`deprovision` to
+    remove whatever the failed call created, so adapters need no cleanup blocks of their own.
     """
 
     spec: AddonSpec
@@ -31,7 +31,7 @@ class AddonAdapter(Protocol):
     def provision(self, request: ProvisionRequest) -> ProvisionResult:
         """Create the backend objects and return every declared config var.
 
-        :raises BackendUnavailable: the backend is down; nothing is left behind.
+        :raises BackendUnavailable: the backend is down.
         :raises ProvisionRejected: the request cannot be served as asked.
         """
         ...
@@ -45,37 +45,9 @@ class AddonAdapter(Protocol):
         ...
 
     def deprovision(self, resource: ResourceRef) -> None:
-        """Remove everything provision created. Safe to call again, and on a partial resource.
+        """Remove everything provision created. Safe to call again, and on a partial
+        resource (``resource.config`` and ``resource.state`` may be empty).
 
-        :raises BackendUnavailable: the backend is down.
-        """
-        ...
-
-    def usage(self, resource: ResourceRef) -> Usage:
-        """Measure the resource against its plan's limits.
-
-        :raises BackendUnavailable: the backend is down.
-        """
-        ...
-
-    def rotate_credentials(self, resource: ResourceRef) -> ProvisionResult:
-        """Replace the resource's credentials and return the config vars that changed.
-
-        :raises BackendUnavailable: the backend is down.
-        """
-        ...
-
-    def details(self, resource: ResourceRef) -> ResourceDetails:
-        """What the dashboard shows beyond usage: connection facts, object lists, actions.
-
-        :raises BackendUnavailable: the backend is down.
-        """
-        ...
-
-    def perform(self, resource: ResourceRef, action: str, params: Mapping[str, str]) -> str:
-        """Run one of :meth:`details`' actions; return a message for the customer.
-
-        :raises ProvisionRejected: bad parameters or a plan cap (nothing changed).
         :raises BackendUnavailable: the backend is down.
         """
         ...
@@ -84,20 +56,15 @@ class AddonAdapter(Protocol):
         """Tell whether the backend answers. Never raises."""
         ...
 
-    def owned_names(self) -> Iterable[str]:
-        """List the backend objects that carry this broker's naming prefix (for reconcilers).
 
-        :raises BackendUnavailable: the backend is down.
-        """
-        ...
+@dataclass(frozen=True)
+class AdapterPlugin:
+    """What an add-on package publishes under the ``marketplace.adapters`` entry point group:
+    its spec (readable without building anything, so the core can read its settings) and a
+    factory that builds the adapter from the broker's settings."""
 
-    def backend_names(self, resource_id: str) -> set[str]:
-        """The names :meth:`owned_names` reports for this resource's objects."""
-        ...
+    spec: AddonSpec
+    create: Callable[[Mapping[str, Any]], AddonAdapter]
 
-    def remove_orphan(self, name: str) -> None:
-        """Remove one object listed by :meth:`owned_names` that no resource owns.
-
-        :raises BackendUnavailable: the backend is down.
-        """
-        ...
+    def __call__(self, settings: Mapping[str, Any]) -> AddonAdapter:
+        return self.create(settings)

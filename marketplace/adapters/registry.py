@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
-from typing import Any
 
-from marketplace.adapters.contract import AddonAdapter
+from marketplace.adapters.contract import AdapterPlugin, AddonAdapter
 
 ENTRY_POINT_GROUP = "marketplace.adapters"
 
@@ -42,14 +41,19 @@ class AdapterRegistry:
         return sorted(self._adapters)
 
 
-def discover_adapter_factories(enabled: Iterable[str] | None = None) -> dict[str, Any]:
-    """Load the adapter classes published under the ``marketplace.adapters`` entry point group.
+def discover_adapter_factories(enabled: Iterable[str] | None = None) -> dict[str, AdapterPlugin]:
+    """Load the :class:`AdapterPlugin` objects published under the ``marketplace.adapters``
+    entry point group.
 
     :param enabled: entry point names to keep; None keeps all.
+    :raises TypeError: an entry point does not name an :class:`AdapterPlugin`.
     """
     wanted = set(enabled) if enabled is not None else None
-    found: dict[str, Any] = {}
+    found: dict[str, AdapterPlugin] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if wanted is None or ep.name in wanted:
-            found[ep.name] = ep.load()
+            plugin = ep.load()
+            if not isinstance(plugin, AdapterPlugin):
+                raise TypeError(f"entry point {ep.name!r} does not name an AdapterPlugin")
+            found[ep.name] = plugin
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # --- declarations ---------------------------------------------------------------------------
 
@@ -26,8 +27,38 @@ class PlanSpec:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """One environment variable an adapter (or the core) reads, declared once.
+
+    ``kind`` is how the value is parsed: ``str``, ``int``, ``float``, ``bool``, ``list``
+    (comma-separated) or ``dict`` (``k=v,k2=v2``). ``secret`` settings are never logged or shown.
+    The README's configuration table lists every declared setting (a test checks it).
+    """
+
+    env: str
+    default: Any
+    help: str
+    kind: str = "str"
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """A link this add-on's resources make to a resource of another add-on of the same app.
+
+    For example Connect declares ``LinkSpec("database", "postgres", ...)``: a connection
+    attaches to one Postgres resource. The core resolves targets (by uuid or resource name,
+    same app only) and tells the adapter when a target goes away.
+    """
+
+    name: str
+    addon: str
+    description: str
+
+
+@dataclass(frozen=True)
 class AddonSpec:
-    """What an adapter declares about its add-on: catalog entry, manifest and plans."""
+    """What an adapter declares about its add-on: catalog entry, manifest, plans, settings."""
 
     slug: str
     name: str
@@ -41,10 +72,16 @@ class AddonSpec:
     requires: tuple[str, ...] = ()
     asynchronous_deprovision: bool = False
     features: tuple[str, ...] = ()
+    settings: tuple[Setting, ...] = ()
+    links: tuple[LinkSpec, ...] = ()
 
     def plan(self, slug: str) -> PlanSpec | None:
         """Return the plan called ``slug``, or None."""
         return next((p for p in self.plans if p.slug == slug), None)
+
+    def link(self, name: str) -> LinkSpec | None:
+        """Return the link called ``name``, or None."""
+        return next((link for link in self.links if link.name == name), None)
 
     @property
     def default_plan(self) -> PlanSpec:
@@ -63,16 +100,44 @@ class ProvisionRequest:
     plan: PlanSpec
     region: str
     options: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class AppRef:
+    """The platform app a resource is attached to (from the Platform API's add-on info)."""
+
+    id: str
+    name: str
 
 
 @dataclass(frozen=True)
 class ResourceRef:
-    """An existing resource, as the adapter needs it for later calls."""
+    """An existing resource, as the adapter needs it for later calls.
+
+    ``config`` holds the current config vars (credentials included). ``state`` is the
+    adapter's private JSON document (tokens, cursors, names of objects made elsewhere): the
+    core keeps it encrypted, hands it back on every call and stores what a result returns;
+    it never leaves the broker. ``links`` maps a declared link name to its target.
+    """
 
     resource_id: str
     plan: PlanSpec
     region: str
     config: Mapping[str, str] = field(default_factory=dict)
+    state: Mapping[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    app: AppRef | None = None
+    links: Mapping[str, LinkedResource] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LinkedResource:
+    """The target of a link: which add-on, and the target resource with its current config."""
+
+    link: str
+    addon: str
+    resource: ResourceRef
 
 
 @dataclass(frozen=True)
@@ -80,11 +145,42 @@ class ProvisionResult:
     """What a provision, plan change or credential rotation hands back.
 
     ``config`` holds every declared config var whose value is new (all values strings);
-    it may be empty for a plan change that changes no config.
+    it may be empty for a plan change that changes no config. ``state``, when not None,
+    replaces the adapter's private state.
     """
 
     config: Mapping[str, str]
     message: str = ""
+    state: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What a dashboard action (or a link change) hands back.
+
+    ``message`` is shown to the customer; ``redirect`` (an absolute URL), when set, is where
+    the browser goes next (for example an OAuth login); ``state``, when not None, replaces
+    the adapter's private state; ``config`` holds config vars that changed; ``wake`` asks for
+    a background tick now (for adapters with the background capability, e.g. after resume).
+    """
+
+    message: str
+    redirect: str | None = None
+    state: Mapping[str, Any] | None = None
+    config: Mapping[str, str] = field(default_factory=dict)
+    wake: bool = False
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What one background tick hands back.
+
+    ``next_in_seconds`` is when to tick again (None: stop ticking until something restarts
+    it); ``state``, when not None, replaces the adapter's private state.
+    """
+
+    next_in_seconds: float | None
+    state: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,15 +213,31 @@ class BackendStatus:
     detail: str = ""
 
 
+@dataclass(frozen=True, order=True)
+class BackendObject:
+    """One object an adapter created on its backend, for reconcilers.
+
+    ``kind`` is the adapter's own word (``database``, ``role``, ``vhost``, ``user``,
+    ``tenant``, ...); ``name`` is the object's name on the backend.
+    """
+
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
 @dataclass(frozen=True)
 class ActionField:
-    """One input of a dashboard action (``kind`` is ``text`` or ``number``)."""
+    """One input of a dashboard action (``kind`` is ``text``, ``number`` or ``select``)."""
 
     name: str
     label: str
     kind: str = "text"
     required: bool = True
     placeholder: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from marketplace.models.catalog import Addon, Plan
 from marketplace.models.platform import PlatformAuthorization
-from marketplace.models.resource import Resource, ResourceState
+from marketplace.models.resource import Resource, ResourceLink, ResourceState
 from marketplace.models.sso import UsedSsoToken
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "Plan",
     "PlatformAuthorization",
     "Resource",
+    "ResourceLink",
     "ResourceState",
     "UsedSsoToken",
 ]

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.extensions import db
@@ -31,10 +31,18 @@ class ResourceState(enum.StrEnum):
 class Resource(db.Model):  # type: ignore[name-defined]
     """An add-on resource. ``uuid`` is the platform's id and the idempotency key.
 
-    ``config_encrypted`` holds the config vars (with credentials) as one Fernet token.
+    ``config_encrypted`` holds the config vars (with credentials) as one Fernet token, and
+    ``adapter_state_encrypted`` the adapter's private JSON document (never sent anywhere).
+    ``condition`` explains, for the dashboard, why a provisioned resource cannot work (for
+    example: the Postgres resource it was linked to was removed).
     """
 
     __tablename__ = "resources"
+    __table_args__ = (
+        Index("ix_resources_app_id", "app_id"),
+        Index("ix_resources_api_token_hash", "api_token_hash", unique=True),
+        Index("ix_resources_next_tick_at", "next_tick_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
@@ -46,6 +54,10 @@ class Resource(db.Model):  # type: ignore[name-defined]
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(16), default=ResourceState.PROVISIONING)
     config_encrypted: Mapped[str | None] = mapped_column(Text)
+    adapter_state_encrypted: Mapped[str | None] = mapped_column(Text)
+    app_id: Mapped[str | None] = mapped_column(String(64))
+    app_name: Mapped[str | None] = mapped_column(String(255))
+    condition: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -61,6 +73,12 @@ class Resource(db.Model):  # type: ignore[name-defined]
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Background work (services/background.py): when the adapter's next tick is due.
+    next_tick_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # A per-resource API token (services/api_tokens.py), stored as its SHA-256 only.
+    api_token_hash: Mapped[str | None] = mapped_column(String(64))
+    api_token_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     addon: Mapped[Addon] = relationship()
     plan: Mapped[Plan] = relationship()
@@ -72,3 +90,26 @@ class Resource(db.Model):  # type: ignore[name-defined]
     def provider_id(self) -> str:
         """The id returned to the platform (its ``provider_id``)."""
         return self.uuid
+
+
+class ResourceLink(db.Model):  # type: ignore[name-defined]
+    """A link from one resource to another of the same app (``AddonSpec.links``).
+
+    ``name`` is the link's declared name, or a name the adapter scopes under it (a data
+    connector's ``kafka:<connector id>``); one source has at most one link of each name.
+    """
+
+    __tablename__ = "resource_links"
+    __table_args__ = (
+        UniqueConstraint("source_id", "name"),
+        Index("ix_resource_links_target_id", "target_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    source_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    target_id: Mapped[str] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    source: Mapped[Resource] = relationship(foreign_keys=[source_id])
+    target: Mapped[Resource] = relationship(foreign_keys=[target_id])

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, g, jsonify, request
 from flask_smorest import Blueprint
 
-from marketplace.context import broker
+from marketplace.context import broker, lifecycle
 from marketplace.models._types import as_utc, utcnow
 from marketplace.schemas.partner_api import (
     PlanChangeRequestSchema,
@@ -17,7 +17,16 @@ from marketplace.schemas.partner_api import (
     ProvisionResponseSchema,
 )
 from marketplace.services.partner_auth import authenticate_partner
-from marketplace.services.provisioning import Outcome, ProvisionCommand, Provisioner
+from marketplace.services.provisioning import (
+    Accepted,
+    PlanChanged,
+    ProvisionCommand,
+    Provisioned,
+    Provisioner,
+    RemovalAccepted,
+    RemovalOutcome,
+    Removed,
+)
 
 blp = Blueprint(
     "partner_api",
@@ -31,6 +40,7 @@ GRANT_DEFAULT_LIFETIME = timedelta(minutes=5)
 
 _ERRORS = {
     401: "Missing or wrong credentials",
+    409: "The uuid exists with another add-on or plan",
     404: "Unknown resource",
     410: "The resource was deprovisioned",
     422: "Invalid body, unknown plan or region, or the data does not fit the plan",
@@ -49,9 +59,7 @@ def _authenticate() -> None:
 
 def _provisioner() -> Provisioner:
     state = broker()
-    return Provisioner(
-        state.registry, state.vault, state.queue.enqueue_drive, state.async_settings.deadline
-    )
+    return Provisioner(lifecycle(), state.vault, state.queue, state.async_settings.deadline)
 
 
 def _grant_expiry(grant: dict[str, Any] | None) -> datetime | None:
@@ -64,12 +72,32 @@ def _grant_expiry(grant: dict[str, Any] | None) -> datetime | None:
         return utcnow() + GRANT_DEFAULT_LIFETIME
 
 
-def _respond(outcome: Outcome) -> Response:
-    if outcome.status == 204:
-        return Response(status=204)
-    response = jsonify(outcome.body)
-    response.status_code = outcome.status
+def _json(status: int, body: dict[str, Any]) -> Response:
+    response = jsonify(body)
+    response.status_code = status
     return response
+
+
+def _provision_response(outcome: Provisioned | Accepted) -> Response:
+    if isinstance(outcome, Accepted):
+        return _json(202, {"id": outcome.id, "message": outcome.message})
+    return _json(
+        200, {"id": outcome.id, "config": dict(outcome.config), "message": outcome.message}
+    )
+
+
+def _plan_change_response(outcome: PlanChanged) -> Response:
+    body: dict[str, Any] = {"message": outcome.message}
+    if outcome.config:
+        body["config"] = dict(outcome.config)
+    return _json(200, body)
+
+
+def _removal_response(outcome: RemovalOutcome) -> Response:
+    if isinstance(outcome, RemovalAccepted):
+        return _json(202, {"message": outcome.message})
+    assert isinstance(outcome, Removed)
+    return Response(status=204)
 
 
 def _document(*statuses: int) -> Any:
@@ -90,7 +118,7 @@ def _document(*statuses: int) -> Any:
     schema=ProvisionResponseSchema,
     description="Accepted: asynchronous plan; config arrives through the Platform API",
 )
-@_document(401, 410, 422, 503)
+@_document(401, 409, 410, 422, 503)
 def provision(payload: dict[str, Any]) -> Response:
     """Provision a resource."""
     command = ProvisionCommand(
@@ -103,7 +131,7 @@ def provision(payload: dict[str, Any]) -> Response:
         grant_code=(payload["oauth_grant"] or {}).get("code"),
         grant_expires_at=_grant_expiry(payload["oauth_grant"]),
     )
-    return _respond(_provisioner().provision(g.addon, command))
+    return _provision_response(_provisioner().provision(g.addon, command))
 
 
 @blp.route("/<string:uuid>", methods=["PUT"])
@@ -113,7 +141,7 @@ def provision(payload: dict[str, Any]) -> Response:
 @_document(401, 404, 410, 422, 503)
 def change_plan(payload: dict[str, Any], uuid: str) -> Response:
     """Change a resource's plan."""
-    return _respond(_provisioner().change_plan(g.addon, uuid, payload["plan"]))
+    return _plan_change_response(_provisioner().change_plan(g.addon, uuid, payload["plan"]))
 
 
 @blp.route("/<string:uuid>", methods=["DELETE"])
@@ -123,4 +151,4 @@ def change_plan(payload: dict[str, Any], uuid: str) -> Response:
 @_document(401, 404, 410, 503)
 def deprovision(uuid: str) -> Response:
     """Deprovision a resource."""
-    return _respond(_provisioner().deprovision(g.addon, uuid))
+    return _removal_response(_provisioner().deprovision(g.addon, uuid))

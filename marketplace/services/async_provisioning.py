@@ -18,25 +18,20 @@ from __future__ import annotations
 
 import logging
 import uuid as uuid_module
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
-from marketplace.adapters import (
-    AdapterError,
-    AdapterRegistry,
-    AddonAdapter,
-    BackendUnavailable,
-    ProvisionRequest,
-    ResourceRef,
-)
+from marketplace.adapters import AdapterError, BackendUnavailable
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
 from marketplace.models._types import as_utc, utcnow
 from marketplace.services import leases
+from marketplace.services.async_settings import AsyncSettings
 from marketplace.services.crypto import Vault
+from marketplace.services.lifecycle import Lifecycle
 from marketplace.services.platform_client import (
     PlatformClient,
     PlatformError,
@@ -55,28 +50,6 @@ REFRESH_MARGIN = timedelta(seconds=90)
 FINISHED = object()  # what the last step returns once the resource is provisioned
 
 
-@dataclass(frozen=True)
-class AsyncSettings:
-    """How the driver reaches the platform and paces its retries."""
-
-    api_url: str
-    id_url: str
-    default_client_secret: str = ""
-    client_secrets: Mapping[str, str] = field(default_factory=dict)
-    deadline: timedelta = timedelta(hours=12)
-    lease: timedelta = timedelta(minutes=5)
-    retry_base_seconds: float = 5.0
-    retry_max_seconds: float = 600.0
-
-    def client_secret(self, slug: str) -> str:
-        """The add-on's OAuth client secret (empty when none is configured)."""
-        return self.client_secrets.get(slug) or self.default_client_secret
-
-    def backoff(self, attempts: int) -> float:
-        """Seconds to wait before attempt ``attempts + 1``."""
-        return min(self.retry_base_seconds * 2 ** max(attempts - 1, 0), self.retry_max_seconds)
-
-
 class RetryLater(Exception):
     """A step hit a transient failure; the resource is driven again after a backoff."""
 
@@ -89,14 +62,16 @@ class AsyncDriver:
 
     def __init__(
         self,
-        registry: AdapterRegistry,
+        lifecycle: Lifecycle,
         vault: Vault,
         settings: AsyncSettings,
         schedule: Scheduler,
         worker_id: str | None = None,
+        schedule_tick: Scheduler | None = None,
     ) -> None:
-        self._registry = registry
+        self._lifecycle = lifecycle
         self._vault = vault
+        self._schedule_tick = schedule_tick
         self._settings = settings
         self._schedule = schedule
         self._worker_id = worker_id or uuid_module.uuid4().hex
@@ -170,23 +145,39 @@ class AsyncDriver:
             raise RetryLater(str(error)) from error
         self._store_tokens(resource, tokens)
         auth.grant_code_encrypted = None  # single use; nothing to keep
+        self._identify_app(resource, tokens.access_token)
         return None
 
-    def _allocate(self, resource: Resource) -> None:
-        adapter = self._adapter(resource)
-        plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
-        request = ProvisionRequest(resource.uuid, plan, resource.region, dict(resource.options))
+    def _identify_app(self, resource: Resource, access_token: str) -> None:
+        """Learn the resource's app from the platform's add-on info (links need it).
+
+        :raises RetryLater: the platform could not be reached.
+        """
         try:
-            result = adapter.provision(request)
+            info = self._client(resource).addon_info(resource.uuid, access_token)
+        except PlatformRejected as error:
+            log.warning(
+                "add-on info refused", extra={"resource": resource.uuid, "error": str(error)}
+            )
+            return
+        except PlatformUnavailable as error:
+            raise RetryLater(str(error)) from error
+        app: dict[str, Any] = info.get("app") or {} if isinstance(info, dict) else {}
+        app_id, app_name = app.get("id"), app.get("name")
+        if isinstance(app_id, str) and app_id:
+            resource.app_id = app_id[:64]
+            resource.app_name = app_name[:255] if isinstance(app_name, str) else None
+
+    def _allocate(self, resource: Resource) -> None:
+        try:
+            self._lifecycle.allocate(resource)
         except BackendUnavailable as error:
+            db.session.rollback()  # the next try converges on what this one made
             raise RetryLater(error.message) from error
         except AdapterError as error:
-            self._fail(resource, error.message)
+            db.session.rollback()
+            self._fail(_load_or_raise(resource.uuid), error.message)
             return
-        declared = set(adapter.spec.config_vars)
-        config = {k: str(v) for k, v in result.config.items() if k in declared}
-        resource.config_encrypted = self._vault.encrypt_mapping(config)
-        resource.message = result.message
         self._advance(resource, "configure")
 
     def _configure(self, resource: Resource) -> None:
@@ -198,16 +189,26 @@ class AsyncDriver:
         self._platform_call(resource, lambda c, t: c.mark_provisioned(resource.uuid, t))
         # Only from "provisioning": a DELETE may have cancelled the resource while the platform
         # was being told; then the loop reads "deprovisioning" and removes what exists.
+        values: dict[str, Any] = {
+            "state": ResourceState.PROVISIONED,
+            "step": None,
+            "last_error": None,
+            "next_attempt_at": None,
+        }
+        ticking = self._lifecycle.has_background_work(resource)
+        values["next_tick_at"] = utcnow() if ticking else None
         finished = db.session.execute(
             update(Resource)
             .where(Resource.uuid == resource.uuid, Resource.state == ResourceState.PROVISIONING)
-            .values(state=ResourceState.PROVISIONED, step=None, last_error=None)
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
         if finished.rowcount != 1:  # type: ignore[attr-defined]
             return None
         log.info("async provision complete", extra={"resource": resource.uuid})
+        if ticking and self._schedule_tick is not None:
+            self._schedule_tick(resource.uuid, 0.0)
         return FINISHED
 
     # --- a provisioned resource -------------------------------------------------------------
@@ -240,27 +241,23 @@ class AsyncDriver:
 
     def _remove(self, resource: Resource) -> None:
         """Delete the backend objects; tell the platform when the add-on deprovisions async."""
-        self._deprovision_backend(resource)
+        try:
+            self._lifecycle.remove_backend(resource)
+        except AdapterError as error:
+            raise RetryLater(error.message) from error
         if resource.step == DEPROVISION_STEP:
             self._platform_call(resource, lambda c, t: c.mark_deprovisioned(resource.uuid, t))
-        _forget(resource, ResourceState.DEPROVISIONED)
+        self._lifecycle.forget(resource, ResourceState.DEPROVISIONED)
         db.session.commit()
 
     def _fail(self, resource: Resource, reason: str) -> None:
         """End in ``failed`` with every backend object removed."""
-        self._deprovision_backend(resource)
-        _forget(resource, ResourceState.FAILED)
-        resource.last_error = reason
+        try:
+            self._lifecycle.fail(resource, reason)
+        except AdapterError as error:
+            raise RetryLater(error.message) from error
         db.session.commit()
         log.warning("async provision failed", extra={"resource": resource.uuid, "reason": reason})
-
-    def _deprovision_backend(self, resource: Resource) -> None:
-        adapter = self._adapter(resource)
-        plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
-        try:
-            adapter.deprovision(ResourceRef(resource.uuid, plan, resource.region))
-        except BackendUnavailable as error:
-            raise RetryLater(error.message) from error
 
     # --- platform plumbing ------------------------------------------------------------------
 
@@ -310,12 +307,6 @@ class AsyncDriver:
         secret = self._settings.client_secret(resource.addon.slug)
         return PlatformClient(self._settings.api_url, self._settings.id_url, secret)
 
-    def _adapter(self, resource: Resource) -> AddonAdapter:
-        adapter = self._registry.get(resource.addon.slug)
-        if adapter is None:
-            raise RetryLater(f"the {resource.addon.slug} adapter is not loaded in this worker")
-        return adapter
-
     def _advance(self, resource: Resource, step: str | None) -> None:
         resource.step = step
         db.session.commit()
@@ -340,13 +331,8 @@ def _load(uuid: str) -> Resource | None:
     )
 
 
-def _forget(resource: Resource, state: ResourceState) -> None:
-    """Leave ``state`` and drop everything secret: config vars and platform tokens."""
-    resource.state = state
-    resource.step = None
-    resource.config_encrypted = None
-    resource.next_attempt_at = None
-    if state == ResourceState.DEPROVISIONED:
-        resource.deprovisioned_at = utcnow()
-    if resource.authorization is not None:
-        db.session.delete(resource.authorization)
+def _load_or_raise(uuid: str) -> Resource:
+    resource = _load(uuid)
+    if resource is None:
+        raise RetryLater("the resource row disappeared")
+    return resource

@@ -1,27 +1,39 @@
-"""What a resource's dashboard shows, and what a customer can do from it."""
+"""What a resource's dashboard shows, and what a customer can do from it.
+
+Features follow the adapter's capabilities: usage only for :class:`Metering` adapters, the
+add-on's panel for :class:`Dashboard`, actions for :class:`Actions`, rotation for
+:class:`Rotation`, and a link panel for every link the add-on declares.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
 from marketplace.adapters import (
+    ActionResult,
+    Actions,
     AdapterError,
-    AdapterRegistry,
-    AddonAdapter,
+    Dashboard,
+    LinkSpec,
+    Metering,
     ResourceDetails,
-    ResourceRef,
+    Rotation,
     Usage,
 )
 from marketplace.errors import Forbidden, Unprocessable, from_adapter_error
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
+from marketplace.models._types import utcnow
 from marketplace.services.async_provisioning import PUSH_CONFIG_STEP
-from marketplace.services.crypto import Vault
 from marketplace.services.leases import lock_resource
+from marketplace.services.lifecycle import Lifecycle
+from marketplace.services.links import LinkView, link_views
+from marketplace.services.scheduling import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +51,7 @@ class ConfigVarView:
 
 @dataclass(frozen=True)
 class DashboardView:
-    """A resource, ready for the dashboard template."""
+    """A resource, ready for the dashboard template and its JSON twin."""
 
     uuid: str
     name: str
@@ -54,26 +66,39 @@ class DashboardView:
     details: ResourceDetails | None
     unavailable: str | None
     can_push_config: bool
+    can_rotate: bool
+    condition: str | None
+    links: tuple[LinkView, ...]
+    api_token_created_at: datetime | None
 
 
-def dashboard_view(uuid: str, vault: Vault, registry: AdapterRegistry) -> DashboardView:
-    """Load the resource ``uuid`` with its usage and details.
+@dataclass(frozen=True)
+class ActionOutcome:
+    """An action's message, and where the browser goes next when the adapter says so."""
+
+    message: str
+    redirect: str | None = None
+
+
+def dashboard_view(uuid: str, lifecycle: Lifecycle) -> DashboardView:
+    """Load the resource ``uuid`` with what its adapter's capabilities offer.
 
     A backend that is down does not break the page: ``unavailable`` says why figures are
     missing.
 
     :raises Forbidden: the resource is gone (its session no longer grants anything).
     """
-    resource = _live_resource(uuid)
-    config = vault.decrypt_mapping(resource.config_encrypted)
+    resource = live_resource(uuid)
+    config = lifecycle.config(resource)
     usage = details = None
     unavailable = None
-    adapter = registry.get(resource.addon.slug)
+    adapter = lifecycle.registry.get(resource.addon.slug)
+    specs: tuple[LinkSpec, ...] = adapter.spec.links if adapter is not None else ()
     if adapter is not None and resource.state == ResourceState.PROVISIONED:
-        ref = _ref(adapter, resource, config)
+        ref = lifecycle.ref(resource)
         try:
-            usage = adapter.usage(ref)
-            details = adapter.details(ref)
+            usage = adapter.usage(ref) if isinstance(adapter, Metering) else None
+            details = adapter.details(ref) if isinstance(adapter, Dashboard) else None
         except AdapterError as error:
             unavailable = error.message
     auth = resource.authorization
@@ -91,47 +116,57 @@ def dashboard_view(uuid: str, vault: Vault, registry: AdapterRegistry) -> Dashbo
         details=details,
         unavailable=unavailable,
         can_push_config=auth is not None and (auth.exchanged or bool(auth.grant_code_encrypted)),
+        can_rotate=isinstance(adapter, Rotation) and resource.state == ResourceState.PROVISIONED,
+        condition=resource.condition,
+        links=link_views(resource, specs, lifecycle),
+        api_token_created_at=resource.api_token_created_at,
     )
 
 
 def rotate_credentials(
-    uuid: str, vault: Vault, registry: AdapterRegistry, enqueue: Callable[[str, float], None]
+    uuid: str, lifecycle: Lifecycle, scheduler: Scheduler
 ) -> tuple[dict[str, str], bool]:
     """Issue new credentials; return the new config vars and whether the platform gets them.
 
-    :raises Unprocessable: the resource is not provisioned. :raises ServiceUnavailable: the
-        backend is down (nothing changed).
+    :raises Unprocessable: the resource is not provisioned, or its add-on has no credentials
+        to rotate. :raises ServiceUnavailable: the backend is down (nothing changed).
     """
     resource = lock_resource(uuid)
-    if resource.state != ResourceState.PROVISIONED:
-        db.session.rollback()
-        raise Unprocessable(f"The resource is {resource.state}; credentials cannot change now.")
-    adapter = _adapter(registry, resource)
-    config = vault.decrypt_mapping(resource.config_encrypted)
     try:
-        result = adapter.rotate_credentials(_ref(adapter, resource, config))
+        if resource.state != ResourceState.PROVISIONED:
+            raise Unprocessable(f"The resource is {resource.state}; credentials cannot change now.")
+        adapter = lifecycle.adapter(resource)
+        if not isinstance(adapter, Rotation):
+            raise Unprocessable(f"{resource.addon.name} has no credentials to rotate.")
+        result = adapter.rotate_credentials(lifecycle.ref(resource))
     except AdapterError as error:
         db.session.rollback()
         raise from_adapter_error(error) from error
-    changed = {k: str(v) for k, v in result.config.items() if k in adapter.spec.config_vars}
-    resource.config_encrypted = vault.encrypt_mapping(config | changed)
-    pushed = resource.authorization is not None
-    if pushed:
-        resource.step = PUSH_CONFIG_STEP
+    except Exception:
+        db.session.rollback()
+        raise
+    changed = lifecycle.merge_config(resource, result.config)
+    lifecycle.store_state(resource, result.state)
+    pushed = _push_config_later(resource)
     db.session.commit()
     if pushed:
-        enqueue(resource.uuid, 0.0)
+        scheduler.enqueue_drive(resource.uuid, 0.0)
     log.info("credentials rotated", extra={"resource": uuid, "pushed": pushed})
     return changed, pushed
 
 
 def perform_action(
-    uuid: str, action: str, params: Mapping[str, str], vault: Vault, registry: AdapterRegistry
-) -> str:
-    """Run one of the add-on's dashboard actions; return the message for the customer.
+    uuid: str,
+    action: str,
+    params: Mapping[str, str],
+    lifecycle: Lifecycle,
+    scheduler: Scheduler,
+) -> ActionOutcome:
+    """Run one of the add-on's actions; return its message and any redirect.
 
     The resource's row stays locked while the adapter works, so an add-on's cap check and the
     change it guards (a Kafka topic within the plan's limits) are atomic across processes.
+    State and config the action returns are stored in the same transaction.
 
     :raises Unprocessable: unknown action, bad parameters or a plan cap (nothing changed).
     :raises ServiceUnavailable: the backend is down.
@@ -142,16 +177,37 @@ def perform_action(
             raise Forbidden("This resource no longer exists.")
         if resource.state != ResourceState.PROVISIONED:
             raise Unprocessable(f"The resource is {resource.state}; try again once it is ready.")
-        adapter = _adapter(registry, resource)
-        ref = _ref(adapter, resource, vault.decrypt_mapping(resource.config_encrypted))
-        return adapter.perform(ref, action, dict(params))
+        adapter = lifecycle.adapter(resource)
+        if not isinstance(adapter, Actions):
+            raise Unprocessable(f"Unknown action {action!r}.")
+        result: ActionResult = adapter.perform(lifecycle.ref(resource), action, dict(params))
     except AdapterError as error:
+        db.session.rollback()
         raise from_adapter_error(error) from error
-    finally:
-        db.session.rollback()  # releases the row lock; an action changes no row
+    except Exception:
+        db.session.rollback()
+        raise
+    wake = result.wake and lifecycle.has_background_work(resource)
+    if result.state is None and not result.config and not wake:
+        db.session.rollback()  # releases the row lock; nothing to store
+        return ActionOutcome(result.message, result.redirect)
+    lifecycle.store_state(resource, result.state)
+    pushed = bool(lifecycle.merge_config(resource, result.config)) and _push_config_later(resource)
+    if wake:
+        resource.next_tick_at = utcnow()
+    db.session.commit()
+    if pushed:
+        scheduler.enqueue_drive(resource.uuid, 0.0)
+    if wake:
+        scheduler.enqueue_tick(resource.uuid, 0.0)
+    return ActionOutcome(result.message, result.redirect)
 
 
-def _live_resource(uuid: str) -> Resource:
+def live_resource(uuid: str) -> Resource:
+    """The resource, unless it is gone.
+
+    :raises Forbidden: unknown, deprovisioning or deprovisioned.
+    """
     resource = db.session.scalar(select(Resource).where(Resource.uuid == uuid))
     if resource is None or resource.state in (
         ResourceState.DEPROVISIONING,
@@ -161,13 +217,9 @@ def _live_resource(uuid: str) -> Resource:
     return resource
 
 
-def _adapter(registry: AdapterRegistry, resource: Resource) -> AddonAdapter:
-    adapter = registry.get(resource.addon.slug)
-    if adapter is None:
-        raise Unprocessable(f"The add-on {resource.addon.slug} is not served right now.")
-    return adapter
-
-
-def _ref(adapter: AddonAdapter, resource: Resource, config: Mapping[str, str]) -> ResourceRef:
-    plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
-    return ResourceRef(resource.uuid, plan, resource.region, dict(config))
+def _push_config_later(resource: Resource) -> bool:
+    """Mark the resource's new config for the worker to send to the platform, when it can."""
+    if resource.authorization is None:
+        return False
+    resource.step = PUSH_CONFIG_STEP
+    return True

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app
 
-from marketplace.context import broker
+from marketplace.context import broker, lifecycle
+from marketplace.queue import JobHandlers
 from marketplace.services.async_provisioning import AsyncDriver
+from marketplace.services.background import Ticker, TickSettings
 from marketplace.services.reconciler import Reconciler, ReconcileReport
 
 
 def driver() -> AsyncDriver:
     """An :class:`AsyncDriver` wired to the current app."""
     state = broker()
-    return AsyncDriver(state.registry, state.vault, state.async_settings, state.queue.enqueue_drive)
+    return AsyncDriver(
+        lifecycle(),
+        state.vault,
+        state.async_settings,
+        state.queue.enqueue_drive,
+        schedule_tick=state.queue.enqueue_tick,
+    )
 
 
 def drive_resource(uuid: str) -> str:
@@ -20,13 +30,28 @@ def drive_resource(uuid: str) -> str:
     return driver().drive(uuid)
 
 
+def tick_resource(uuid: str) -> str:
+    """Run one resource's due background tick."""
+    state = broker()
+    config = current_app.config
+    settings = TickSettings(
+        lease=timedelta(seconds=float(config["JOB_LEASE_SECONDS"])),
+        retry_base_seconds=float(config["RETRY_BASE_SECONDS"]),
+        retry_max_seconds=float(config["RETRY_MAX_SECONDS"]),
+    )
+    return Ticker(lifecycle(), state.queue, settings).tick(uuid)
+
+
 def reconcile_once() -> ReconcileReport:
     """Run the reconciler once with the app's settings."""
     state = broker()
     config = current_app.config
     return Reconciler(
-        state.registry,
-        state.queue.enqueue_drive,
+        lifecycle(),
+        state.queue,
         stuck_after_seconds=float(config["RECONCILE_STUCK_AFTER_SECONDS"]),
         remove_orphans=bool(config["RECONCILE_REMOVE_ORPHANS"]),
     ).run()
+
+
+HANDLERS = JobHandlers(drive=drive_resource, tick=tick_resource, reconcile=reconcile_once)

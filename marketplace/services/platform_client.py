@@ -68,6 +68,10 @@ class PlatformClient:
         body = {"config": [{"name": name, "value": value} for name, value in config.items()]}
         self._call("PATCH", f"/addons/{uuid}/config", token, json=body)
 
+    def addon_info(self, uuid: str, token: str) -> Any:
+        """``GET /addons/<uuid>``: the add-on's info, with its app (``{"app": {"id", "name"}}``)."""
+        return self._call("GET", f"/addons/{uuid}", token)
+
     def mark_provisioned(self, uuid: str, token: str) -> None:
         """``POST /addons/<uuid>/actions/provision``: the asynchronous provision is done."""
         self._call("POST", f"/addons/{uuid}/actions/provision", token)

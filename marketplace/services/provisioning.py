@@ -1,28 +1,24 @@
 """Provision, change and remove resources: the Partner API's work, idempotent per uuid.
 
-Concurrency: each resource row is locked (see :func:`_lock`) while its backend work runs, so
-duplicate requests for one uuid queue behind the first and then read its outcome. The lock is
-a row lock on PostgreSQL and the database write lock on SQLite.
+Concurrency: each resource row is locked (see :func:`lock_resource`) while its backend work
+runs, so duplicate requests for one uuid queue behind the first and then read its outcome.
+The lock is a row lock on PostgreSQL and the database write lock on SQLite.
+
+The service answers with domain results (:class:`Provisioned`, :class:`Accepted`, ...); the
+blueprint chooses the HTTP status.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from marketplace.adapters import (
-    AdapterError,
-    AdapterRegistry,
-    AddonAdapter,
-    ProvisionRequest,
-    ResourceRef,
-)
+from marketplace.adapters import AdapterError
 from marketplace.errors import Conflict, Gone, NotFound, Unprocessable, from_adapter_error
 from marketplace.extensions import db
 from marketplace.models import Addon, Plan, PlatformAuthorization, Resource, ResourceState
@@ -30,7 +26,9 @@ from marketplace.models._types import utcnow
 from marketplace.services.async_provisioning import CANCEL_STEP, DEPROVISION_STEP, PROVISION_STEPS
 from marketplace.services.crypto import Vault
 from marketplace.services.leases import lock_resource
+from marketplace.services.lifecycle import Lifecycle
 from marketplace.services.regions import supported_region
+from marketplace.services.scheduling import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +50,44 @@ class ProvisionCommand:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What the Partner API answers: status and JSON body."""
+class Provisioned:
+    """The resource exists: its id, every config var and a message (the same on retries)."""
 
-    status: int
-    body: dict[str, Any]
+    id: str
+    config: Mapping[str, str]
+    message: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The work goes on in the worker; the platform hears back through its API."""
+
+    id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PlanChanged:
+    """The plan changed (or already was the one asked for); ``config`` holds changed vars."""
+
+    message: str
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Removed:
+    """Everything is gone."""
+
+
+@dataclass(frozen=True)
+class RemovalAccepted:
+    """The removal goes on in the worker; the platform hears back through its API."""
+
+    message: str
+
+
+ProvisionOutcome = Provisioned | Accepted
+RemovalOutcome = Removed | RemovalAccepted
 
 
 class Provisioner:
@@ -64,56 +95,75 @@ class Provisioner:
 
     def __init__(
         self,
-        registry: AdapterRegistry,
+        lifecycle: Lifecycle,
         vault: Vault,
-        enqueue: Callable[[str, float], None],
+        scheduler: Scheduler,
         async_deadline: timedelta = timedelta(hours=12),
     ) -> None:
-        self._registry = registry
+        self._lifecycle = lifecycle
         self._vault = vault
-        self._enqueue = enqueue
+        self._scheduler = scheduler
         self._async_deadline = async_deadline
 
     # --- provision --------------------------------------------------------------------------
 
-    def provision(self, addon: Addon, command: ProvisionCommand) -> Outcome:
-        """Create the resource, or return the earlier answer for the same uuid.
+    def provision(self, addon: Addon, command: ProvisionCommand) -> ProvisionOutcome:
+        """Create the resource, or return the earlier answer for the same request.
 
-        :raises Unprocessable: unknown plan or unsupported region.
+        :raises Unprocessable: unknown or retired plan, or unsupported region (new uuids).
+        :raises Conflict: the uuid exists with another add-on or another plan.
         :raises Gone: the uuid was deprovisioned.
         :raises ServiceUnavailable: the backend is down; nothing is left behind.
         """
-        plan = _find_plan(addon, command.plan)
-        region = supported_region(command.region, addon.regions)
-        if region is None:
-            raise Unprocessable(
-                f"Region {command.region!r} is not supported by {addon.slug}; "
-                f"supported: {', '.join(addon.regions)}."
-            )
-        inserted = self._insert_if_new(addon, plan, region, command)
+        existing = db.session.scalar(select(Resource).where(Resource.uuid == command.uuid))
+        inserted = False
+        if existing is None:
+            plan = _find_plan(addon, command.plan, public_only=True)
+            region = supported_region(command.region, addon.regions)
+            if region is None:
+                raise Unprocessable(
+                    f"Region {command.region!r} is not supported by {addon.slug}; "
+                    f"supported: {', '.join(addon.regions)}."
+                )
+            inserted = self._insert_if_new(addon, plan, region, command)
         resource = lock_resource(command.uuid)
+        self._check_same_request(addon, resource, command)
+        if resource.is_async:
+            return self._accept_async(resource, command, start=inserted)
+        fresh = resource.state != ResourceState.PROVISIONED
+        if fresh:
+            self._provision_locked(resource)
+        outcome = Provisioned(
+            resource.provider_id, self._lifecycle.config(resource), resource.message or ""
+        )
+        ticking = fresh and resource.next_tick_at is not None
+        db.session.commit()
+        if fresh and resource.authorization is not None:
+            self._scheduler.enqueue_drive(resource.uuid, 0.0)  # exchange the grant while valid
+        if ticking:
+            self._scheduler.enqueue_tick(resource.uuid, 0.0)
+        return outcome
+
+    def _check_same_request(
+        self, addon: Addon, resource: Resource, command: ProvisionCommand
+    ) -> None:
         if resource.addon_id != addon.id:
             db.session.rollback()
             raise Conflict("This uuid belongs to a resource of another add-on.")
         if resource.state in _GONE_STATES:
             db.session.rollback()
             raise Gone("This resource has been deprovisioned.")
-        if resource.is_async:
-            return self._accept_async(resource, command, start=inserted)
-        fresh = resource.state != ResourceState.PROVISIONED
-        if fresh:
-            self._provision_locked(resource)
-        outcome = self._provisioned_outcome(resource)
-        db.session.commit()
-        if fresh and resource.authorization is not None:
-            self._enqueue(resource.uuid, 0.0)  # exchange the grant while it is valid
-        return outcome
+        asked = command.plan.removeprefix(f"{addon.slug}:")
+        if asked != resource.plan.slug:
+            db.session.rollback()
+            raise Conflict(
+                f"This uuid was provisioned on plan {resource.plan.slug}; change plans with "
+                "PUT, or use a new uuid."
+            )
 
     def _insert_if_new(
         self, addon: Addon, plan: Plan, region: str, command: ProvisionCommand
     ) -> bool:
-        if db.session.scalar(select(Resource.id).where(Resource.uuid == command.uuid)):
-            return False
         # Asynchronous only when the platform gave us a way to report back (kensa does not).
         is_async = plan.is_async and command.grant_code is not None
         resource = Resource(
@@ -153,7 +203,7 @@ class Provisioner:
 
     def _accept_async(
         self, resource: Resource, command: ProvisionCommand, *, start: bool
-    ) -> Outcome:
+    ) -> Accepted:
         """Answer 202; queue the work on first sight, or again for a resource that failed."""
         if resource.state == ResourceState.FAILED and command.grant_code:
             resource.state = ResourceState.PROVISIONING
@@ -163,96 +213,65 @@ class Provisioner:
             start = True
         db.session.commit()
         if start:
-            self._enqueue(resource.uuid, 0.0)
-        return Outcome(
-            202,
-            {
-                "id": resource.provider_id,
-                "message": "Your add-on is being provisioned and will be available shortly.",
-            },
+            self._scheduler.enqueue_drive(resource.uuid, 0.0)
+        return Accepted(
+            resource.provider_id,
+            "Your add-on is being provisioned and will be available shortly.",
         )
 
     def _provision_locked(self, resource: Resource) -> None:
-        adapter = self._adapter(resource.addon)
         resource.attempts += 1
-        request = ProvisionRequest(
-            resource_id=resource.uuid,
-            plan=adapter.spec.plan(resource.plan.slug) or _spec_missing(resource.plan),
-            region=resource.region,
-            options=dict(resource.options or {}),
-        )
         try:
-            result = adapter.provision(request)
+            self._lifecycle.allocate(resource)
         except AdapterError as error:
+            self._lifecycle.undo(resource)  # nothing half-created stays behind
             resource.state = ResourceState.FAILED
+            resource.config_encrypted = None
+            resource.adapter_state_encrypted = None
             resource.last_error = error.message
             db.session.commit()
             log.warning(
                 "provision failed", extra={"resource": resource.uuid, "error": error.message}
             )
             raise from_adapter_error(error) from error
-        resource.config_encrypted = self._vault.encrypt_mapping(
-            _declared_config(adapter, result.config)
-        )
-        resource.message = result.message
-        resource.state = ResourceState.PROVISIONED
-        resource.last_error = None
-
-    def _provisioned_outcome(self, resource: Resource) -> Outcome:
-        return Outcome(
-            200,
-            {
-                "id": resource.provider_id,
-                "config": self._vault.decrypt_mapping(resource.config_encrypted),
-                "message": resource.message or "",
-            },
-        )
+        self._lifecycle.mark_provisioned(resource)
 
     # --- plan change ------------------------------------------------------------------------
 
-    def change_plan(self, addon: Addon, uuid: str, plan_slug: str) -> Outcome:
-        """Move the resource to another plan.
+    def change_plan(self, addon: Addon, uuid: str, plan_slug: str) -> PlanChanged:
+        """Move the resource to another plan (from any plan, retired ones included).
 
         :raises NotFound: unknown uuid. :raises Gone: deprovisioned.
         :raises Unprocessable: unknown plan, or the data does not fit it (nothing changed).
         :raises Conflict: the resource is not provisioned (yet).
         """
-        new_plan = _find_plan(addon, plan_slug)
         resource = self._locked_resource(addon, uuid)
         if resource.state != ResourceState.PROVISIONED:
             db.session.rollback()
             raise Conflict(f"The resource is {resource.state}; try again once it is provisioned.")
-        if resource.plan_id == new_plan.id:
+        wanted = plan_slug.removeprefix(f"{addon.slug}:")
+        if resource.plan.slug == wanted:
             db.session.rollback()
-            return Outcome(200, {"message": f"Already on plan {new_plan.slug}."})
-        adapter = self._adapter(addon)
-        new_spec = adapter.spec.plan(new_plan.slug) or _spec_missing(new_plan)
+            return PlanChanged(f"Already on plan {wanted}.")
+        new_plan = _find_plan(addon, plan_slug, public_only=True)
         try:
-            result = adapter.change_plan(self._ref(adapter, resource), new_spec)
+            change = self._lifecycle.change_plan(resource, new_plan)
         except AdapterError as error:
             db.session.rollback()
             raise from_adapter_error(error) from error
-        body: dict[str, Any] = {"message": result.message or f"Now on plan {new_plan.slug}."}
-        changed = _declared_config(adapter, result.config)
-        if changed:
-            config = self._vault.decrypt_mapping(resource.config_encrypted) | changed
-            resource.config_encrypted = self._vault.encrypt_mapping(config)
-            body["config"] = changed
-        resource.plan_id = new_plan.id
         db.session.commit()
-        return Outcome(200, body)
+        return PlanChanged(change.message, change.config)
 
     # --- deprovision ------------------------------------------------------------------------
 
-    def deprovision(self, addon: Addon, uuid: str) -> Outcome:
-        """Remove the resource's backend objects and forget its credentials.
+    def deprovision(self, addon: Addon, uuid: str) -> RemovalOutcome:
+        """Remove the resource's backend objects and forget its secrets.
 
         :raises NotFound: unknown uuid. :raises Gone: already deprovisioned.
         :raises ServiceUnavailable: the backend is down; a retry finishes the job.
         """
         resource = self._locked_resource(addon, uuid, allow_deprovisioning=True)
-        adapter = self._adapter(addon)
-        queued = self._queue_removal(resource, adapter)
+        queued = self._queue_removal(resource)
         if queued is not None:
             return queued
         resource.state = ResourceState.DEPROVISIONING
@@ -262,27 +281,27 @@ class Provisioner:
             db.session.rollback()
             raise Gone("This resource has been deprovisioned.")
         try:
-            adapter.deprovision(self._ref(adapter, resource))
+            self._lifecycle.remove_backend(resource)
         except AdapterError as error:
+            db.session.rollback()
+            resource = lock_resource(uuid)
             resource.last_error = error.message
             db.session.commit()
             raise from_adapter_error(error) from error
-        resource.state = ResourceState.DEPROVISIONED
-        resource.deprovisioned_at = datetime.now(UTC)
-        resource.config_encrypted = None
+        self._lifecycle.forget(resource, ResourceState.DEPROVISIONED)
         resource.last_error = None
         db.session.commit()
-        return Outcome(204, {})
+        return Removed()
 
-    def _queue_removal(self, resource: Resource, adapter: AddonAdapter) -> Outcome | None:
+    def _queue_removal(self, resource: Resource) -> RemovalOutcome | None:
         """Hand the removal to the worker when it cannot (or should not) finish inline.
 
-        A provision still running in a worker is cancelled (204: nothing usable exists);
-        an add-on that deprovisions asynchronously answers 202 and reports back later.
+        A provision still running in a worker is cancelled (nothing usable exists); an add-on
+        that deprovisions asynchronously is accepted and reported back later.
         """
         cancel = resource.is_async and resource.state == ResourceState.PROVISIONING
         report_back = (
-            adapter.spec.asynchronous_deprovision
+            self._lifecycle.adapter(resource).spec.asynchronous_deprovision
             and resource.state == ResourceState.PROVISIONED
             and resource.authorization is not None
         )
@@ -291,10 +310,10 @@ class Provisioner:
         resource.state = ResourceState.DEPROVISIONING
         resource.step = CANCEL_STEP if cancel else DEPROVISION_STEP
         db.session.commit()
-        self._enqueue(resource.uuid, 0.0)
+        self._scheduler.enqueue_drive(resource.uuid, 0.0)
         if cancel:
-            return Outcome(204, {})
-        return Outcome(202, {"message": "Your add-on is being removed."})
+            return Removed()
+        return RemovalAccepted("Your add-on is being removed.")
 
     # --- shared -----------------------------------------------------------------------------
 
@@ -315,40 +334,11 @@ class Provisioner:
             raise Gone("This resource has been deprovisioned.")
         return resource
 
-    def _adapter(self, addon: Addon) -> AddonAdapter:
-        adapter = self._registry.get(addon.slug)
-        if adapter is None:
-            raise Unprocessable(f"The add-on {addon.slug} is not served by this broker right now.")
-        return adapter
 
-    def _ref(self, adapter: AddonAdapter, resource: Resource) -> ResourceRef:
-        return ResourceRef(
-            resource_id=resource.uuid,
-            plan=adapter.spec.plan(resource.plan.slug) or _spec_missing(resource.plan),
-            region=resource.region,
-            config=self._vault.decrypt_mapping(resource.config_encrypted),
-        )
-
-
-def _find_plan(addon: Addon, slug: str) -> Plan:
+def _find_plan(addon: Addon, slug: str, *, public_only: bool) -> Plan:
     name = slug.removeprefix(f"{addon.slug}:")
     plan = addon.plan(name)
-    if plan is None or plan.state != "public":
+    if plan is None or (public_only and plan.state != "public"):
         choices = ", ".join(p.slug for p in addon.plans if p.state == "public")
         raise Unprocessable(f"Unknown plan {slug!r} for {addon.slug}; choose one of: {choices}.")
     return plan
-
-
-def _declared_config(adapter: AddonAdapter, config: Mapping[str, str]) -> dict[str, str]:
-    """Keep only declared config vars, as strings (the Partner API rejects anything else)."""
-    declared = set(adapter.spec.config_vars)
-    undeclared = set(config) - declared
-    if undeclared:
-        log.error(
-            "adapter %s returned undeclared config vars %s", adapter.spec.slug, sorted(undeclared)
-        )
-    return {name: str(value) for name, value in config.items() if name in declared}
-
-
-def _spec_missing(plan: Plan) -> Any:
-    raise Unprocessable(f"Plan {plan.slug} is no longer offered by the adapter.")

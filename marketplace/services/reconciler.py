@@ -1,5 +1,6 @@
-"""The reconciler: re-drives work a lost job left behind, finishes abandoned provisions, and
-finds orphans (backend objects with this broker's prefix that no live resource owns).
+"""The reconciler: re-drives work a lost job left behind (provisioning steps, removals and
+background ticks), finishes abandoned provisions, and finds orphans (backend objects with this
+broker's prefix that no live resource owns).
 
 Resource rows are written before any backend object exists, so an object without a row is
 an orphan, never work in progress.
@@ -14,10 +15,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from marketplace.adapters import AdapterError, AdapterRegistry, ResourceRef
+from marketplace.adapters import AdapterError, BackendObject, Reconciliation
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
 from marketplace.models._types import utcnow
+from marketplace.services.lifecycle import Lifecycle
+from marketplace.services.scheduling import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ class ReconcileReport:
     """What one reconciler run did."""
 
     redriven: list[str] = field(default_factory=list)
+    ticks_redriven: list[str] = field(default_factory=list)
     abandoned: list[str] = field(default_factory=list)
     orphans: dict[str, list[str]] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
@@ -38,16 +42,19 @@ class Reconciler:
 
     def __init__(
         self,
-        registry: AdapterRegistry,
-        enqueue: Callable[[str, float], None],
+        lifecycle: Lifecycle,
+        scheduler: Scheduler,
         *,
         stuck_after_seconds: float,
         remove_orphans: bool,
+        tick_grace_seconds: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._registry = registry
+        self._lifecycle = lifecycle
+        self._registry = lifecycle.registry
         self._clock = clock
-        self._enqueue = enqueue
+        self._scheduler = scheduler
+        self._tick_grace = timedelta(seconds=tick_grace_seconds)
         self._stuck_after = timedelta(seconds=stuck_after_seconds)
         self._remove_orphans = remove_orphans
 
@@ -55,6 +62,7 @@ class Reconciler:
         """Reconcile once; never raises for a backend that is down (it is reported)."""
         report = ReconcileReport()
         self._redrive(report)
+        self._redrive_ticks(report)
         self._abandon_stale_sync_provisions(report)
         self._find_orphans(report)
         if report.redriven or report.abandoned or report.removed or any(report.orphans.values()):
@@ -83,8 +91,25 @@ class Reconciler:
             resource.lease_expires_at = None
         db.session.commit()
         for resource in rows:
-            self._enqueue(resource.uuid, 0.0)
+            self._scheduler.enqueue_drive(resource.uuid, 0.0)
             report.redriven.append(resource.uuid)
+
+    def _redrive_ticks(self, report: ReconcileReport) -> None:
+        """Queue background ticks overdue by more than the grace period whose lease is free:
+        their job was lost (a killed worker). A duplicate of a tick still queued is harmless:
+        a tick that is not due yet, or whose lease is held, does nothing."""
+        now = self._clock()
+        uuids = db.session.scalars(
+            select(Resource.uuid).where(
+                Resource.state == ResourceState.PROVISIONED,
+                Resource.next_tick_at < now - self._tick_grace,
+                or_(Resource.lease_expires_at.is_(None), Resource.lease_expires_at < now),
+            )
+        ).all()
+        db.session.rollback()
+        for uuid in uuids:
+            self._scheduler.enqueue_tick(uuid, 0.0)
+            report.ticks_redriven.append(uuid)
 
     def _abandon_stale_sync_provisions(self, report: ReconcileReport) -> None:
         """A synchronous provision whose web process died: clean up, so a retry starts afresh."""
@@ -97,16 +122,14 @@ class Reconciler:
             )
         ).all()
         for resource in rows:
-            adapter = self._registry.get(resource.addon.slug)
-            if adapter is None:
+            if self._registry.get(resource.addon.slug) is None:
                 continue
-            plan = adapter.spec.plan(resource.plan.slug) or adapter.spec.default_plan
-            try:
-                adapter.deprovision(ResourceRef(resource.uuid, plan, resource.region))
-            except AdapterError:  # down, or refusing: report it and go on with the others
-                report.unreachable.append(adapter.spec.slug)
+            if not self._lifecycle.undo(resource):  # down: report it, go on with the others
+                report.unreachable.append(resource.addon.slug)
                 continue
             resource.state = ResourceState.FAILED
+            resource.config_encrypted = None
+            resource.adapter_state_encrypted = None
             resource.last_error = "Provisioning was interrupted; it was cleaned up."
             report.abandoned.append(resource.uuid)
         db.session.commit()
@@ -116,17 +139,19 @@ class Reconciler:
             select(Resource).where(Resource.state != ResourceState.DEPROVISIONED)
         ).all()
         for adapter in self._registry:
+            if not isinstance(adapter, Reconciliation):
+                continue
             slug = adapter.spec.slug
-            expected: set[str] = set()
+            expected: set[BackendObject] = set()
             for resource in live:
                 if resource.addon.slug == slug:
-                    expected |= adapter.backend_names(resource.uuid)
+                    expected |= adapter.objects_of(self._lifecycle.ref(resource, links=False))
             try:
-                orphans = sorted(set(adapter.owned_names()) - expected)
-                report.orphans[slug] = orphans
+                orphans = sorted(set(adapter.owned()) - expected)
+                report.orphans[slug] = [str(orphan) for orphan in orphans]
                 if self._remove_orphans:
-                    for name in orphans:
-                        adapter.remove_orphan(name)
-                        report.removed.append(name)
+                    for orphan in orphans:
+                        adapter.remove_orphan(orphan)
+                        report.removed.append(str(orphan))
             except AdapterError:  # down, or refusing: report it and go on with the others
                 report.unreachable.append(slug)

@@ -20,6 +20,8 @@ from tests.support import (
     build_app,
     live_server,
     name_prefix,
+    names_of,
+    owned_names,
     postgres_adapter,
     wait_until,
 )
@@ -55,7 +57,7 @@ def _backend_objects(app, addon_uuid) -> set[str]:
     """This resource's databases and roles that exist on the server."""
     with app.app_context():
         adapter = broker().registry.get("postgres")
-        return adapter.backend_names(addon_uuid) & set(adapter.owned_names())
+        return names_of(adapter, addon_uuid) & owned_names(adapter)
 
 
 def _statuses(platform, path_part, **detail) -> list[int]:

@@ -45,7 +45,7 @@ from marketplace.adapters import (
     ResourceRef,
 )
 from marketplace.errors import from_adapter_error
-from tests.support import PartnerClient, build_app, live_server
+from tests.support import PartnerClient, as_object, build_app, live_server, names_of, owned_names
 
 pytestmark = pytest.mark.backend
 
@@ -364,7 +364,7 @@ def test_dashboard_actions_manage_topics_within_the_caps(world):
     adapter = world.adapter
     message = adapter.perform(
         tenant.ref, "create_topic", {"name": "a", "partitions": "2", "retention_hours": "1"}
-    )
+    ).message
     assert "Topic a created" in message
     topics = next(t for t in adapter.details(tenant.ref).tables if t.title == "Topics")
     assert topics.rows == (("a", f"{tenant.prefix}a", "2", "1"),)
@@ -497,24 +497,24 @@ def test_deprovision_removes_topics_groups_acls_quotas_and_user(world):
     assert tenant.user not in world.scram_users()
     assert world.quotas_of(tenant.user) == {}
     assert login_refused(tenant.client_config())
-    assert not world.adapter.backend_names(tenant.uuid) & set(world.adapter.owned_names())
+    assert not names_of(world.adapter, tenant.uuid) & owned_names(world.adapter)
     world.adapter.deprovision(tenant.ref)  # again: nothing left to remove is fine
 
 
 def test_orphans_are_listed_and_removed_but_foreign_names_are_refused(world):
     orphan = ResourceRef(str(uuid.uuid4()), SPEC.default_plan, "us")
-    names = world.adapter.backend_names(orphan.resource_id)
+    names = names_of(world.adapter, orphan.resource_id)
     try:
         world.adapter.provision(ProvisionRequest(orphan.resource_id, orphan.plan, "us"))
-        assert names <= set(world.adapter.owned_names())
+        assert names <= owned_names(world.adapter)
 
-        world.adapter.remove_orphan(min(names))  # "prefix:..." takes the user along
-        assert not names & set(world.adapter.owned_names())
+        world.adapter.remove_orphan(as_object(min(names)))  # "prefix:..." takes the user along
+        assert not names & owned_names(world.adapter)
     finally:
         world.adapter.deprovision(orphan)
     for foreign in ("user:kafka-internal-scram-anchor-aaxkudyg", "user:marketplace_admin", "x"):
         with pytest.raises(ValueError):
-            world.adapter.remove_orphan(foreign)
+            world.adapter.remove_orphan(as_object(foreign))
 
 
 # --- concurrency and outages ------------------------------------------------------------------
@@ -548,7 +548,7 @@ def test_failure_midway_removes_what_the_provision_created(sqlite_url):
         TINY, slug="broken", limits={**TINY.limits, "producer_byte_rate": -1}
     )
     world = KafkaWorld(sqlite_url, extra_plans=(broken,))
-    before_names, before_users = set(world.adapter.owned_names()), world.scram_users()
+    before_names, before_users = owned_names(world.adapter), world.scram_users()
 
     # Kafka refuses the quota, by which time the user and its ACLs exist.
     response = world.partner.provision(plan="broken")
@@ -558,7 +558,7 @@ def test_failure_midway_removes_what_the_provision_created(sqlite_url):
         response.get_json()["message"]
         == "Kafka failed while serving the request; try again shortly."
     )
-    assert set(world.adapter.owned_names()) == before_names
+    assert owned_names(world.adapter) == before_names
     assert world.scram_users() == before_users
 
 
@@ -567,7 +567,7 @@ def test_kafka_down_gives_503_and_leaves_nothing(sqlite_url):
     down = KafkaAdapter("127.0.0.1:1", "marketplace_admin", "x", timeout_seconds=1)
     app = build_app(sqlite_url, adapters=[down])
     partner = PartnerClient(app.test_client(), app, "kafka")
-    before = set(up.owned_names())
+    before = owned_names(up)
 
     response = partner.provision(plan="basic-0")
 
@@ -576,7 +576,7 @@ def test_kafka_down_gives_503_and_leaves_nothing(sqlite_url):
         "id": "service_unavailable",
         "message": "Kafka is not reachable right now; try again shortly.",
     }
-    assert set(up.owned_names()) == before
+    assert owned_names(up) == before
     readiness = app.test_client().get("/readyz")
     assert readiness.status_code == 503
     assert readiness.get_json()["checks"]["kafka"]["ok"] is False

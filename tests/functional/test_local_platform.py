@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from marketplace.localplatform.cli import parse_options
+from standins.platform.cli import parse_options
 from tests.async_support import CLIENT_SECRET, local_platform
 
 VENDOR = {"Accept": "application/vnd.heroku+json; version=3"}

@@ -22,7 +22,7 @@ from tests.functional.test_rabbitmq_tenants import (
     tenant_exists,
     vhost_of,
 )
-from tests.support import wait_until
+from tests.support import as_object, names_of, owned_names, wait_until
 
 pytestmark = pytest.mark.backend
 
@@ -70,7 +70,7 @@ def test_names_that_need_escaping_work_in_the_api_and_the_url():
         assert url.endswith("/" + quote(name, safe=""))
         with connect(url) as conn:
             conn.channel().queue_declare("escaped")
-        assert f"vhost:{name}" in adapter.owned_names()
+        assert f"vhost:{name}" in owned_names(adapter)
     finally:
         adapter.deprovision(ref)
     assert tenant_exists(quote(name, safe="")) == {"vhost": False, "user": False}
@@ -139,15 +139,15 @@ def test_plan_change_is_refused_when_a_queue_holds_more_than_the_new_length(adap
 def test_remove_orphan_deletes_one_object_at_a_time(adapter, provisioned):
     ref, _ = provisioned
     name = adapter.tenant_name(ref.resource_id)
-    assert adapter.backend_names(ref.resource_id) == {f"vhost:{name}", f"user:{name}"}
-    assert adapter.backend_names(ref.resource_id) <= set(adapter.owned_names())
+    assert names_of(adapter, ref.resource_id) == {f"vhost:{name}", f"user:{name}"}
+    assert names_of(adapter, ref.resource_id) <= owned_names(adapter)
 
-    adapter.remove_orphan(f"user:{name}")
+    adapter.remove_orphan(as_object(f"user:{name}"))
     assert tenant_exists(name) == {"vhost": True, "user": False}
-    adapter.remove_orphan(f"vhost:{name}")
+    adapter.remove_orphan(as_object(f"vhost:{name}"))
     assert tenant_exists(name) == {"vhost": False, "user": False}
     with pytest.raises(ValueError, match="prefix"):
-        adapter.remove_orphan("vhost:/")
+        adapter.remove_orphan(as_object("vhost:/"))
 
 
 def test_wrong_administrator_password_reads_as_unavailable():

@@ -19,8 +19,9 @@ import requests
 from addons.rabbitmq import RabbitMQAdapter
 from addons.rabbitmq.plans import SPEC
 from marketplace.adapters import PlanSpec
-from marketplace.config import DEFAULT_RABBITMQ_AMQP_URL, DEFAULT_RABBITMQ_MANAGEMENT_URL
-from tests.support import PartnerClient, build_app, live_server, wait_until
+from addons.rabbitmq.plans import DEFAULT_AMQP_URL as DEFAULT_RABBITMQ_AMQP_URL
+from addons.rabbitmq.plans import DEFAULT_MANAGEMENT_URL as DEFAULT_RABBITMQ_MANAGEMENT_URL
+from tests.support import PartnerClient, build_app, live_server, owned_names, wait_until
 
 pytestmark = pytest.mark.backend
 
@@ -217,7 +218,7 @@ def test_twenty_concurrent_duplicate_provisions_make_one_vhost_and_user(tenants,
     body = tenants.partner.provision_body(plan="lemur")
     tenants.uuids.append(body["uuid"])
     name = adapter.tenant_name(body["uuid"])
-    before = set(adapter.owned_names())
+    before = owned_names(adapter)
 
     with live_server(tenants.app) as base, ThreadPoolExecutor(max_workers=20) as pool:
 
@@ -232,7 +233,7 @@ def test_twenty_concurrent_duplicate_provisions_make_one_vhost_and_user(tenants,
     assert {status for status, _ in results} == {200}
     urls = {payload["config"]["RABBITMQ_URL"] for _, payload in results}
     assert len(urls) == 1
-    assert {f"vhost:{name}", f"user:{name}"} <= set(adapter.owned_names()) - before
+    assert {f"vhost:{name}", f"user:{name}"} <= owned_names(adapter) - before
     with connect(urls.pop()) as conn:  # the password handed out is the one RabbitMQ holds
         assert conn.is_open
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from addons.postgres import PostgresAdapter
 from marketplace.adapters import ProvisionRequest
-from marketplace.context import broker
+from marketplace.context import broker, lifecycle
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
 from marketplace.models._types import utcnow
@@ -22,7 +22,15 @@ from tests.async_support import (
     worker_env,
     worker_process,
 )
-from tests.support import PartnerClient, admin_url, build_app, live_server
+from tests.support import (
+    PartnerClient,
+    admin_url,
+    as_object,
+    build_app,
+    live_server,
+    names_of,
+    owned_names,
+)
 
 pytestmark = pytest.mark.backend
 
@@ -42,8 +50,8 @@ def _state(app, addon_uuid: str) -> str | None:
 def _reconciler(app, **options) -> Reconciler:
     state = broker()
     return Reconciler(
-        state.registry,
-        state.queue.enqueue_drive,
+        lifecycle(),
+        state.queue,
         stuck_after_seconds=options.pop("stuck_after_seconds", 600),
         remove_orphans=options.pop("remove_orphans", False),
         **options,
@@ -91,11 +99,11 @@ def test_a_worker_killed_mid_provision_is_replaced_and_the_resource_completes(tm
             assert len(platform.calls(f"/addons/{addon_uuid}/actions/provision")) == 1
             with app.app_context():
                 adapter = broker().registry.get("postgres")
-                assert set(adapter.owned_names()) == adapter.backend_names(addon_uuid)
+                assert owned_names(adapter) == names_of(adapter, addon_uuid)
                 assert _reconciler(app).run().orphans == {"postgres": []}
             assert platform.admin("DELETE", f"/_admin/addons/{addon_uuid}")["status"] == 204
             with app.app_context():
-                assert set(adapter.owned_names()) == set()
+                assert owned_names(adapter) == set()
 
 
 def test_two_workers_on_a_postgres_store_never_run_an_operation_twice(tmp_path, postgres_store_url):
@@ -131,10 +139,10 @@ def test_two_workers_on_a_postgres_store_never_run_an_operation_twice(tmp_path, 
             assert len(platform.calls(f"/addons/{addon_uuid}/actions/provision")) == 1
         with app.app_context():
             adapter = broker().registry.get("postgres")
-            expected = set().union(*(adapter.backend_names(u) for u in uuids))
-            assert set(adapter.owned_names()) == expected
+            expected = set().union(*(names_of(adapter, u) for u in uuids))
+            assert owned_names(adapter) == expected
             for name in expected:
-                adapter.remove_orphan(name)
+                adapter.remove_orphan(as_object(name))
 
 
 @pytest.mark.parametrize("remove", [False, True])
@@ -147,17 +155,17 @@ def test_reconciler_reports_and_optionally_removes_orphans(sqlite_url, remove):
         adapter = broker().registry.get("postgres")
         stray = str(uuid.uuid4())
         adapter.provision(ProvisionRequest(stray, adapter.spec.default_plan, "us"))
-        orphans = sorted(adapter.backend_names(stray))
+        orphans = sorted(names_of(adapter, stray))
 
         report = _reconciler(app, remove_orphans=remove).run()
 
         assert report.orphans == {"postgres": orphans}
         assert report.removed == (orphans if remove else [])
-        remaining = set(adapter.owned_names())
-        assert adapter.backend_names(kept) <= remaining
+        remaining = owned_names(adapter)
+        assert names_of(adapter, kept) <= remaining
         assert bool(set(orphans) & remaining) is not remove
         for name in orphans:
-            adapter.remove_orphan(name)
+            adapter.remove_orphan(as_object(name))
     partner.deprovision(kept)
 
 
@@ -180,7 +188,7 @@ def test_reconciler_cleans_up_a_synchronous_provision_its_web_process_abandoned(
         report = _reconciler(app, stuck_after_seconds=600, clock=lambda: later).run()
 
         assert report.abandoned == [body["uuid"]]
-        assert set(adapter.owned_names()) == set()
+        assert owned_names(adapter) == set()
     assert _state(app, body["uuid"]) == ResourceState.FAILED
     retried = partner.client.post("/heroku/resources", json=body, headers=partner.headers)
     assert retried.status_code == 200

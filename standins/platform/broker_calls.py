@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from marketplace.localplatform.store import PlatformStore
+from standins.platform.store import PlatformStore
 
 ACCEPT = "application/vnd.heroku-addons+json; version=3"
 TIMEOUT_SECONDS = 30

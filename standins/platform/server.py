@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template_string, request
 
-from marketplace.localplatform.broker_calls import BrokerCalls
-from marketplace.localplatform.store import PlatformStore
+from standins.platform.broker_calls import BrokerCalls
+from standins.platform.store import PlatformStore
 
 VENDOR_JSON = "application/vnd.heroku+json; version=3"
 
@@ -48,7 +49,7 @@ def create_platform_app(
     public_url: str = "http://127.0.0.1:5100",
 ) -> Flask:
     """Build the local platform app over the SQLite store at ``store_path``."""
-    app = Flask("marketplace.localplatform")
+    app = Flask("standins.platform")
     store = PlatformStore(store_path)
     secrets = dict(client_secrets or {})
     broker = BrokerCalls(store, public_url.rstrip("/"), grant_ttl)
@@ -260,13 +261,18 @@ def _error(status: int, code: str, message: str) -> Response:
     return response
 
 
+def app_id(app_name: str) -> str:
+    """The app's id, stable per name (the stand-in keeps apps by name only)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"local-platform:app:{app_name}"))
+
+
 def _addon_json(addon: dict[str, Any]) -> Response:
     return jsonify(
         {
             "id": addon.get("uuid"),
             "name": addon.get("name"),
             "state": addon.get("state"),
-            "app": {"name": addon.get("app")},
+            "app": {"id": app_id(str(addon.get("app"))), "name": addon.get("app")},
             "addon_service": {"name": addon.get("slug")},
             "plan": {"name": f"{addon.get('slug')}:{addon.get('plan')}"},
             "config_vars": sorted(addon.get("config", {})),

@@ -4,6 +4,6 @@ It plays Heroku for developers (``flask --app app platform serve``) and for the 
 It keeps its own small SQLite store and checks every call as strictly as the real platform.
 """
 
-from marketplace.localplatform.server import create_platform_app
+from standins.platform.server import create_platform_app
 
 __all__ = ["create_platform_app"]

@@ -1,13 +1,20 @@
-"""``flask --app app platform ...``: run the local platform and act as the platform's CLI.
+"""``flask --app standins.dev platform ...``: run the local platform and act as the
+platform's CLI.
 
 The commands talk to a running ``platform serve`` (``LOCAL_PLATFORM_URL``), which calls the
-broker named by the manifest, exactly as Heroku would.
+broker named by the manifest, exactly as Heroku would. Development tooling: the production
+CLI (``flask --app app``) does not have these commands.
+
+Settings (read here, not by the product): ``LOCAL_PLATFORM_URL`` (default
+``http://127.0.0.1:5100``) and ``LOCAL_PLATFORM_DB`` (default ``instance/local-platform.db``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,11 +25,23 @@ from flask.cli import AppGroup
 from werkzeug.serving import run_simple
 
 from marketplace.context import broker
-from marketplace.localplatform.server import create_platform_app
 from marketplace.services.catalog import get_addon, list_addons
 from marketplace.services.manifest import build_manifest
+from standins.platform.server import create_platform_app
 
 platform = AppGroup("platform", help="Play the platform's side locally.")
+DEFAULT_URL = "http://127.0.0.1:5100"
+
+
+def platform_url() -> str:
+    """Where the local platform listens (``LOCAL_PLATFORM_URL``)."""
+    return os.environ.get("LOCAL_PLATFORM_URL") or DEFAULT_URL
+
+
+def platform_db() -> str:
+    """The local platform's own store (``LOCAL_PLATFORM_DB``)."""
+    default = Path(current_app.instance_path) / "local-platform.db"
+    return os.environ.get("LOCAL_PLATFORM_DB") or str(default)
 TERMINAL_STATES = {"provisioned", "deprovisioned", "failed"}
 
 
@@ -31,12 +50,12 @@ TERMINAL_STATES = {"provisioned", "deprovisioned", "failed"}
 def serve(port: int | None) -> None:
     """Run the local platform (OAuth, Platform API for Partners, SSO)."""
     config = current_app.config
-    url = urlsplit(config["LOCAL_PLATFORM_URL"])
+    url = urlsplit(platform_url())
     app = create_platform_app(
-        config["LOCAL_PLATFORM_DB"],
+        platform_db(),
         default_client_secret=config["OAUTH_CLIENT_SECRET"],
         client_secrets=config["OAUTH_CLIENT_SECRETS"],
-        public_url=config["LOCAL_PLATFORM_URL"],
+        public_url=platform_url(),
     )
     run_simple(url.hostname or "127.0.0.1", port or url.port or 5100, app, threaded=True)
 
@@ -102,7 +121,7 @@ def destroy(addon_uuid: str, wait: float) -> None:
 @click.argument("addon_uuid")
 def open_command(addon_uuid: str) -> None:
     """Print the URL that signs you in to the add-on's dashboard (SSO)."""
-    click.echo(f"{current_app.config['LOCAL_PLATFORM_URL'].rstrip('/')}/addons/{addon_uuid}/sso")
+    click.echo(f"{platform_url().rstrip('/')}/addons/{addon_uuid}/sso")
 
 
 @platform.command("list")
@@ -142,12 +161,12 @@ def _default_plan(slug: str) -> str:
 
 
 def _admin(method: str, path: str, **kwargs: Any) -> Any:
-    url = current_app.config["LOCAL_PLATFORM_URL"].rstrip("/") + path
+    url = platform_url().rstrip("/") + path
     try:
         response = requests.request(method, url, timeout=60, **kwargs)
     except requests.ConnectionError as error:
         raise click.ClickException(
-            f"the local platform at {url} is not running (flask --app app platform serve)"
+            f"the local platform at {url} is not running (flask --app standins.dev platform serve)"
         ) from error
     if response.status_code >= 400:
         raise click.ClickException(f"{method} {path}: {response.status_code} {response.text}")

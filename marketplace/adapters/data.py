@@ -1,0 +1,129 @@
+"""Value objects of the data-service capability: tables of a resource served as entity sets.
+
+The core owns the wire protocol (OData 4.0 for External Objects): it parses a request into
+a :class:`Query` or a :class:`Write` whose every column name was checked against the entity
+set's :class:`Column` list, and the adapter runs it with parameterised SQL. Nothing a client
+sends reaches an adapter as SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: Portable column types (OData's Edm types in brackets): ``int16`` ``int32`` ``int64``
+#: (Edm.Int16/32/64), ``decimal`` (Edm.Decimal), ``double`` (Edm.Double), ``boolean``,
+#: ``string``, ``date``, ``datetime`` (no zone; Edm.DateTimeOffset at UTC), ``datetimeoffset``,
+#: ``time`` (Edm.TimeOfDay), ``uuid`` (Edm.Guid), ``json`` (served as Edm.String), ``binary``.
+ColumnType = str
+
+ComparisonOperator = Literal["eq", "ne", "lt", "le", "gt", "ge"]
+StringFunction = Literal["startswith", "endswith", "contains"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an entity set. ``max_length`` for strings, ``precision``/``scale`` for
+    decimals; None when unbounded."""
+
+    name: str
+    type: ColumnType
+    nullable: bool = True
+    max_length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+
+@dataclass(frozen=True)
+class EntitySet:
+    """A shared table or view: its name as served (``<schema>$<table>``), columns and key."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    writable: bool
+
+    def column(self, name: str) -> Column | None:
+        """The column called ``name``, or None."""
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``column <op> value``; ``value`` None compares with null (``eq``/``ne`` only)."""
+
+    column: str
+    op: ComparisonOperator
+    value: Any
+
+
+@dataclass(frozen=True)
+class StringMatch:
+    """``startswith(column, value)`` and friends; case-sensitive, as OData defines them."""
+
+    function: StringFunction
+    column: str
+    value: str
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every operand holds (``and``)."""
+
+    operands: tuple[Filter, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one operand holds (``or``)."""
+
+    operands: tuple[Filter, ...]
+
+
+@dataclass(frozen=True)
+class Negation:
+    """The operand does not hold (``not``)."""
+
+    operand: Filter
+
+
+Filter = Comparison | StringMatch | AllOf | AnyOf | Negation
+
+
+@dataclass(frozen=True)
+class Query:
+    """A structured read of one entity set.
+
+    ``select`` empty means every column; ``order_by`` is ``(column, descending)`` pairs;
+    ``search`` matches any string column containing the text (case-insensitive); ``count``
+    asks for the total number of matching rows (ignoring ``limit``/``offset``).
+    """
+
+    entity_set: str
+    select: tuple[str, ...] = ()
+    where: Filter | None = None
+    order_by: tuple[tuple[str, bool], ...] = ()
+    limit: int | None = None
+    offset: int = 0
+    count: bool = False
+    search: str | None = None
+    key: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows as column -> JSON-ready value, and the total when the query asked for it."""
+
+    rows: Sequence[Mapping[str, Any]]
+    count: int | None = None
+
+
+@dataclass(frozen=True)
+class Write:
+    """An insert (no ``key``), update (``key`` and ``values``) or delete (``key``, no values)."""
+
+    entity_set: str
+    kind: Literal["insert", "update", "delete"]
+    key: Mapping[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)

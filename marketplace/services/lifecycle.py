@@ -1,0 +1,324 @@
+"""One resource lifecycle: the only module that changes a resource's state and secrets.
+
+States: ``provisioning -> provisioned -> deprovisioning -> deprovisioned``, plus ``failed``.
+Every caller (the Partner API's provisioning service, the asynchronous driver, the dashboard,
+the reconciler, background ticks) goes through :class:`Lifecycle` to
+
+* build the :class:`~marketplace.adapters.ResourceRef` an adapter is given (config, the
+  adapter's private state, the app, linked resources, and the plan even after it was retired);
+* keep only declared config vars, as strings;
+* store what an adapter returns (config, private state) in the caller's transaction;
+* remove what a failed provision created;
+* tell dependants when a link target goes away;
+* forget every secret (config, adapter state, platform tokens, API token) at the end.
+
+Nothing here commits: callers own their transactions, so a state change and the secrets
+that go with it are written together.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+
+from marketplace.adapters import (
+    AdapterError,
+    AdapterRegistry,
+    AddonAdapter,
+    AppRef,
+    BackendUnavailable,
+    Background,
+    LinkedResource,
+    Linking,
+    PlanSpec,
+    ProvisionRequest,
+    ProvisionResult,
+    ResourceRef,
+)
+from marketplace.extensions import db
+from marketplace.models import Plan, Resource, ResourceLink, ResourceState
+from marketplace.models._types import utcnow
+from marketplace.services.crypto import Vault
+
+log = logging.getLogger(__name__)
+
+LIVE_STATES = (ResourceState.PROVISIONING, ResourceState.PROVISIONED)
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    """What a plan change did: the message for the platform and the config vars that changed."""
+
+    message: str
+    config: Mapping[str, str]
+
+
+def catalog_plan_spec(plan: Plan) -> PlanSpec:
+    """A plan as the catalog remembers it: for resources on a plan the adapter retired."""
+    return PlanSpec(
+        slug=plan.slug,
+        human_name=plan.human_name,
+        description=plan.description,
+        price_cents=plan.price_cents,
+        limits=dict(plan.limits or {}),
+        asynchronous=plan.is_async,
+    )
+
+
+class Lifecycle:
+    """State transitions and adapter calls for resources, on the current session."""
+
+    def __init__(self, registry: AdapterRegistry, vault: Vault) -> None:
+        self._registry = registry
+        self._vault = vault
+
+    @property
+    def registry(self) -> AdapterRegistry:
+        """The adapters this lifecycle serves."""
+        return self._registry
+
+    # --- what adapters are given ------------------------------------------------------------
+
+    def adapter(self, resource: Resource) -> AddonAdapter:
+        """The resource's adapter.
+
+        :raises BackendUnavailable: this process does not serve the add-on (503; retried).
+        """
+        adapter = self._registry.get(resource.addon.slug)
+        if adapter is None:
+            raise BackendUnavailable(
+                f"The {resource.addon.slug} add-on is not served by this broker right now."
+            )
+        return adapter
+
+    def plan_spec(self, resource: Resource, plan: Plan | None = None) -> PlanSpec:
+        """The adapter's declaration of ``plan`` (default: the resource's), or the catalog's
+        memory of it once retired: a retired plan blocks new provisions only."""
+        plan = plan or resource.plan
+        adapter = self._registry.get(resource.addon.slug)
+        declared = adapter.spec.plan(plan.slug) if adapter is not None else None
+        return declared or catalog_plan_spec(plan)
+
+    def config(self, resource: Resource) -> dict[str, str]:
+        """The resource's config vars, decrypted."""
+        return self._vault.decrypt_mapping(resource.config_encrypted)
+
+    def adapter_state(self, resource: Resource) -> dict[str, Any]:
+        """The adapter's private state, decrypted (empty when none)."""
+        if not resource.adapter_state_encrypted:
+            return {}
+        state: dict[str, Any] = json.loads(self._vault.decrypt(resource.adapter_state_encrypted))
+        return state
+
+    def ref(self, resource: Resource, *, links: bool = True) -> ResourceRef:
+        """The :class:`ResourceRef` for ``resource``; with ``links``, its link targets too."""
+        linked: dict[str, LinkedResource] = {}
+        if links:
+            for link in self.links_from(resource):
+                linked[link.name] = LinkedResource(
+                    link=link.name,
+                    addon=link.target.addon.slug,
+                    resource=self.ref(link.target, links=False),
+                )
+        return ResourceRef(
+            resource_id=resource.uuid,
+            plan=self.plan_spec(resource),
+            region=resource.region,
+            config=self.config(resource),
+            state=self.adapter_state(resource),
+            name=resource.name,
+            app=AppRef(resource.app_id, resource.app_name or "") if resource.app_id else None,
+            links=linked,
+        )
+
+    # --- storing what adapters return -------------------------------------------------------
+
+    def store_state(self, resource: Resource, state: Mapping[str, Any] | None) -> None:
+        """Replace the adapter's private state (None leaves it as it is)."""
+        if state is not None:
+            resource.adapter_state_encrypted = self.encrypt_state(state)
+
+    def encrypt_state(self, state: Mapping[str, Any]) -> str:
+        """The stored form of an adapter's private state: JSON, encrypted."""
+        return self._vault.encrypt(json.dumps(dict(state), sort_keys=True, default=str))
+
+    def merge_config(self, resource: Resource, config: Mapping[str, str]) -> dict[str, str]:
+        """Merge the declared vars of ``config`` into the resource's; return those merged."""
+        changed = self.declared(resource, config)
+        if changed:
+            resource.config_encrypted = self._vault.encrypt_mapping(self.config(resource) | changed)
+        return changed
+
+    def declared(self, resource: Resource, config: Mapping[str, str]) -> dict[str, str]:
+        """Only the add-on's declared config vars, as strings (the platform refuses others)."""
+        declared = set(resource.addon.config_vars)
+        undeclared = set(config) - declared
+        if undeclared:
+            log.error(
+                "adapter %s returned undeclared config vars %s",
+                resource.addon.slug,
+                sorted(undeclared),
+            )
+        return {name: str(value) for name, value in config.items() if name in declared}
+
+    # --- provisioning -----------------------------------------------------------------------
+
+    def allocate(self, resource: Resource) -> ProvisionResult:
+        """Create the backend objects and store config, state and message (not committed).
+
+        :raises AdapterError: the adapter failed; what it made is still there (see
+            :meth:`undo`), so a retry can converge or a caller can remove it.
+        """
+        adapter = self.adapter(resource)
+        result = adapter.provision(
+            ProvisionRequest(
+                resource_id=resource.uuid,
+                plan=self.plan_spec(resource),
+                region=resource.region,
+                options=dict(resource.options or {}),
+                name=resource.name,
+            )
+        )
+        resource.config_encrypted = self._vault.encrypt_mapping(
+            self.declared(resource, result.config)
+        )
+        self.store_state(resource, result.state)
+        resource.message = result.message
+        return result
+
+    def undo(self, resource: Resource) -> bool:
+        """Remove what a failed provision created; return whether that worked (if not, the
+        reconciler finds the leftovers as orphans)."""
+        try:
+            self.adapter(resource).deprovision(self.ref(resource, links=False))
+        except AdapterError as error:
+            log.warning(
+                "cleanup after a failed provision is incomplete",
+                extra={"resource": resource.uuid, "error": error.message},
+            )
+            return False
+        return True
+
+    def mark_provisioned(self, resource: Resource) -> None:
+        """The resource works: provisioned, and ticking if its adapter does background work."""
+        resource.state = ResourceState.PROVISIONED
+        resource.step = None
+        resource.last_error = None
+        resource.next_attempt_at = None
+        if self.has_background_work(resource):
+            resource.next_tick_at = utcnow()
+
+    def has_background_work(self, resource: Resource) -> bool:
+        """Whether the resource's adapter does background work (ticks)."""
+        return isinstance(self._registry.get(resource.addon.slug), Background)
+
+    # --- plan change ------------------------------------------------------------------------
+
+    def change_plan(self, resource: Resource, new_plan: Plan) -> PlanChange:
+        """Move the resource to ``new_plan`` (not committed).
+
+        :raises AdapterError: the adapter refused (nothing changed) or the backend is down.
+        """
+        adapter = self.adapter(resource)
+        result = adapter.change_plan(self.ref(resource), self.plan_spec(resource, new_plan))
+        changed = self.merge_config(resource, result.config)
+        self.store_state(resource, result.state)
+        resource.plan_id = new_plan.id
+        resource.plan = new_plan
+        return PlanChange(result.message or f"Now on plan {new_plan.slug}.", changed)
+
+    # --- links ------------------------------------------------------------------------------
+
+    def links_from(self, resource: Resource) -> list[ResourceLink]:
+        """The links ``resource`` makes, by name."""
+        return list(
+            db.session.scalars(
+                select(ResourceLink)
+                .where(ResourceLink.source_id == resource.id)
+                .order_by(ResourceLink.name)
+            )
+        )
+
+    def links_to(self, resource: Resource) -> list[ResourceLink]:
+        """The links other resources make to ``resource``."""
+        return list(
+            db.session.scalars(select(ResourceLink).where(ResourceLink.target_id == resource.id))
+        )
+
+    def release_dependants(self, resource: Resource) -> list[str]:
+        """Tell every resource linked to ``resource`` that it is going away, and unlink them;
+        return the dependants' uuids. Never fails: removal must always be possible.
+
+        A dependant's worker lease is broken, so a tick that was running when the link went
+        cannot write back state that still uses it.
+        """
+        told: list[str] = []
+        for link in self.links_to(resource):
+            source = link.source
+            adapter = self._registry.get(source.addon.slug)
+            message = f"The linked {resource.addon.name} resource was removed."
+            if isinstance(adapter, Linking):
+                try:
+                    result = adapter.link_removed(self.ref(source), link.name)
+                except AdapterError as error:
+                    log.warning(
+                        "a dependant could not release its link",
+                        extra={"resource": source.uuid, "error": error.message},
+                    )
+                else:
+                    message = result.message or message
+                    self.store_state(source, result.state)
+                    self.merge_config(source, result.config)
+            source.condition = message
+            source.lease_owner = None
+            source.lease_expires_at = None
+            db.session.delete(link)
+            told.append(source.uuid)
+        return told
+
+    # --- removal ----------------------------------------------------------------------------
+
+    def remove_backend(self, resource: Resource) -> None:
+        """Release dependants, then delete the backend objects (not committed).
+
+        :raises AdapterError: the backend is down; a retry finishes the job.
+        """
+        adapter = self.adapter(resource)
+        self.release_dependants(resource)
+        adapter.deprovision(self.ref(resource))
+
+    def forget(self, resource: Resource, state: ResourceState) -> None:
+        """Leave ``state`` and drop everything secret: config vars, the adapter's state,
+        platform tokens, the API token, links, and any pending work."""
+        resource.state = state
+        resource.step = None
+        resource.config_encrypted = None
+        resource.adapter_state_encrypted = None
+        resource.next_attempt_at = None
+        resource.next_tick_at = None
+        resource.api_token_hash = None
+        resource.api_token_created_at = None
+        if state == ResourceState.DEPROVISIONED:
+            resource.deprovisioned_at = utcnow()
+        if resource.authorization is not None:
+            db.session.delete(resource.authorization)
+            resource.authorization = None
+        db.session.execute(
+            delete(ResourceLink).where(
+                or_(ResourceLink.source_id == resource.id, ResourceLink.target_id == resource.id)
+            )
+        )
+
+    def fail(self, resource: Resource, reason: str) -> None:
+        """End in ``failed`` with every backend object removed (not committed).
+
+        :raises AdapterError: the backend is down; nothing changed, retry later.
+        """
+        self.remove_backend(resource)
+        self.forget(resource, ResourceState.FAILED)
+        resource.last_error = reason
