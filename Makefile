@@ -39,10 +39,12 @@ run: $(STAMP) services release
 test: $(STAMP) services
 	scripts/install-chromium.sh
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: $(STAMP) services
 	$(PY) bench/provision_postgres.py

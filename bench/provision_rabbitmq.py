@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from addons.rabbitmq.adapter import PLAN_POLICY, plan_policy, vhost_limits
 from addons.rabbitmq.management import HASHING_ALGORITHM, password_hash
+from addons.rabbitmq.plans import DEFAULT_MANAGEMENT_URL as DEFAULT_RABBITMQ_MANAGEMENT_URL
 from addons.rabbitmq.plans import SPEC
 from bench.harness import broker_cycle, ratio_line, report
 from marketplace.adapters import random_password
-from addons.rabbitmq.plans import DEFAULT_MANAGEMENT_URL as DEFAULT_RABBITMQ_MANAGEMENT_URL
 from tests.support import PartnerClient, build_app, live_server
 
 GOAL_RATIO = 1.15

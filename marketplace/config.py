@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,7 @@ def installed_settings() -> tuple[Setting, ...]:
 
 def read_settings(env: Env, settings: Iterable[Setting]) -> dict[str, Any]:
     """Read each declared setting from the environment, parsed by its ``kind``."""
-    readers = {
+    readers: dict[str, Callable[[str, Any], Any]] = {
         "str": env.str,
         "int": env.int,
         "float": env.float,
@@ -169,7 +169,8 @@ def _development_secrets(instance_path: Path) -> dict[str, Any]:
     """Load or create the development secrets kept under ``instance/``."""
     path = instance_path / DEV_SECRETS_FILE
     if path.exists():
-        return json.loads(path.read_text())
+        stored: dict[str, Any] = json.loads(path.read_text())
+        return stored
     log.warning(
         "SECRET_KEY/ENCRYPTION_KEYS not set: generated development secrets in %s "
         "(set both in production)",
@@ -191,7 +192,8 @@ def _development_secrets(instance_path: Path) -> dict[str, Any]:
     try:
         os.link(scratch, path)
     except FileExistsError:
-        return json.loads(path.read_text())
+        stored = json.loads(path.read_text())
+        return stored
     finally:
         scratch.unlink()
     return secrets

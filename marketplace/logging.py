@@ -11,6 +11,7 @@ import re
 import sys
 import time
 import uuid
+from typing import Any
 
 import structlog
 from flask import Flask, Response, g, request
@@ -21,7 +22,7 @@ access_log = structlog.get_logger("marketplace.access")
 
 def configure_logging(level: str) -> None:
     """Send stdlib and structlog records to stderr as JSON lines."""
-    shared = [
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from addons.postgres import PostgresAdapter
+from addons.postgres.plans import DEFAULT_ADMIN_URL as DEFAULT_POSTGRES_ADMIN_URL
 from marketplace import MIGRATIONS_DIR, create_app
 from marketplace.adapters import AddonAdapter, BackendObject, ResourceRef
-from addons.postgres.plans import DEFAULT_ADMIN_URL as DEFAULT_POSTGRES_ADMIN_URL
 from marketplace.context import broker
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState

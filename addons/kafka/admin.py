@@ -229,7 +229,7 @@ class KafkaAdmin:
 
     def _wait(
         self,
-        future: Future,
+        future: Future[Any],
         ignore: tuple[int, ...] = (),
         rejections: Mapping[int, str] | None = None,
     ) -> Any:
@@ -246,11 +246,11 @@ class KafkaAdmin:
             code = kafka_code(error)
             if code in ignore:
                 return None
-            if rejections and code in rejections:
+            if rejections and code is not None and code in rejections:
                 raise ProvisionRejected(rejections[code]) from error
             raise unavailable(error) from error
 
-    def _wait_all(self, futures: Mapping[Any, Future], ignore: tuple[int, ...] = ()) -> None:
+    def _wait_all(self, futures: Mapping[Any, Future[Any]], ignore: tuple[int, ...] = ()) -> None:
         for future in futures.values():
             self._wait(future, ignore)
 

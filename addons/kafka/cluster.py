@@ -116,5 +116,5 @@ def unavailable(error: KafkaException) -> BackendUnavailable:
 def kafka_code(error: BaseException | None) -> int | None:
     """The Kafka error code carried by a :class:`KafkaException`, else None."""
     if isinstance(error, KafkaException) and error.args and isinstance(error.args[0], KafkaError):
-        return error.args[0].code()
+        return int(error.args[0].code())
     return None

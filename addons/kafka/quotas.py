@@ -40,7 +40,7 @@ USER_ENTITY = "user"
 MATCH_EXACT, MATCH_SPECIFIED = 0, 2  # DescribeClientQuotas match types (2: any named entity)
 
 
-class _ClosingAdminClient(KafkaAdminClient):
+class _ClosingAdminClient(KafkaAdminClient):  # type: ignore[misc]
     """kafka-python's admin client, minus the IO thread it leaks when bootstrapping fails.
 
     kafka-python 3.0.12 also leaves the socket of a refused connection to the garbage

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -245,7 +246,7 @@ class PostgresAdapter:
 
     @contextmanager
     def _admin(self, dbname: str | None = None) -> Iterator[psycopg.Connection]:
-        extra = {"dbname": dbname} if dbname else {}
+        extra: dict[str, Any] = {"dbname": dbname} if dbname else {}
         try:
             conn = psycopg.connect(
                 self._admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS, **extra

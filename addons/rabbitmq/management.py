@@ -81,7 +81,8 @@ class ManagementClient:
 
     def get_vhost(self, vhost: str) -> dict[str, Any] | None:
         """The vhost's details and message statistics, or None when it does not exist."""
-        return self._call("GET", f"/vhosts/{_q(vhost)}", missing_ok=True)
+        found: dict[str, Any] | None = self._call("GET", f"/vhosts/{_q(vhost)}", missing_ok=True)
+        return found
 
     def put_user(self, user: str, password: str) -> None:
         """Create or update ``user`` with no tags (so no management UI access)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
@@ -22,7 +24,7 @@ def index() -> str:
     category = request.args.get("category", "").strip()[:64]
     addons = search_addons(query, region, category)
     categories, regions = catalog_facets()
-    grouped: dict[str, list] = {}
+    grouped: dict[str, list[Any]] = {}
     for addon in addons:
         grouped.setdefault(addon.category, []).append(addon)
     return render_template(

@@ -13,6 +13,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 
 from marketplace.context import broker, lifecycle
 from marketplace.dashboard.access import require_session_for
@@ -24,7 +25,7 @@ bp = Blueprint("dashboard", __name__)
 
 
 @bp.after_request
-def _no_store(response: Response) -> Response:
+def _no_store(response: Response) -> ResponseReturnValue:
     """Dashboards carry credentials: no cache may keep a copy."""
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -44,7 +45,7 @@ def _show(uuid: str, new_api_token: str | None = None) -> str:
     )
 
 
-def _back(uuid: str) -> Response:
+def _back(uuid: str) -> ResponseReturnValue:
     return redirect(url_for("dashboard.show", uuid=uuid))
 
 
@@ -56,7 +57,7 @@ def show(uuid: str) -> str:
 
 
 @bp.post("/dashboard/<uuid>/credentials/rotate")
-def rotate(uuid: str) -> Response:
+def rotate(uuid: str) -> ResponseReturnValue:
     """Issue new credentials (the form asks for confirmation first)."""
     require_session_for(uuid)
     if request.form.get("confirm") != "rotate":
@@ -84,7 +85,7 @@ def rotate(uuid: str) -> Response:
 
 
 @bp.post("/dashboard/<uuid>/actions/<action>")
-def act(uuid: str, action: str) -> Response:
+def act(uuid: str, action: str) -> ResponseReturnValue:
     """Run one of the add-on's actions from its dashboard form (it may redirect, e.g. to an
     OAuth login)."""
     require_session_for(uuid)
@@ -101,7 +102,7 @@ def act(uuid: str, action: str) -> Response:
 
 
 @bp.post("/dashboard/<uuid>/links/<name>")
-def attach_link(uuid: str, name: str) -> Response:
+def attach_link(uuid: str, name: str) -> ResponseReturnValue:
     """Point a declared link at a resource of the same app (picked from a list)."""
     require_session_for(uuid)
     try:
@@ -113,7 +114,7 @@ def attach_link(uuid: str, name: str) -> Response:
 
 
 @bp.post("/dashboard/<uuid>/links/<name>/remove")
-def detach_link(uuid: str, name: str) -> Response:
+def detach_link(uuid: str, name: str) -> ResponseReturnValue:
     """Remove a link."""
     require_session_for(uuid)
     try:
@@ -124,7 +125,7 @@ def detach_link(uuid: str, name: str) -> Response:
 
 
 @bp.post("/dashboard/<uuid>/api-token")
-def issue_api_token(uuid: str) -> Response | str:
+def issue_api_token(uuid: str) -> ResponseReturnValue:
     """Issue (or replace) the resource's API token and show it once, on this response only."""
     require_session_for(uuid)
     try:
@@ -136,7 +137,7 @@ def issue_api_token(uuid: str) -> Response | str:
 
 
 @bp.post("/dashboard/<uuid>/api-token/revoke")
-def revoke_api_token(uuid: str) -> Response:
+def revoke_api_token(uuid: str) -> ResponseReturnValue:
     """Revoke the resource's API token."""
     require_session_for(uuid)
     api_tokens.revoke(uuid)
@@ -145,7 +146,7 @@ def revoke_api_token(uuid: str) -> Response:
 
 
 @bp.post("/dashboard/logout")
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     """End the session."""
     session.clear()
     return redirect(url_for("dashboard.signed_out"))

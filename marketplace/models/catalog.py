@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.extensions import db
+from marketplace.extensions import Model
 from marketplace.models._types import UTCDateTime, utcnow
 
 
@@ -17,7 +17,7 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-class Addon(db.Model):  # type: ignore[name-defined]
+class Addon(Model):
     """An add-on service in the catalog. Its API password and SSO salt are stored encrypted."""
 
     __tablename__ = "addons"
@@ -58,7 +58,7 @@ class Addon(db.Model):  # type: ignore[name-defined]
         return min((plan.price_cents for plan in self.public_plans), default=0)
 
 
-class Plan(db.Model):  # type: ignore[name-defined]
+class Plan(Model):
     """A plan of an add-on: price, limits, and whether provisioning is asynchronous."""
 
     __tablename__ = "plans"

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.extensions import db
+from marketplace.extensions import Model
 from marketplace.models._types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from marketplace.models.resource import Resource
 
 
-class PlatformAuthorization(db.Model):  # type: ignore[name-defined]
+class PlatformAuthorization(Model):
     """Grant and tokens for one resource, all encrypted.
 
     The grant code is exchanged once for an access token (about 8 hours) and a refresh token

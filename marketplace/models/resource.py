@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.extensions import db
+from marketplace.extensions import Model
 from marketplace.models._types import UTCDateTime, utcnow
 from marketplace.models.catalog import Addon, Plan
 
@@ -28,7 +28,7 @@ class ResourceState(enum.StrEnum):
     FAILED = "failed"
 
 
-class Resource(db.Model):  # type: ignore[name-defined]
+class Resource(Model):
     """An add-on resource. ``uuid`` is the platform's id and the idempotency key.
 
     ``config_encrypted`` holds the config vars (with credentials) as one Fernet token, and
@@ -92,7 +92,7 @@ class Resource(db.Model):  # type: ignore[name-defined]
         return self.uuid
 
 
-class ResourceLink(db.Model):  # type: ignore[name-defined]
+class ResourceLink(Model):
     """A link from one resource to another of the same app (``AddonSpec.links``).
 
     ``name`` is the link's declared name, or a name the adapter scopes under it (a data

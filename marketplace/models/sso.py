@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from marketplace.extensions import db
+from marketplace.extensions import Model
 from marketplace.models._types import UTCDateTime, utcnow
 
 
-class UsedSsoToken(db.Model):  # type: ignore[name-defined]
+class UsedSsoToken(Model):
     """A consumed SSO token, kept (as a digest) until it could no longer pass the time check."""
 
     __tablename__ = "used_sso_tokens"

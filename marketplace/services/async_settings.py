@@ -27,7 +27,8 @@ class AsyncSettings:
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait before attempt ``attempts + 1``."""
-        return min(self.retry_base_seconds * 2 ** max(attempts - 1, 0), self.retry_max_seconds)
+        exponent = max(attempts - 1, 0)
+        return min(self.retry_base_seconds * float(2**exponent), self.retry_max_seconds)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> AsyncSettings:

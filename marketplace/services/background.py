@@ -117,12 +117,12 @@ class Ticker:
             self._write(uuid, TickResult(delay))
             return "crashed", delay
         self._failures.pop(uuid, None)
-        delay = result.next_in_seconds
-        if delay is not None:
-            delay = min(max(delay, 0.0), MAX_TICK_DELAY_SECONDS)
-        if not self._write(uuid, TickResult(delay, result.state)):
+        next_delay: float | None = result.next_in_seconds
+        if next_delay is not None:
+            next_delay = min(max(next_delay, 0.0), MAX_TICK_DELAY_SECONDS)
+        if not self._write(uuid, TickResult(next_delay, result.state)):
             return "lease lost", None
-        return "ticked", delay
+        return "ticked", next_delay
 
     def _write(self, uuid: str, result: TickResult, error: str | None = None) -> bool:
         """Store the tick's outcome if this worker still holds the lease."""
@@ -154,6 +154,6 @@ class Ticker:
         failures = self._failures.get(uuid, 0) + 1
         self._failures[uuid] = failures
         return min(
-            self._settings.retry_base_seconds * 2 ** (failures - 1),
+            self._settings.retry_base_seconds * float(2 ** (failures - 1)),
             self._settings.retry_max_seconds,
         )

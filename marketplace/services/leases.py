@@ -37,7 +37,7 @@ def claim(uuid: str, owner: str, ttl: timedelta) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def release(uuid: str, owner: str) -> None:

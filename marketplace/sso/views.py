@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, request, session, url_for
+from flask import Blueprint, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from marketplace.context import broker
 from marketplace.extensions import csrf
@@ -16,7 +17,7 @@ SESSION_RESOURCE = "resource_uuid"
 
 @bp.post("/sso/login")
 @csrf.exempt  # the platform posts this form from its own origin
-def login() -> Response:
+def login() -> ResponseReturnValue:
     """Sign the user in to one resource and send them to its dashboard."""
     login = verify_sso(request.form.to_dict(), broker().vault)
     session.clear()

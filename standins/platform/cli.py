@@ -179,7 +179,7 @@ def _wait_for(addon_uuid: str, wait: float) -> dict[str, Any]:
     while addon["state"] not in TERMINAL_STATES and time.monotonic() < deadline:
         time.sleep(0.5)
         addon = _admin("GET", f"/_admin/addons/{addon_uuid}")
-    return addon
+    return dict(addon)
 
 
 def _print_addon(addon: dict[str, Any]) -> None:

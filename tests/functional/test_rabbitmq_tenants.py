@@ -17,10 +17,10 @@ import pytest
 import requests
 
 from addons.rabbitmq import RabbitMQAdapter
-from addons.rabbitmq.plans import SPEC
-from marketplace.adapters import PlanSpec
 from addons.rabbitmq.plans import DEFAULT_AMQP_URL as DEFAULT_RABBITMQ_AMQP_URL
 from addons.rabbitmq.plans import DEFAULT_MANAGEMENT_URL as DEFAULT_RABBITMQ_MANAGEMENT_URL
+from addons.rabbitmq.plans import SPEC
+from marketplace.adapters import PlanSpec
 from tests.support import PartnerClient, build_app, live_server, owned_names, wait_until
 
 pytestmark = pytest.mark.backend
