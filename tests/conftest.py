@@ -30,7 +30,16 @@ from tests.support import (
 @pytest.fixture(scope="session")
 def installed_adapters() -> list[AddonAdapter]:
     """Every installed adapter, configured for the local stack."""
-    config = load_config("/nonexistent", {"SECRET_KEY": "x", "ENCRYPTION_KEYS": ["x"]})
+    # Scoped to this session's prefix, so other processes using the same servers (another
+    # suite, `make run`) cannot make this session's leak check fail.
+    config = load_config(
+        "/nonexistent",
+        {
+            "SECRET_KEY": "x",
+            "ENCRYPTION_KEYS": ["x"],
+            "BACKEND_NAME_PREFIX": support.SESSION_PREFIX,
+        },
+    )
     return [factory(config) for _, factory in sorted(discover_adapter_factories().items())]
 
 

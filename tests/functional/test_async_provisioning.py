@@ -14,6 +14,7 @@ from addons.postgres.plans import SPEC
 from marketplace.context import broker
 from marketplace.extensions import db
 from marketplace.models import Resource
+from standins.platform.server import app_id
 from tests.async_support import async_overrides, in_process_worker, local_platform
 from tests.support import (
     PartnerClient,
@@ -89,6 +90,8 @@ def test_provision_end_to_end(sqlite_url, platform, queue_url):
 
         resource = _resource(app, addon_uuid)
         assert (resource.state, resource.step, resource.lease_owner) == ("provisioned", None, None)
+        # The app comes from the platform's add-on info, read with the resource's own token.
+        assert (resource.app_id, resource.app_name) == (app_id("demo"), "demo")
 
         destroyed = platform.admin("DELETE", f"/_admin/addons/{addon_uuid}")
         assert destroyed["status"] == 204
