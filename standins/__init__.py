@@ -1,0 +1,1 @@
+"""Development stand-ins for what cannot be reached from here (the platform, Salesforce)."""
