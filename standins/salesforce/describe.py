@@ -21,8 +21,8 @@ from typing import Any
 from standins.salesforce.schema import SOAP_TYPES, FieldDef, ObjectDef, Schema
 
 FIRST_VERSION = 20
-LAST_VERSION = 66
-"""Versions served: 20.0 (Winter '11) to 66.0 (Winter '26)."""
+LAST_VERSION = 68
+"""Versions served: 20.0 (Winter '11) to 68.0 (Winter '27)."""
 
 
 def release_label(major: int) -> str:

@@ -43,11 +43,12 @@ def batch_size(header: str | None) -> int:
 def _count(org: Org, p: Plan) -> dict[str, Any]:
     limit = p.query.limit if p.query.limit is not None else -1
     count = p.query.count
-    counted = quote(p.obj.field(count.field.name).name) if count and count.field else "1"
-    sql = (f"SELECT COUNT({counted if counted != '1' else '*'}) FROM (SELECT * FROM "
-           f"{p.obj.table} WHERE {p.where} LIMIT ? OFFSET ?)")
+    counted_field = p.obj.field(count.field.name) if count and count.field else None
+    counted = quote(counted_field.name) if counted_field else "*"
+    sql = (f"SELECT COUNT({counted}) FROM (SELECT * FROM {p.obj.table} WHERE {p.where} "
+           "LIMIT ? OFFSET ?)")
     total = org.db.execute(sql, [*p.params, limit, p.query.offset or 0]).fetchone()[0]
-    if count is None or count.field is None:
+    if count is None or counted_field is None:
         return {"totalSize": total, "done": True, "records": []}
     row = {"attributes": {"type": "AggregateResult"}, count.alias or "expr0": total}
     return {"totalSize": 1, "done": True, "records": [row]}

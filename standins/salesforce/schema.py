@@ -125,23 +125,26 @@ class Schema:
         return self._by_prefix.get(prefix)
 
 
+def _system(name: str, label: str, kind: str, reference: str | None = None) -> FieldDef:
+    """A field Salesforce maintains itself: never writable, never null."""
+    return FieldDef(
+        name, label, kind, length=18 if kind in ("id", "reference") else 0,
+        nillable=False, createable=False, updateable=False, defaulted_on_create=True,
+        id_lookup=kind == "id", reference_to=reference,
+        relationship_name=name[:-2] if reference else None, system=True,
+    )
+
+
 def _system_fields(label: str) -> list[FieldDef]:
-    """The fields Salesforce maintains on every object; none of them is writable."""
-    locked = {"createable": False, "updateable": False, "nillable": False, "system": True}
+    """``Id`` and ``IsDeleted`` (listed first), then the audit fields (listed last)."""
     return [
-        FieldDef("Id", f"{label} ID", "id", length=18, id_lookup=True, defaulted_on_create=True,
-                 **locked),
-        FieldDef("IsDeleted", "Deleted", "boolean", defaulted_on_create=True, **locked),
-        FieldDef("CreatedDate", "Created Date", "datetime", defaulted_on_create=True, **locked),
-        FieldDef("CreatedById", "Created By ID", "reference", length=18, reference_to="User",
-                 relationship_name="CreatedBy", defaulted_on_create=True, **locked),
-        FieldDef("LastModifiedDate", "Last Modified Date", "datetime", defaulted_on_create=True,
-                 **locked),
-        FieldDef("LastModifiedById", "Last Modified By ID", "reference", length=18,
-                 reference_to="User", relationship_name="LastModifiedBy",
-                 defaulted_on_create=True, **locked),
-        FieldDef("SystemModstamp", "System Modstamp", "datetime", defaulted_on_create=True,
-                 **locked),
+        _system("Id", f"{label} ID", "id"),
+        _system("IsDeleted", "Deleted", "boolean"),
+        _system("CreatedDate", "Created Date", "datetime"),
+        _system("CreatedById", "Created By ID", "reference", "User"),
+        _system("LastModifiedDate", "Last Modified Date", "datetime"),
+        _system("LastModifiedById", "Last Modified By ID", "reference", "User"),
+        _system("SystemModstamp", "System Modstamp", "datetime"),
     ]
 
 

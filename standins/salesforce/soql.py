@@ -33,10 +33,11 @@ from standins.salesforce.errors import ApiError
 
 LiteralKind = Literal["string", "number", "boolean", "null", "date", "datetime"]
 
-KEYWORDS = frozenset(
-    "SELECT FROM WHERE AND OR NOT IN LIKE ORDER BY ASC DESC NULLS FIRST LAST LIMIT OFFSET "
-    "TRUE FALSE NULL GROUP HAVING WITH FOR USING INCLUDES EXCLUDES TYPEOF".split()
-)
+KEYWORDS = frozenset({
+    "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "ASC", "DESC",
+    "NULLS", "FIRST", "LAST", "LIMIT", "OFFSET", "TRUE", "FALSE", "NULL", "GROUP", "HAVING",
+    "WITH", "FOR", "USING", "INCLUDES", "EXCLUDES", "TYPEOF",
+})
 UNSUPPORTED = frozenset({"GROUP", "HAVING", "WITH", "FOR", "USING", "INCLUDES", "EXCLUDES",
                          "TYPEOF"})
 COMPARISONS = ("=", "!=", "<>", "<=", ">=", "<", ">")
@@ -158,7 +159,9 @@ def error(text: str, pos: int, detail: str, code: str = "MALFORMED_QUERY") -> Ap
 
 def _read_string(text: str, start: int) -> tuple[Token, int]:
     """Read a quoted string starting at the quote; return the token and the end offset."""
-    plain, like, i = [], [], start + 1
+    plain: list[str] = []
+    like: list[str] = []
+    i = start + 1
     while i < len(text):
         char = text[i]
         if char == "'":

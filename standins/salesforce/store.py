@@ -187,7 +187,7 @@ class Org:
         return used, limit
 
     def count_api_call(self) -> tuple[int, int, bool]:
-        """Count one API request; return ``(used, max, allowed)`` (a refused call is not counted)."""
+        """Count one API request; return ``(used, max, allowed)``; a refused one is not counted."""
         with self.lock:
             used, limit = self.api_usage()
             if used >= limit:
