@@ -19,6 +19,7 @@ import base64
 import csv
 import io
 import json
+import logging
 import threading
 import time
 from typing import Any
@@ -30,6 +31,7 @@ from standins.salesforce.errors import ApiError, not_found
 from standins.salesforce.soql_compile import plan
 from standins.salesforce.store import Org
 
+log = logging.getLogger(__name__)
 bp = Blueprint("sfdc_bulk", __name__, url_prefix="/services/data/v<version>/jobs/query")
 
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^",
@@ -70,9 +72,12 @@ def _run(org: Org, job_id: str) -> None:
     try:
         _execute(org, job_id)
     except Exception as exc:  # the failure is reported on the job itself
-        job = _load(org, job_id)
-        job.update(state="Failed", errorMessage=str(exc))
-        _save(org, job)
+        try:
+            job = _load(org, job_id)
+            job.update(state="Failed", errorMessage=str(exc))
+            _save(org, job)
+        except Exception:  # the org was closed under the job: nobody is left to tell
+            log.warning("bulk job %s failed and could not be marked: %s", job_id, exc)
 
 
 def _execute(org: Org, job_id: str) -> None:

@@ -74,7 +74,7 @@ def run(org: Org, steps: list[Step], all_or_none: bool) -> list[SaveResult]:
 
 
 def _rolled_back(result: SaveResult) -> SaveResult:
-    creating = result.created is True or not result.include_id
+    creating = bool(result.created) or not result.include_id
     return SaveResult(None if creating else result.id, False, [ROLLED_BACK],
                       include_id=not creating)
 
@@ -258,14 +258,14 @@ def upsert_step(org: Org, obj: ObjectDef, key: FieldDef, key_value: Any,
                                              f"external id field: {key_value}")], creating=True)
         if matches:
             result = update_step(org, matches[0][0], values, obj)(stamp)
-            result.created = False
+            result.created = False if result.success else None
             return result
         if key.name == "Id":
             return failed(None, [RecordError("NOT_FOUND", "Provided external ID field does "
                                              "not exist or is not accessible: " + str(key_value))],
                           creating=True)
         result = insert_step(org, obj, {**values, key.name: key_value})(stamp)
-        result.created = True
+        result.created = True if result.success else None
         return result
 
     return step

@@ -14,7 +14,7 @@ A record in a response is ``{"attributes": {"type": "Account", "url":
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from standins.salesforce import ids, sftime
@@ -73,7 +73,7 @@ def coerce(f: FieldDef, value: Any) -> Any:
             raise _wrong_type(f, value)
         return int(number)
     if f.type in ("double", "currency", "percent"):
-        return float(round(_number(f, value), f.scale))
+        return float(_number(f, value).quantize(Decimal(1).scaleb(-f.scale), ROUND_HALF_UP))
     if not isinstance(value, str):
         raise _wrong_type(f, value)
     try:
