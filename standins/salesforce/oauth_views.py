@@ -30,7 +30,8 @@ _PAGE = """<!doctype html>
  main{max-width:26rem;margin:4rem auto;background:#fff;border-radius:.5rem;padding:2rem;
       box-shadow:0 1px 4px rgba(0,0,0,.15)}
  h1{font-size:1.3rem;margin-top:0} .muted{color:#555;font-size:.9rem}
- label{display:block;margin:.8rem 0 .2rem} input[type=text]{width:100%;padding:.4rem}
+ label{display:block;margin:.8rem 0 .2rem}
+ input[type=text]{width:100%;padding:.4rem;box-sizing:border-box}
  .actions{display:flex;gap:.6rem;margin-top:1.2rem}
  button{padding:.5rem 1.2rem;border-radius:.3rem;border:1px solid #0b5cab;cursor:pointer}
  button[value=allow]{background:#0b5cab;color:#fff}

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from standins.salesforce import describe, dml, queries, records, replication, web
+from standins.salesforce import describe, dml, ids, queries, records, replication, web
 from standins.salesforce.errors import ApiError, not_found
 from standins.salesforce.schema import FieldDef, ObjectDef
 from standins.salesforce.store import quote
@@ -117,6 +117,9 @@ def _record(obj: ObjectDef, record_id: str) -> dict[str, Any]:
     with web.org().reading():
         found = dml.find(web.org(), record_id)
     if found is None or found[0] is not obj:
+        normal = ids.normalize(record_id)
+        if normal is not None and normal.startswith(obj.key_prefix):
+            raise not_found()
         raise ApiError(404, "NOT_FOUND", "Provided external ID field does not exist or is not "
                        f"accessible: {record_id}")
     if found[1]["IsDeleted"]:

@@ -89,6 +89,8 @@ def build(store: str | Path | Org = ":memory:", *, schema_path: str | Path | Non
           seed: bool = False, api_limit: int | None = None,
           callback_urls: list[str] | None = None) -> tuple[Org, Auth]:
     """An org and its OAuth state, with the default connected app registered."""
+    if not isinstance(store, Org) and str(store) != ":memory:":
+        Path(store).parent.mkdir(parents=True, exist_ok=True)
     org = store if isinstance(store, Org) else Org(load_schema(schema_path), store)
     auth = Auth(org)
     if auth.app(DEFAULT_CLIENT_ID) is None or callback_urls is not None:
