@@ -433,3 +433,19 @@ def test_bulk2_job_states_and_errors(standin, sf):
     assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_FIELD"
     missing = requests.get(f"{jobs}/750Dn0000000999AAA", headers=headers, timeout=10)
     assert missing.status_code == 404
+
+
+def test_an_unexpected_failure_is_still_salesforce_json(sf, monkeypatch):
+    from simple_salesforce.exceptions import SalesforceGeneralError
+
+    from standins.salesforce import queries
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(queries, "run_query", broken)
+    with pytest.raises(SalesforceGeneralError) as caught:
+        sf.query("SELECT Id FROM Account")
+    assert caught.value.status == 500
+    assert _error(caught)["errorCode"] == "UNKNOWN_EXCEPTION"
+    assert "disk on fire" not in _error(caught)["message"]
