@@ -30,7 +30,7 @@ from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
 from marketplace.models._types import utcnow
 from marketplace.services.async_provisioning import PUSH_CONFIG_STEP
-from marketplace.services.leases import lock_resource
+from marketplace.services.leases import request_lease
 from marketplace.services.lifecycle import Lifecycle
 from marketplace.services.links import LinkView, link_views
 from marketplace.services.scheduling import Scheduler
@@ -131,26 +131,26 @@ def rotate_credentials(
     :raises Unprocessable: the resource is not provisioned, or its add-on has no credentials
         to rotate. :raises ServiceUnavailable: the backend is down (nothing changed).
     """
-    resource = lock_resource(uuid)
-    try:
+    live_resource(uuid)
+    with request_lease(uuid):
+        resource = live_resource(uuid)
         if resource.state != ResourceState.PROVISIONED:
             raise Unprocessable(f"The resource is {resource.state}; credentials cannot change now.")
         adapter = lifecycle.adapter(resource)
         if not isinstance(adapter, Rotation):
             raise Unprocessable(f"{resource.addon.name} has no credentials to rotate.")
-        result = adapter.rotate_credentials(lifecycle.ref(resource))
-    except AdapterError as error:
-        db.session.rollback()
-        raise from_adapter_error(error) from error
-    except Exception:
-        db.session.rollback()
-        raise
-    changed = lifecycle.merge_config(resource, result.config)
-    lifecycle.store_state(resource, result.state)
-    pushed = _push_config_later(resource)
-    db.session.commit()
+        ref = lifecycle.ref(resource)
+        db.session.commit()  # no store transaction across the backend call
+        try:
+            result = adapter.rotate_credentials(ref)
+        except AdapterError as error:
+            raise from_adapter_error(error) from error
+        changed = lifecycle.merge_config(resource, result.config)
+        lifecycle.store_state(resource, result.state)
+        pushed = _push_config_later(resource)
+        db.session.commit()
     if pushed:
-        scheduler.enqueue_drive(resource.uuid, 0.0)
+        scheduler.enqueue_drive(uuid, 0.0)
     log.info("credentials rotated", extra={"resource": uuid, "pushed": pushed})
     return changed, pushed
 
@@ -164,42 +164,39 @@ def perform_action(
 ) -> ActionOutcome:
     """Run one of the add-on's actions; return its message and any redirect.
 
-    The resource's row stays locked while the adapter works, so an add-on's cap check and the
-    change it guards (a Kafka topic within the plan's limits) are atomic across processes.
-    State and config the action returns are stored in the same transaction.
+    The action runs under the resource's lease, so an add-on's cap check and the change it
+    guards (a Kafka topic within the plan's limits) are atomic across processes, and with no
+    store transaction open. State and config the action returns are stored afterwards.
 
     :raises Unprocessable: unknown action, bad parameters or a plan cap (nothing changed).
     :raises ServiceUnavailable: the backend is down.
     """
-    resource = lock_resource(uuid)
-    try:
-        if resource.state in (ResourceState.DEPROVISIONING, ResourceState.DEPROVISIONED):
-            raise Forbidden("This resource no longer exists.")
+    live_resource(uuid)
+    with request_lease(uuid):
+        resource = live_resource(uuid)
         if resource.state != ResourceState.PROVISIONED:
             raise Unprocessable(f"The resource is {resource.state}; try again once it is ready.")
         adapter = lifecycle.adapter(resource)
         if not isinstance(adapter, Actions):
             raise Unprocessable(f"Unknown action {action!r}.")
-        result: ActionResult = adapter.perform(lifecycle.ref(resource), action, dict(params))
-    except AdapterError as error:
-        db.session.rollback()
-        raise from_adapter_error(error) from error
-    except Exception:
-        db.session.rollback()
-        raise
-    wake = result.wake and lifecycle.has_background_work(resource)
-    if result.state is None and not result.config and not wake:
-        db.session.rollback()  # releases the row lock; nothing to store
-        return ActionOutcome(result.message, result.redirect)
-    lifecycle.store_state(resource, result.state)
-    pushed = bool(lifecycle.merge_config(resource, result.config)) and _push_config_later(resource)
-    if wake:
-        resource.next_tick_at = utcnow()
-    db.session.commit()
+        ref = lifecycle.ref(resource)
+        db.session.commit()
+        try:
+            result: ActionResult = adapter.perform(ref, action, dict(params))
+        except AdapterError as error:
+            raise from_adapter_error(error) from error
+        wake = result.wake and lifecycle.has_background_work(resource)
+        lifecycle.store_state(resource, result.state)
+        pushed = bool(lifecycle.merge_config(resource, result.config)) and _push_config_later(
+            resource
+        )
+        if wake:
+            resource.next_tick_at = utcnow()
+        db.session.commit()
     if pushed:
-        scheduler.enqueue_drive(resource.uuid, 0.0)
+        scheduler.enqueue_drive(uuid, 0.0)
     if wake:
-        scheduler.enqueue_tick(resource.uuid, 0.0)
+        scheduler.enqueue_tick(uuid, 0.0)
     return ActionOutcome(result.message, result.redirect)
 
 
@@ -208,7 +205,9 @@ def live_resource(uuid: str) -> Resource:
 
     :raises Forbidden: unknown, deprovisioning or deprovisioned.
     """
-    resource = db.session.scalar(select(Resource).where(Resource.uuid == uuid))
+    resource = db.session.scalar(
+        select(Resource).where(Resource.uuid == uuid).execution_options(populate_existing=True)
+    )
     if resource is None or resource.state in (
         ResourceState.DEPROVISIONING,
         ResourceState.DEPROVISIONED,

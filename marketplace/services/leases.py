@@ -1,20 +1,28 @@
-"""Locks on resource rows.
+"""Leases and locks on resource rows.
 
-:func:`lock_resource` serialises short critical sections (the Partner API's calls for one
-uuid). Work leases let one worker at a time drive a resource's asynchronous steps.
+A **lease** lets one party at a time (a web request, a worker) work on a resource's backend
+objects. It is two columns on the row, taken with one conditional UPDATE (so two parties
+racing for it cannot both win, on SQLite or PostgreSQL), and it expires on its own, so a
+process killed mid-step only delays the work until the lease runs out.
 
-A lease is two columns on the row. It is taken with one conditional UPDATE (so two workers
-racing for it cannot both win, on SQLite or PostgreSQL) and expires on its own, so a worker
-killed mid-step only delays the work until the reconciler hands it to another worker.
+Work against a backend or the platform happens while holding a lease and **no store
+transaction**: the intent is committed first, the network call runs, the outcome is committed
+after. A slow backend therefore slows only its own resources, on either store.
+
+:func:`lock_resource` is for short critical sections that make no network call.
 """
 
 from __future__ import annotations
 
+import time
+import uuid as uuid_module
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
-from marketplace.errors import NotFound
+from marketplace.errors import NotFound, ServiceUnavailable
 from marketplace.extensions import db
 from marketplace.models import Resource
 from marketplace.models._types import utcnow
@@ -38,6 +46,44 @@ def claim(uuid: str, owner: str, ttl: timedelta) -> bool:
     )
     db.session.commit()
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+#: How long a web request's lease lasts: longer than any backend call it makes (their timeouts
+#: fit inside the platform's 25-30 s request limit), so it never runs out under a live request.
+REQUEST_LEASE = timedelta(seconds=60)
+#: How long a web request waits for another party's lease on the same resource.
+REQUEST_LEASE_WAIT_SECONDS = 20.0
+_POLL_SECONDS = 0.05
+
+
+def claim_or_wait(uuid: str, owner: str, ttl: timedelta, wait_seconds: float) -> bool:
+    """Take the lease, waiting up to ``wait_seconds`` for another holder to finish."""
+    deadline = time.monotonic() + wait_seconds
+    while not claim(uuid, owner, ttl):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL_SECONDS)
+    return True
+
+
+@contextmanager
+def request_lease(
+    uuid: str, *, ttl: timedelta = REQUEST_LEASE, wait_seconds: float = REQUEST_LEASE_WAIT_SECONDS
+) -> Iterator[str]:
+    """Hold ``uuid``'s lease for the duration of a web request's work; yield the owner id.
+
+    :raises ServiceUnavailable: another party held it for longer than ``wait_seconds``.
+    """
+    owner = f"request-{uuid_module.uuid4().hex}"
+    if not claim_or_wait(uuid, owner, ttl, wait_seconds):
+        raise ServiceUnavailable(
+            "Another change to this resource is still in progress; retry in a few seconds.",
+            headers={"Retry-After": "5"},
+        )
+    try:
+        yield owner
+    finally:
+        release(uuid, owner)
 
 
 def release(uuid: str, owner: str) -> None:

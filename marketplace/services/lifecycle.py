@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 
 from marketplace.adapters import (
+    ActionResult,
     AdapterError,
     AdapterRegistry,
     AddonAdapter,
@@ -168,34 +169,42 @@ class Lifecycle:
 
     # --- provisioning -----------------------------------------------------------------------
 
+    def provision_request(self, resource: Resource) -> ProvisionRequest:
+        """What the adapter's ``provision`` is given for ``resource``."""
+        return ProvisionRequest(
+            resource_id=resource.uuid,
+            plan=self.plan_spec(resource),
+            region=resource.region,
+            options=dict(resource.options or {}),
+            name=resource.name,
+        )
+
+    def store_provision(self, resource: Resource, result: ProvisionResult) -> None:
+        """Store a provision's config, state and message (not committed)."""
+        resource.config_encrypted = self._vault.encrypt_mapping(
+            self.declared(resource, result.config)
+        )
+        self.store_state(resource, result.state)
+        resource.message = result.message
+
     def allocate(self, resource: Resource) -> ProvisionResult:
         """Create the backend objects and store config, state and message (not committed).
 
         :raises AdapterError: the adapter failed; what it made is still there (see
             :meth:`undo`), so a retry can converge or a caller can remove it.
         """
-        adapter = self.adapter(resource)
-        result = adapter.provision(
-            ProvisionRequest(
-                resource_id=resource.uuid,
-                plan=self.plan_spec(resource),
-                region=resource.region,
-                options=dict(resource.options or {}),
-                name=resource.name,
-            )
-        )
-        resource.config_encrypted = self._vault.encrypt_mapping(
-            self.declared(resource, result.config)
-        )
-        self.store_state(resource, result.state)
-        resource.message = result.message
+        request = self.provision_request(resource)
+        result = self.adapter(resource).provision(request)
+        self.store_provision(resource, result)
         return result
 
     def undo(self, resource: Resource) -> bool:
         """Remove what a failed provision created; return whether that worked (if not, the
-        reconciler finds the leftovers as orphans)."""
+        reconciler finds the leftovers as orphans). Commits what is pending first."""
+        ref = self.ref(resource, links=False)
+        db.session.commit()
         try:
-            self.adapter(resource).deprovision(self.ref(resource, links=False))
+            self.adapter(resource).deprovision(ref)
         except AdapterError as error:
             log.warning(
                 "cleanup after a failed provision is incomplete",
@@ -225,7 +234,9 @@ class Lifecycle:
         :raises AdapterError: the adapter refused (nothing changed) or the backend is down.
         """
         adapter = self.adapter(resource)
-        result = adapter.change_plan(self.ref(resource), self.plan_spec(resource, new_plan))
+        ref, new_spec = self.ref(resource), self.plan_spec(resource, new_plan)
+        db.session.commit()  # nothing pending: no lock is held across the backend call
+        result = adapter.change_plan(ref, new_spec)
         changed = self.merge_config(resource, result.config)
         self.store_state(resource, result.state)
         resource.plan_id = new_plan.id
@@ -251,46 +262,63 @@ class Lifecycle:
         )
 
     def release_dependants(self, resource: Resource) -> list[str]:
-        """Tell every resource linked to ``resource`` that it is going away, and unlink them;
-        return the dependants' uuids. Never fails: removal must always be possible.
+        """Tell every resource linked to ``resource`` that it is going away, unlink them and
+        commit; return the dependants' uuids. Never fails: removal must always be possible.
 
-        A dependant's worker lease is broken, so a tick that was running when the link went
-        cannot write back state that still uses it.
+        The adapters are called with no store transaction open (they may take a while), then
+        their results are written. A dependant's worker lease is broken, so a tick that was
+        running when the link went cannot write back state that still uses it.
         """
-        told: list[str] = []
+        pending: list[tuple[str, str, str, Linking | None, ResourceRef]] = []
         for link in self.links_to(resource):
-            source = link.source
-            adapter = self._registry.get(source.addon.slug)
-            message = f"The linked {resource.addon.name} resource was removed."
-            if isinstance(adapter, Linking):
+            adapter = self._registry.get(link.source.addon.slug)
+            linking = adapter if isinstance(adapter, Linking) else None
+            pending.append((link.id, link.name, link.source.id, linking, self.ref(link.source)))
+        if not pending:
+            return []
+        gone = f"The linked {resource.addon.name} resource was removed."
+        db.session.commit()  # nothing pending: ends the read before the adapters' calls
+        results: list[tuple[str, str, ActionResult]] = []
+        for link_id, name, source_id, linking, ref in pending:
+            result = ActionResult(gone)
+            if linking is not None:
                 try:
-                    result = adapter.link_removed(self.ref(source), link.name)
+                    result = linking.link_removed(ref, name)
                 except AdapterError as error:
                     log.warning(
                         "a dependant could not release its link",
-                        extra={"resource": source.uuid, "error": error.message},
+                        extra={"resource": ref.resource_id, "error": error.message},
                     )
-                else:
-                    message = result.message or message
-                    self.store_state(source, result.state)
-                    self.merge_config(source, result.config)
-            source.condition = message
-            source.lease_owner = None
-            source.lease_expires_at = None
-            db.session.delete(link)
-            told.append(source.uuid)
+            results.append((link_id, source_id, result))
+        told = []
+        for link_id, source_id, result in results:
+            source = db.session.get(Resource, source_id)
+            stale = db.session.get(ResourceLink, link_id)
+            if source is not None:
+                self.store_state(source, result.state)
+                self.merge_config(source, result.config)
+                source.condition = result.message or gone
+                source.lease_owner = None
+                source.lease_expires_at = None
+                told.append(source.uuid)
+            if stale is not None:
+                db.session.delete(stale)
+        db.session.commit()
         return told
 
     # --- removal ----------------------------------------------------------------------------
 
     def remove_backend(self, resource: Resource) -> None:
-        """Release dependants, then delete the backend objects (not committed).
+        """Release dependants (committed), then delete the backend objects with no store
+        transaction open. The resource's own state is the caller's to write.
 
         :raises AdapterError: the backend is down; a retry finishes the job.
         """
         adapter = self.adapter(resource)
         self.release_dependants(resource)
-        adapter.deprovision(self.ref(resource))
+        ref = self.ref(resource)
+        db.session.commit()  # nothing pending: no lock is held across the backend call
+        adapter.deprovision(ref)
 
     def forget(self, resource: Resource, state: ResourceState) -> None:
         """Leave ``state`` and drop everything secret: config vars, the adapter's state,

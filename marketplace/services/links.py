@@ -19,7 +19,7 @@ from marketplace.adapters import ActionResult, AdapterError, LinkedResource, Lin
 from marketplace.errors import Unprocessable, from_adapter_error
 from marketplace.extensions import db
 from marketplace.models import Addon, Resource, ResourceLink, ResourceState
-from marketplace.services.leases import lock_resource
+from marketplace.services.leases import request_lease
 from marketplace.services.lifecycle import Lifecycle
 
 log = logging.getLogger(__name__)
@@ -123,12 +123,14 @@ def link_views(
 def attach(uuid: str, link_name: str, key: str, lifecycle: Lifecycle) -> ActionResult:
     """Point the link ``link_name`` of resource ``uuid`` at the resource ``key`` names.
 
+    Runs under the source's lease, with no store transaction open while the adapter works.
+
     :raises Unprocessable: unknown link, the resource is not provisioned, no such target on
         this app, or the adapter refused it; nothing changed.
     :raises ServiceUnavailable: the backend is down; nothing changed.
     """
-    source = lock_resource(uuid)
-    try:
+    with request_lease(uuid):
+        source = _source(uuid)
         spec = _declared_link(source, link_name, lifecycle)
         target = resolve_target(source, spec.addon, key)
         existing = _link(source, link_name)
@@ -137,24 +139,26 @@ def attach(uuid: str, link_name: str, key: str, lifecycle: Lifecycle) -> ActionR
             return ActionResult(f"Already linked to {target.name or target.uuid}.")
         if existing is not None:
             _detach_locked(source, existing, lifecycle)
+            source = _source(uuid)
         adapter = lifecycle.adapter(source)
         linked = LinkedResource(link_name, spec.addon, lifecycle.ref(target, links=False))
-        if isinstance(adapter, Linking):
-            result = adapter.link_attached(lifecycle.ref(source), linked)
-        else:
-            result = ActionResult(f"Linked to {target.name or target.uuid}.")
-    except AdapterError as error:
-        db.session.rollback()
-        raise from_adapter_error(error) from error
-    except Exception:
-        db.session.rollback()
-        raise
-    lifecycle.store_state(source, result.state)
-    lifecycle.merge_config(source, result.config)
-    source.condition = None
-    db.session.add(ResourceLink(source_id=source.id, name=link_name, target_id=target.id))
-    db.session.commit()
-    log.info("linked", extra={"resource": uuid, "link": link_name, "target": target.uuid})
+        ref, target_id = lifecycle.ref(source), target.id
+        db.session.commit()
+        try:
+            if isinstance(adapter, Linking):
+                result = adapter.link_attached(ref, linked)
+            else:
+                result = ActionResult(f"Linked to {target.name or target.uuid}.")
+        except AdapterError as error:
+            raise from_adapter_error(error) from error
+        lifecycle.store_state(source, result.state)
+        lifecycle.merge_config(source, result.config)
+        source.condition = None
+        db.session.add(ResourceLink(source_id=source.id, name=link_name, target_id=target_id))
+        db.session.commit()
+    log.info(
+        "linked", extra={"resource": uuid, "link": link_name, "target": linked.resource.resource_id}
+    )
     return result
 
 
@@ -163,28 +167,32 @@ def detach(uuid: str, link_name: str, lifecycle: Lifecycle) -> ActionResult:
 
     :raises Unprocessable: unknown link, or nothing is linked.
     """
-    source = lock_resource(uuid)
-    try:
+    with request_lease(uuid):
+        source = _source(uuid)
         _declared_link(source, link_name, lifecycle)
         existing = _link(source, link_name)
         if existing is None:
+            db.session.rollback()
             raise Unprocessable(f"Nothing is linked as {link_name}.")
         result = _detach_locked(source, existing, lifecycle)
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
+        db.session.commit()
     return result
 
 
 def _detach_locked(source: Resource, link: ResourceLink, lifecycle: Lifecycle) -> ActionResult:
+    """Tell the adapter (no store transaction open), then drop the link (flushed, not
+    committed). The caller holds the source's lease."""
     adapter = lifecycle.adapter(source)
     result = ActionResult(f"Unlinked {link.name}.")
+    name, ref = link.name, lifecycle.ref(source)
+    db.session.commit()
     if isinstance(adapter, Linking):
         try:
-            result = adapter.link_removed(lifecycle.ref(source), link.name)
+            result = adapter.link_removed(ref, name)
         except AdapterError as error:
-            log.warning("link release failed", extra={"resource": source.uuid, "error": error})
+            log.warning(
+                "link release failed", extra={"resource": source.uuid, "error": error.message}
+            )
     lifecycle.store_state(source, result.state)
     lifecycle.merge_config(source, result.config)
     db.session.delete(link)
@@ -199,6 +207,15 @@ def _declared_link(source: Resource, link_name: str, lifecycle: Lifecycle) -> Li
     if spec is None:
         raise Unprocessable(f"{source.addon.name} resources have no link called {link_name!r}.")
     return spec
+
+
+def _source(uuid: str) -> Resource:
+    source = db.session.scalar(
+        select(Resource).where(Resource.uuid == uuid).execution_options(populate_existing=True)
+    )
+    if source is None:
+        raise Unprocessable("No resource with this uuid.")
+    return source
 
 
 def _link(source: Resource, name: str) -> ResourceLink | None:

@@ -1,8 +1,9 @@
 """Provision, change and remove resources: the Partner API's work, idempotent per uuid.
 
-Concurrency: each resource row is locked (see :func:`lock_resource`) while its backend work
-runs, so duplicate requests for one uuid queue behind the first and then read its outcome.
-The lock is a row lock on PostgreSQL and the database write lock on SQLite.
+Concurrency: backend work for a resource runs under its lease (see
+:func:`~marketplace.services.leases.request_lease`) and with no store transaction open:
+duplicate requests for one uuid wait for the first and then read its outcome, and a slow
+backend holds no lock any other resource needs, on SQLite or PostgreSQL.
 
 The service answers with domain results (:class:`Provisioned`, :class:`Accepted`, ...); the
 blueprint chooses the HTTP status.
@@ -25,7 +26,7 @@ from marketplace.models import Addon, Plan, PlatformAuthorization, Resource, Res
 from marketplace.models._types import utcnow
 from marketplace.services.async_provisioning import CANCEL_STEP, DEPROVISION_STEP, PROVISION_STEPS
 from marketplace.services.crypto import Vault
-from marketplace.services.leases import lock_resource
+from marketplace.services.leases import request_lease
 from marketplace.services.lifecycle import Lifecycle
 from marketplace.services.regions import supported_region
 from marketplace.services.scheduling import Scheduler
@@ -110,14 +111,17 @@ class Provisioner:
     def provision(self, addon: Addon, command: ProvisionCommand) -> ProvisionOutcome:
         """Create the resource, or return the earlier answer for the same request.
 
+        The backend work runs under the resource's lease with no store transaction open, so
+        concurrent duplicates wait for the first and then read its answer, and a slow backend
+        blocks nothing else.
+
         :raises Unprocessable: unknown or retired plan, or unsupported region (new uuids).
         :raises Conflict: the uuid exists with another add-on or another plan.
         :raises Gone: the uuid was deprovisioned.
         :raises ServiceUnavailable: the backend is down; nothing is left behind.
         """
-        existing = db.session.scalar(select(Resource).where(Resource.uuid == command.uuid))
         inserted = False
-        if existing is None:
+        if _load(command.uuid) is None:
             plan = _find_plan(addon, command.plan, public_only=True)
             region = supported_region(command.region, addon.regions)
             if region is None:
@@ -126,27 +130,32 @@ class Provisioner:
                     f"supported: {', '.join(addon.regions)}."
                 )
             inserted = self._insert_if_new(addon, plan, region, command)
-        resource = lock_resource(command.uuid)
-        self._check_same_request(addon, resource, command)
+        resource = self._same_request(addon, command)
         if resource.is_async:
             return self._accept_async(resource, command, start=inserted)
-        fresh = resource.state != ResourceState.PROVISIONED
-        if fresh:
-            self._provision_locked(resource)
+        if resource.state == ResourceState.PROVISIONED:
+            return self._answer(resource)
+        with request_lease(command.uuid):
+            resource = self._same_request(addon, command)
+            if resource.state != ResourceState.PROVISIONED:
+                self._provision_now(resource)
+            return self._answer(resource)
+
+    def _answer(self, resource: Resource) -> Provisioned:
         outcome = Provisioned(
             resource.provider_id, self._lifecycle.config(resource), resource.message or ""
         )
-        ticking = fresh and resource.next_tick_at is not None
         db.session.commit()
-        if fresh and resource.authorization is not None:
-            self._scheduler.enqueue_drive(resource.uuid, 0.0)  # exchange the grant while valid
-        if ticking:
-            self._scheduler.enqueue_tick(resource.uuid, 0.0)
         return outcome
 
-    def _check_same_request(
-        self, addon: Addon, resource: Resource, command: ProvisionCommand
-    ) -> None:
+    def _same_request(self, addon: Addon, command: ProvisionCommand) -> Resource:
+        """The stored resource, checked against the request (fresh from the store).
+
+        A resource whose provision failed (nothing exists) takes the plan now asked for.
+        """
+        resource = _load(command.uuid)
+        if resource is None:
+            raise NotFound("No resource with this uuid.")
         if resource.addon_id != addon.id:
             db.session.rollback()
             raise Conflict("This uuid belongs to a resource of another add-on.")
@@ -155,11 +164,17 @@ class Provisioner:
             raise Gone("This resource has been deprovisioned.")
         asked = command.plan.removeprefix(f"{addon.slug}:")
         if asked != resource.plan.slug:
+            if resource.state == ResourceState.FAILED and not resource.is_async:
+                plan = _find_plan(addon, command.plan, public_only=True)
+                resource.plan_id, resource.plan = plan.id, plan
+                db.session.commit()
+                return resource
             db.session.rollback()
             raise Conflict(
                 f"This uuid was provisioned on plan {resource.plan.slug}; change plans with "
                 "PUT, or use a new uuid."
             )
+        return resource
 
     def _insert_if_new(
         self, addon: Addon, plan: Plan, region: str, command: ProvisionCommand
@@ -219,10 +234,17 @@ class Provisioner:
             "Your add-on is being provisioned and will be available shortly.",
         )
 
-    def _provision_locked(self, resource: Resource) -> None:
+    def _provision_now(self, resource: Resource) -> None:
+        """Run the adapter under the caller's lease; store the outcome (committed).
+
+        :raises MarketplaceError: the adapter failed; what it made was removed.
+        """
+        resource.state = ResourceState.PROVISIONING
         resource.attempts += 1
+        request = self._lifecycle.provision_request(resource)
+        db.session.commit()  # the intent is durable; no lock is held across the backend call
         try:
-            self._lifecycle.allocate(resource)
+            result = self._lifecycle.adapter(resource).provision(request)
         except AdapterError as error:
             self._lifecycle.undo(resource)  # nothing half-created stays behind
             resource.state = ResourceState.FAILED
@@ -234,7 +256,15 @@ class Provisioner:
                 "provision failed", extra={"resource": resource.uuid, "error": error.message}
             )
             raise from_adapter_error(error) from error
+        self._lifecycle.store_provision(resource, result)
         self._lifecycle.mark_provisioned(resource)
+        ticking = resource.next_tick_at is not None
+        grant = resource.authorization is not None
+        db.session.commit()
+        if grant:
+            self._scheduler.enqueue_drive(resource.uuid, 0.0)  # exchange the grant while valid
+        if ticking:
+            self._scheduler.enqueue_tick(resource.uuid, 0.0)
 
     # --- plan change ------------------------------------------------------------------------
 
@@ -245,22 +275,26 @@ class Provisioner:
         :raises Unprocessable: unknown plan, or the data does not fit it (nothing changed).
         :raises Conflict: the resource is not provisioned (yet).
         """
-        resource = self._locked_resource(addon, uuid)
-        if resource.state != ResourceState.PROVISIONED:
-            db.session.rollback()
-            raise Conflict(f"The resource is {resource.state}; try again once it is provisioned.")
-        wanted = plan_slug.removeprefix(f"{addon.slug}:")
-        if resource.plan.slug == wanted:
-            db.session.rollback()
-            return PlanChanged(f"Already on plan {wanted}.")
-        new_plan = _find_plan(addon, plan_slug, public_only=True)
-        try:
-            change = self._lifecycle.change_plan(resource, new_plan)
-        except AdapterError as error:
-            db.session.rollback()
-            raise from_adapter_error(error) from error
-        db.session.commit()
-        return PlanChanged(change.message, change.config)
+        self._existing(addon, uuid)
+        with request_lease(uuid):
+            resource = self._existing(addon, uuid)
+            if resource.state != ResourceState.PROVISIONED:
+                db.session.rollback()
+                raise Conflict(
+                    f"The resource is {resource.state}; try again once it is provisioned."
+                )
+            wanted = plan_slug.removeprefix(f"{addon.slug}:")
+            if resource.plan.slug == wanted:
+                db.session.rollback()
+                return PlanChanged(f"Already on plan {wanted}.")
+            new_plan = _find_plan(addon, plan_slug, public_only=True)
+            try:
+                change = self._lifecycle.change_plan(resource, new_plan)
+            except AdapterError as error:
+                db.session.rollback()
+                raise from_adapter_error(error) from error
+            db.session.commit()
+            return PlanChanged(change.message, change.config)
 
     # --- deprovision ------------------------------------------------------------------------
 
@@ -270,27 +304,25 @@ class Provisioner:
         :raises NotFound: unknown uuid. :raises Gone: already deprovisioned.
         :raises ServiceUnavailable: the backend is down; a retry finishes the job.
         """
-        resource = self._locked_resource(addon, uuid, allow_deprovisioning=True)
+        resource = self._existing(addon, uuid, allow_deprovisioning=True)
         queued = self._queue_removal(resource)
         if queued is not None:
             return queued
-        resource.state = ResourceState.DEPROVISIONING
-        db.session.commit()  # durable intent: a crash from here on is re-driven, never revived
-        resource = lock_resource(uuid)
-        if resource.state == ResourceState.DEPROVISIONED:  # a concurrent DELETE finished first
-            db.session.rollback()
-            raise Gone("This resource has been deprovisioned.")
-        try:
-            self._lifecycle.remove_backend(resource)
-        except AdapterError as error:
-            db.session.rollback()
-            resource = lock_resource(uuid)
-            resource.last_error = error.message
+        db.session.rollback()
+        with request_lease(uuid):
+            resource = self._existing(addon, uuid, allow_deprovisioning=True)
+            resource.state = ResourceState.DEPROVISIONING
+            db.session.commit()  # durable intent: a crash from here on is re-driven
+            try:
+                self._lifecycle.remove_backend(resource)
+            except AdapterError as error:
+                db.session.rollback()
+                resource.last_error = error.message
+                db.session.commit()
+                raise from_adapter_error(error) from error
+            self._lifecycle.forget(resource, ResourceState.DEPROVISIONED)
+            resource.last_error = None
             db.session.commit()
-            raise from_adapter_error(error) from error
-        self._lifecycle.forget(resource, ResourceState.DEPROVISIONED)
-        resource.last_error = None
-        db.session.commit()
         return Removed()
 
     def _queue_removal(self, resource: Resource) -> RemovalOutcome | None:
@@ -317,15 +349,15 @@ class Provisioner:
 
     # --- shared -----------------------------------------------------------------------------
 
-    def _locked_resource(
-        self, addon: Addon, uuid: str, *, allow_deprovisioning: bool = False
-    ) -> Resource:
-        exists = db.session.scalar(
-            select(Resource.id).where(Resource.uuid == uuid, Resource.addon_id == addon.id)
-        )
-        if exists is None:
+    def _existing(self, addon: Addon, uuid: str, *, allow_deprovisioning: bool = False) -> Resource:
+        """The resource ``uuid`` of ``addon``, fresh from the store.
+
+        :raises NotFound: unknown (or another add-on's). :raises Gone: deprovisioned.
+        """
+        resource = _load(uuid)
+        if resource is None or resource.addon_id != addon.id:
+            db.session.rollback()
             raise NotFound("No resource with this uuid.")
-        resource = lock_resource(uuid)
         gone = resource.state == ResourceState.DEPROVISIONED or (
             resource.state == ResourceState.DEPROVISIONING and not allow_deprovisioning
         )
@@ -333,6 +365,12 @@ class Provisioner:
             db.session.rollback()
             raise Gone("This resource has been deprovisioned.")
         return resource
+
+
+def _load(uuid: str) -> Resource | None:
+    return db.session.scalar(
+        select(Resource).where(Resource.uuid == uuid).execution_options(populate_existing=True)
+    )
 
 
 def _find_plan(addon: Addon, slug: str, *, public_only: bool) -> Plan:

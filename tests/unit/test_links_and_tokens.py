@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import re
+import time
 import uuid
 from html import unescape
 
@@ -16,7 +16,16 @@ from tests.memory import LinkingAdapter, MemoryAdapter, MemoryBackend
 from tests.support import PartnerClient, build_app
 
 APP_A, APP_B = str(uuid.uuid4()), str(uuid.uuid4())
-_AGES = itertools.count()  # each sign-in a token of its own (tokens are single use)
+_USED_TIMESTAMPS: set[int] = set()
+
+
+def _fresh_age() -> int:
+    """An SSO token age whose timestamp no earlier sign-in used (tokens are single use)."""
+    now, age = int(time.time()), 0
+    while now - age in _USED_TIMESTAMPS:
+        age += 1
+    _USED_TIMESTAMPS.add(now - age)
+    return age
 
 
 @pytest.fixture
@@ -44,7 +53,7 @@ def _signed_in(app, uuid_: str) -> tuple[PartnerClient, str]:
     partner = _partner(app, "linking")
     assert (
         partner.client.post(
-            "/sso/login", data=partner.sso_form(uuid_, age_seconds=next(_AGES))
+            "/sso/login", data=partner.sso_form(uuid_, age_seconds=_fresh_age())
         ).status_code
         == 302
     )
