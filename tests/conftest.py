@@ -76,9 +76,7 @@ def _nothing_left_behind(_service_stack, _needs_backends, installed_adapters) ->
         return
     before = {a.spec.slug: owned_names(a) for a in installed_adapters}
     yield
-    leaked = {
-        a.spec.slug: sorted(owned_names(a) - before[a.spec.slug]) for a in installed_adapters
-    }
+    leaked = {a.spec.slug: sorted(owned_names(a) - before[a.spec.slug]) for a in installed_adapters}
     assert not any(leaked.values()), f"the suite left tenant objects behind: {leaked}"
 
 

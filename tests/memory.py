@@ -59,6 +59,9 @@ class MemoryBackend:
     calls: list[tuple[str, str]] = field(default_factory=list)
     down: bool = False
     fail_after_create: bool = False
+    #: When set, ``provision`` blocks until the event is set (a frozen backend).
+    gate: threading.Event | None = None
+    entered: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, call: str, resource_id: str) -> None:
@@ -87,6 +90,9 @@ class MemoryAdapter:
     def provision(self, request: ProvisionRequest) -> ProvisionResult:
         self._check_up()
         self.backend.record("provision", request.resource_id)
+        if self.backend.gate is not None and request.plan.slug == "big":
+            self.backend.entered.set()
+            assert self.backend.gate.wait(timeout=60), "the test never opened the gate"
         with self.backend.lock:
             self.backend.objects.setdefault(
                 request.resource_id, {"plan": request.plan.slug, "items": 0, "password": 1}

@@ -78,7 +78,7 @@ class KafkaAdapter:
         security_protocol: str = "SASL_PLAINTEXT",
         admin_sasl_mechanism: str = "SCRAM-SHA-512",
         timeout_seconds: float = 10.0,
-        login_deadline_seconds: float = 30.0,
+        login_deadline_seconds: float = 15.0,
         public_bootstrap_servers: str | None = None,
     ) -> None:
         self._cluster = ClusterSettings(

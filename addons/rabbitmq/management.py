@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 3.05
 # Deleting a vhost with many queues takes a while; the server answers only when it is done.
-READ_TIMEOUT_SECONDS = 30.0
+READ_TIMEOUT_SECONDS = 10.0
 HASHING_ALGORITHM = "rabbit_password_hashing_sha256"
 UNREACHABLE = "RabbitMQ is not reachable right now; try again shortly."
 FAILING = "RabbitMQ failed while serving the request; try again shortly."

@@ -43,8 +43,13 @@ def authorize(standin: StandIn, decision: str = "allow", state: str = "xyz") -> 
     with requests.Session() as browser:
         page = browser.get(
             f"{standin.url}/services/oauth2/authorize",
-            params={"response_type": "code", "client_id": standin.client_id,
-                    "redirect_uri": CALLBACK, "state": state, "scope": "api refresh_token"},
+            params={
+                "response_type": "code",
+                "client_id": standin.client_id,
+                "redirect_uri": CALLBACK,
+                "state": state,
+                "scope": "api refresh_token",
+            },
             timeout=10,
         )
         assert page.status_code == 200, page.text
@@ -54,7 +59,8 @@ def authorize(standin: StandIn, decision: str = "allow", state: str = "xyz") -> 
         answer = browser.post(
             standin.url + form.group(1),
             data={"consent": nonce.group(1), "username": "x", "decision": decision},
-            allow_redirects=False, timeout=10,
+            allow_redirects=False,
+            timeout=10,
         )
     assert answer.status_code == 302, answer.text
     location = urlparse(answer.headers["Location"])
@@ -71,8 +77,9 @@ def token_call(standin: StandIn, **form: str) -> requests.Response:
 def oauth_login(standin: StandIn) -> dict[str, Any]:
     """The whole web-server flow: authorize, allow, trade the code for tokens."""
     code = authorize(standin)["code"]
-    response = token_call(standin, grant_type="authorization_code", code=code,
-                          redirect_uri=CALLBACK)
+    response = token_call(
+        standin, grant_type="authorization_code", code=code, redirect_uri=CALLBACK
+    )
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
     return tokens

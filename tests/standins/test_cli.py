@@ -17,14 +17,28 @@ from standins.salesforce.server import build
 @contextmanager
 def cli_server(data, certs):
     process = subprocess.Popen(
-        [sys.executable, "-m", "standins.salesforce", "serve", "--port", "0", "--data",
-         str(data), "--cert-dir", str(certs), "--seed"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "standins.salesforce",
+            "serve",
+            "--port",
+            "0",
+            "--data",
+            str(data),
+            "--cert-dir",
+            str(certs),
+            "--seed",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         first = process.stdout.readline().strip()
         assert first.startswith("Salesforce stand-in at https://127.0.0.1:"), (
-            first + process.stderr.read())
+            first + process.stderr.read()
+        )
         yield first.rsplit(" ", 1)[1]
     finally:
         process.send_signal(signal.SIGTERM)
@@ -50,9 +64,11 @@ def test_cli_serves_a_persistent_org(tmp_path, monkeypatch):
     with cli_server(data, certs) as url:
         again = requests.get(f"{url}/_standin/records/Account", timeout=10).json()
         assert again["totalSize"] == 13
-        created = requests.post(f"{url}/_standin/records/Account", json={"Name": "After"},
-                                timeout=10)
+        created = requests.post(
+            f"{url}/_standin/records/Account", json={"Name": "After"}, timeout=10
+        )
         assert created.status_code == 201
-        record = requests.get(f"{url}/_standin/records/Account/{created.json()['id']}",
-                              timeout=10).json()
+        record = requests.get(
+            f"{url}/_standin/records/Account/{created.json()['id']}", timeout=10
+        ).json()
         assert record["SystemModstamp"] > stamp

@@ -45,58 +45,88 @@ def test_certificate_is_checked_not_skipped(standin, monkeypatch):
 
 def test_code_flow_returns_salesforce_token_shape(standin):
     tokens = oauth_login(standin)
-    assert set(tokens) == {"access_token", "refresh_token", "signature", "scope",
-                           "instance_url", "id", "token_type", "issued_at"}
+    assert set(tokens) == {
+        "access_token",
+        "refresh_token",
+        "signature",
+        "scope",
+        "instance_url",
+        "id",
+        "token_type",
+        "issued_at",
+    }
     assert tokens["instance_url"] == standin.url
     assert tokens["id"] == f"{standin.url}/id/{standin.org.org_id}/{standin.org.user_id}"
     assert tokens["token_type"] == "Bearer"
     assert tokens["access_token"].startswith(standin.org.org_id[:15] + "!")
-    expected = hmac.new(standin.client_secret.encode(),
-                        (tokens["id"] + tokens["issued_at"]).encode(), hashlib.sha256).digest()
+    expected = hmac.new(
+        standin.client_secret.encode(),
+        (tokens["id"] + tokens["issued_at"]).encode(),
+        hashlib.sha256,
+    ).digest()
     assert base64.b64decode(tokens["signature"]) == expected
-    identity = requests.get(tokens["id"], timeout=10,
-                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    identity = requests.get(
+        tokens["id"], timeout=10, headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert identity.json()["organization_id"] == standin.org.org_id
 
 
 def test_authorize_keeps_state_and_deny_reports_access_denied(standin):
     assert authorize(standin, state="s-1")["state"] == "s-1"
     denied = authorize(standin, decision="deny", state="s-2")
-    assert denied == {"error": "access_denied", "state": "s-2",
-                      "error_description": "end-user denied authorization"}
+    assert denied == {
+        "error": "access_denied",
+        "state": "s-2",
+        "error_description": "end-user denied authorization",
+    }
 
 
 def test_authorize_refuses_unknown_client_without_redirecting(standin):
-    page = requests.get(f"{standin.url}/services/oauth2/authorize", allow_redirects=False,
-                        params={"response_type": "code", "client_id": "nobody",
-                                "redirect_uri": CALLBACK}, timeout=10)
+    page = requests.get(
+        f"{standin.url}/services/oauth2/authorize",
+        allow_redirects=False,
+        params={"response_type": "code", "client_id": "nobody", "redirect_uri": CALLBACK},
+        timeout=10,
+    )
     assert page.status_code == 400
     assert "invalid_client_id" in page.text
 
 
 def test_code_is_single_use_and_checks_client_and_redirect(standin):
     code = authorize(standin)["code"]
-    wrong_uri = token_call(standin, grant_type="authorization_code", code=code,
-                           redirect_uri="https://elsewhere.test/cb")
+    wrong_uri = token_call(
+        standin,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri="https://elsewhere.test/cb",
+    )
     assert wrong_uri.status_code == 400
-    assert wrong_uri.json() == {"error": "redirect_uri_mismatch",
-                                "error_description": "redirect_uri must match configuration"}
-    reused = token_call(standin, grant_type="authorization_code", code=code,
-                        redirect_uri=CALLBACK)
+    assert wrong_uri.json() == {
+        "error": "redirect_uri_mismatch",
+        "error_description": "redirect_uri must match configuration",
+    }
+    reused = token_call(standin, grant_type="authorization_code", code=code, redirect_uri=CALLBACK)
     assert reused.json()["error"] == "invalid_grant"
-    bad_secret = token_call(standin, grant_type="authorization_code",
-                            code=authorize(standin)["code"], redirect_uri=CALLBACK,
-                            client_secret="wrong")
-    assert bad_secret.json() == {"error": "invalid_client",
-                                 "error_description": "invalid client credentials"}
+    bad_secret = token_call(
+        standin,
+        grant_type="authorization_code",
+        code=authorize(standin)["code"],
+        redirect_uri=CALLBACK,
+        client_secret="wrong",
+    )
+    assert bad_secret.json() == {
+        "error": "invalid_client",
+        "error_description": "invalid client credentials",
+    }
     grant = token_call(standin, grant_type="password")
     assert grant.json()["error"] == "unsupported_grant_type"
 
 
 def test_refresh_then_revoke(standin):
     tokens = oauth_login(standin)
-    refreshed = token_call(standin, grant_type="refresh_token",
-                           refresh_token=tokens["refresh_token"])
+    refreshed = token_call(
+        standin, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+    )
     assert refreshed.status_code == 200
     body = refreshed.json()
     assert "refresh_token" not in body
@@ -104,18 +134,21 @@ def test_refresh_then_revoke(standin):
     sf = Salesforce(instance_url=body["instance_url"], session_id=body["access_token"])
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 3
 
-    revoked = requests.post(f"{standin.url}/services/oauth2/revoke",
-                            data={"token": tokens["refresh_token"]}, timeout=10)
+    revoked = requests.post(
+        f"{standin.url}/services/oauth2/revoke", data={"token": tokens["refresh_token"]}, timeout=10
+    )
     assert revoked.status_code == 200
-    again = token_call(standin, grant_type="refresh_token",
-                       refresh_token=tokens["refresh_token"])
+    again = token_call(standin, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
     assert again.status_code == 400
-    assert again.json() == {"error": "invalid_grant",
-                            "error_description": "expired access/refresh token"}
+    assert again.json() == {
+        "error": "invalid_grant",
+        "error_description": "expired access/refresh token",
+    }
     with pytest.raises(SalesforceExpiredSession):
         sf.query("SELECT Id FROM Account")
-    unknown = requests.post(f"{standin.url}/services/oauth2/revoke", data={"token": "nope"},
-                            timeout=10)
+    unknown = requests.post(
+        f"{standin.url}/services/oauth2/revoke", data={"token": "nope"}, timeout=10
+    )
     assert unknown.status_code == 400
     assert unknown.text.startswith("error=unsupported_token_type")
 
@@ -126,8 +159,9 @@ def test_expired_access_token_gets_401_invalid_session(standin, sf):
     with pytest.raises(SalesforceExpiredSession) as caught:
         sf.query("SELECT Id FROM Account")
     assert caught.value.status == 401
-    assert caught.value.content == [{"message": "Session expired or invalid",
-                                     "errorCode": "INVALID_SESSION_ID"}]
+    assert caught.value.content == [
+        {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
+    ]
 
 
 # --- describe and limits ---------------------------------------------------------------------
@@ -165,8 +199,9 @@ def test_limits_header_and_request_limit_exceeded(standin, sf):
     with pytest.raises(SalesforceRefusedRequest) as caught:
         sf.query("SELECT Id FROM Account")
     assert caught.value.status == 403
-    assert caught.value.content == [{"message": "TotalRequests Limit exceeded.",
-                                     "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+    assert caught.value.content == [
+        {"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}
+    ]
     assert standin.admin.api_usage() == {"used": 100, "max": 100}
 
 
@@ -191,15 +226,17 @@ def test_query_pages_with_batch_size_and_query_all_sees_deleted(standin, sf):
     sf.Account.delete(victim)
     live = sf.query_all("SELECT Id FROM Account", headers=SMALL_BATCH)["records"]
     assert victim not in {r["Id"] for r in live}
-    with_deleted = sf.query_all("SELECT Id, IsDeleted FROM Account WHERE IsDeleted = true",
-                                include_deleted=True)
+    with_deleted = sf.query_all(
+        "SELECT Id, IsDeleted FROM Account WHERE IsDeleted = true", include_deleted=True
+    )
     assert [r["Id"] for r in with_deleted["records"]] == [victim]
 
 
 def test_soql_filters_order_limit_and_count(standin, sf):
     admin = standin.admin
-    admin.create_record("Account", {"Name": "O'Brien & Co", "NumberOfEmployees": 5,
-                                    "Industry": "Retail"})
+    admin.create_record(
+        "Account", {"Name": "O'Brien & Co", "NumberOfEmployees": 5, "Industry": "Retail"}
+    )
     admin.create_record("Account", {"Name": "100% Cotton", "NumberOfEmployees": 50})
     records = sf.query("SELECT Name FROM Account WHERE Name = 'o\\'brien & co'")["records"]
     assert [r["Name"] for r in records] == ["O'Brien & Co"]
@@ -216,15 +253,19 @@ def test_soql_filters_order_limit_and_count(standin, sf):
     assert sf.query("SELECT COUNT() FROM Account WHERE Industry = null")["totalSize"] == 1
     fifteen = sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]["Id"][:15]
     assert sf.query(f"SELECT Id FROM Account WHERE Id = '{fifteen}'")["totalSize"] == 1
-    assert sf.query("SELECT Id FROM Account WHERE CreatedDate > 2024-01-01T00:00:00Z "
-                    "AND CreatedDate < 2999-01-01T00:00:00.000+0000")["totalSize"] == 5
+    assert (
+        sf.query(
+            "SELECT Id FROM Account WHERE CreatedDate > 2024-01-01T00:00:00Z "
+            "AND CreatedDate < 2999-01-01T00:00:00.000+0000"
+        )["totalSize"]
+        == 5
+    )
 
 
 def test_soql_errors_use_salesforce_codes(sf):
     cases = {
         "SELECT Id FROM": "MALFORMED_QUERY",
-        "SELECT Id FROM Account WHERE Name = 'a' AND Name = 'b' OR Name = 'c'":
-            "MALFORMED_QUERY",
+        "SELECT Id FROM Account WHERE Name = 'a' AND Name = 'b' OR Name = 'c'": "MALFORMED_QUERY",
         "SELECT Nope FROM Account": "INVALID_FIELD",
         "SELECT Id FROM Nope__c": "INVALID_TYPE",
         "SELECT Id FROM Account WHERE SystemModstamp > '2024-01-01'": "INVALID_FIELD",
@@ -244,8 +285,10 @@ def test_modstamp_poller_never_misses_a_write(standin, sf):
         written.add(sf.Account.create({"Name": f"Poll {n}"})["id"])
         if n % 3 == 0:
             standin.admin.update_record("Account", next(iter(written)), {"Phone": str(n)})
-        window = sf.query_all(f"SELECT Id, SystemModstamp FROM Account WHERE SystemModstamp > "
-                              f"{last} ORDER BY SystemModstamp")["records"]
+        window = sf.query_all(
+            f"SELECT Id, SystemModstamp FROM Account WHERE SystemModstamp > "
+            f"{last} ORDER BY SystemModstamp"
+        )["records"]
         if window:
             stamps = [r["SystemModstamp"] for r in window]
             assert stamps == sorted(stamps)
@@ -259,8 +302,9 @@ def test_modstamp_poller_never_misses_a_write(standin, sf):
 
 
 def test_crud_and_server_maintained_fields(standin, sf):
-    created = sf.Contact.create({"LastName": "Turing", "Email": "alan@example.com",
-                                 "Birthdate": "1912-06-23"})
+    created = sf.Contact.create(
+        {"LastName": "Turing", "Email": "alan@example.com", "Birthdate": "1912-06-23"}
+    )
     assert created["success"] is True and created["errors"] == []
     record_id = created["id"]
     assert len(record_id) == 18 and record_id.startswith("003")
@@ -278,8 +322,11 @@ def test_crud_and_server_maintained_fields(standin, sf):
     assert _error(caught)["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.Contact.create({"FirstName": "No last name"})
-    assert _error(caught) == {"message": "Required fields are missing: [LastName]",
-                              "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["LastName"]}
+    assert _error(caught) == {
+        "message": "Required fields are missing: [LastName]",
+        "errorCode": "REQUIRED_FIELD_MISSING",
+        "fields": ["LastName"],
+    }
     assert sf.Contact.delete(record_id) == 204
     with pytest.raises(SalesforceResourceNotFound) as caught:
         sf.Contact.get(record_id)
@@ -293,16 +340,23 @@ def test_upsert_by_external_id(standin, sf):
     assert updated.json()["created"] is False
     record = sf.Account.get_by_custom_id("External_Id__c", "ext-1")
     assert record["Name"] == "Renamed"
-    batch = sf.restful("composite/sobjects/Account/External_Id__c", method="PATCH", json={
-        "allOrNone": False,
-        "records": [
-            {"attributes": {"type": "Account"}, "External_Id__c": "ext-1", "Name": "Again"},
-            {"attributes": {"type": "Account"}, "External_Id__c": "ext-2", "Name": "New"},
-            {"attributes": {"type": "Account"}, "External_Id__c": "ext-3"},
-        ],
-    })
+    batch = sf.restful(
+        "composite/sobjects/Account/External_Id__c",
+        method="PATCH",
+        json={
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Account"}, "External_Id__c": "ext-1", "Name": "Again"},
+                {"attributes": {"type": "Account"}, "External_Id__c": "ext-2", "Name": "New"},
+                {"attributes": {"type": "Account"}, "External_Id__c": "ext-3"},
+            ],
+        },
+    )
     assert [(r["success"], r.get("created")) for r in batch] == [
-        (True, False), (True, True), (False, None)]
+        (True, False),
+        (True, True),
+        (False, None),
+    ]
     assert batch[0]["id"] == record["Id"]
     assert batch[2]["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
     names = {r["External_Id__c"]: r["Name"] for r in standin.admin.list_records("Account")}
@@ -328,19 +382,28 @@ def test_get_deleted_and_get_updated(standin, sf):
 
 
 def test_collections_report_validation_failures_per_record(standin, sf):
-    standin.admin.add_validation_rule("Account", "Industry", "Other",
-                                      "Industry may not be Other")
-    body = {"allOrNone": False, "records": [
-        {"attributes": {"type": "Account"}, "Name": "Good"},
-        {"attributes": {"type": "Account"}, "Name": "Bad", "Industry": "Other"},
-        {"attributes": {"type": "Account"}, "Name": "X" * 256},
-        {"attributes": {"type": "Contact"}, "LastName": "Mixed types", "Email": "not-an-email"},
-    ]}
+    standin.admin.add_validation_rule("Account", "Industry", "Other", "Industry may not be Other")
+    body = {
+        "allOrNone": False,
+        "records": [
+            {"attributes": {"type": "Account"}, "Name": "Good"},
+            {"attributes": {"type": "Account"}, "Name": "Bad", "Industry": "Other"},
+            {"attributes": {"type": "Account"}, "Name": "X" * 256},
+            {"attributes": {"type": "Contact"}, "LastName": "Mixed types", "Email": "not-an-email"},
+        ],
+    }
     results = sf.restful("composite/sobjects", method="POST", json=body)
     assert results[0]["success"] is True and results[0]["id"].startswith("001")
-    assert results[1] == {"success": False, "errors": [{
-        "statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
-        "message": "Industry may not be Other", "fields": []}]}
+    assert results[1] == {
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                "message": "Industry may not be Other",
+                "fields": [],
+            }
+        ],
+    }
     assert results[2]["errors"][0]["statusCode"] == "STRING_TOO_LONG"
     assert results[3]["errors"][0]["statusCode"] == "INVALID_EMAIL_ADDRESS"
 
@@ -352,18 +415,28 @@ def test_collections_report_validation_failures_per_record(standin, sf):
     assert len(standin.admin.list_records("Account")) == before
 
     good = results[0]["id"]
-    updates = sf.restful("composite/sobjects", method="PATCH", json={"records": [
-        {"attributes": {"type": "Account"}, "id": good, "Industry": "Other"},
-        {"attributes": {"type": "Account"}, "id": good, "Industry": "Retail"},
-    ]})
+    updates = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "records": [
+                {"attributes": {"type": "Account"}, "id": good, "Industry": "Other"},
+                {"attributes": {"type": "Account"}, "id": good, "Industry": "Retail"},
+            ]
+        },
+    )
     assert [u["success"] for u in updates] == [False, True]
     assert updates[0]["id"] == good
-    deletes = sf.restful("composite/sobjects", method="DELETE",
-                         params={"ids": f"{good},{good}", "allOrNone": "false"})
+    deletes = sf.restful(
+        "composite/sobjects",
+        method="DELETE",
+        params={"ids": f"{good},{good}", "allOrNone": "false"},
+    )
     assert [d["success"] for d in deletes] == [True, False]
     assert deletes[1]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
-    too_many = {"records": [{"attributes": {"type": "Account"}, "Name": str(n)}
-                            for n in range(201)]}
+    too_many = {
+        "records": [{"attributes": {"type": "Account"}, "Name": str(n)} for n in range(201)]
+    }
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.restful("composite/sobjects", method="POST", json=too_many)
     assert _error(caught)["errorCode"] == "EXCEEDED_ID_LIMIT"
@@ -383,19 +456,27 @@ def test_references_must_point_at_live_records_of_the_right_type(standin, sf):
 
 def test_errors_are_salesforce_json_everywhere(standin, sf):
     headers = {"Authorization": f"Bearer {standin.new_session()}"}
-    for path in ("/services/data/v59.0/nothing", "/services/data/v12.0/sobjects",
-                 "/services/data/v59.0/sobjects/Nope/describe"):
+    for path in (
+        "/services/data/v59.0/nothing",
+        "/services/data/v12.0/sobjects",
+        "/services/data/v59.0/sobjects/Nope/describe",
+    ):
         response = requests.get(standin.url + path, headers=headers, timeout=10)
         assert response.status_code == 404
-        assert response.json() == [{"message": "The requested resource does not exist",
-                                    "errorCode": "NOT_FOUND"}]
-    wrong_method = requests.put(f"{standin.url}/services/data/v59.0/limits", headers=headers,
-                                timeout=10)
+        assert response.json() == [
+            {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}
+        ]
+    wrong_method = requests.put(
+        f"{standin.url}/services/data/v59.0/limits", headers=headers, timeout=10
+    )
     assert wrong_method.status_code == 405
     assert wrong_method.json()[0]["errorCode"] == "METHOD_NOT_ALLOWED"
-    broken = requests.post(f"{standin.url}/services/data/v59.0/sobjects/Account",
-                           data="{nope", headers={**headers, "Content-Type": "application/json"},
-                           timeout=10)
+    broken = requests.post(
+        f"{standin.url}/services/data/v59.0/sobjects/Account",
+        data="{nope",
+        headers={**headers, "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert broken.status_code == 400 and broken.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.Account.create({"NumberOfEmployees": "many", "Name": "x"})
@@ -409,8 +490,11 @@ def test_bulk2_query_pages_csv_through_simple_salesforce(standin, sf):
     from standins.salesforce import generate
 
     generate(standin.org, "Account", 2500)
-    pages = list(sf.bulk2.Account.query("SELECT Id, Name, AnnualRevenue, CreatedDate "
-                                        "FROM Account", max_records=1000, wait=0))
+    pages = list(
+        sf.bulk2.Account.query(
+            "SELECT Id, Name, AnnualRevenue, CreatedDate FROM Account", max_records=1000, wait=0
+        )
+    )
     assert len(pages) == 3
     rows = [row for page in pages for row in csv.DictReader(io.StringIO(page))]
     assert len(rows) == 2503
@@ -420,16 +504,25 @@ def test_bulk2_query_pages_csv_through_simple_salesforce(standin, sf):
 
 
 def test_bulk2_job_states_and_errors(standin, sf):
-    headers = {"Authorization": f"Bearer {standin.new_session()}",
-               "Content-Type": "application/json"}
+    headers = {
+        "Authorization": f"Bearer {standin.new_session()}",
+        "Content-Type": "application/json",
+    }
     jobs = f"{standin.url}/services/data/v59.0/jobs/query"
-    created = requests.post(jobs, json={"operation": "query",
-                                        "query": "SELECT Id FROM Lead"}, headers=headers,
-                            timeout=10).json()
+    created = requests.post(
+        jobs,
+        json={"operation": "query", "query": "SELECT Id FROM Lead"},
+        headers=headers,
+        timeout=10,
+    ).json()
     assert created["state"] == "UploadComplete" and created["object"] == "Lead"
     assert created["id"].startswith("750")
-    bad = requests.post(jobs, json={"operation": "query", "query": "SELECT Nope FROM Lead"},
-                        headers=headers, timeout=10)
+    bad = requests.post(
+        jobs,
+        json={"operation": "query", "query": "SELECT Nope FROM Lead"},
+        headers=headers,
+        timeout=10,
+    )
     assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_FIELD"
     missing = requests.get(f"{jobs}/750Dn0000000999AAA", headers=headers, timeout=10)
     assert missing.status_code == 404

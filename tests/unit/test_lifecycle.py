@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -181,3 +182,33 @@ def test_deprovisioned_uuids_are_gone(platform):
     assert platform.deprovision(uuid_).status_code == 410
     assert platform.provision(uuid=uuid_, plan="small").status_code == 410
     assert platform.change_plan(uuid_, "big").status_code == 410
+
+
+def test_a_frozen_backend_slows_only_its_own_resource(memory_app, platform, backend):
+    """The store is never locked across a backend call: while one provision hangs in its
+    backend, others on the same store go on (they used to wait 30 s for SQLite's lock)."""
+    backend.gate = threading.Event()
+    frozen = platform.provision_body(plan="big")
+    other = platform.provision(plan="small").get_json()["id"]
+    platform.client.post("/sso/login", data=platform.sso_form(other))
+
+    def post_frozen():
+        client = memory_app.test_client()
+        return client.post("/heroku/resources", json=frozen, headers=platform.headers)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hanging = pool.submit(post_frozen)
+        assert backend.entered.wait(timeout=30)
+        # Meanwhile: another provision, a plan change, an SSO login and a dashboard page.
+        assert platform.provision(plan="small").status_code == 200
+        assert platform.change_plan(other, "big").status_code == 200
+        second = PartnerClient(memory_app.test_client(), memory_app, "memory")
+        assert (
+            second.client.post("/sso/login", data=second.sso_form(other, age_seconds=1)).status_code
+            == 302
+        )
+        assert second.client.get(f"/dashboard/{other}").status_code == 200
+        assert not hanging.done()
+        backend.gate.set()
+        assert hanging.result(timeout=30).status_code == 200
+    assert platform.deprovision(frozen["uuid"]).status_code == 204
