@@ -14,6 +14,7 @@ def create_adapter(settings: Mapping[str, Any]) -> PostgresAdapter:
         admin_url=settings["POSTGRES_ADMIN_URL"],
         public_host=settings.get("POSTGRES_PUBLIC_HOST") or None,
         name_prefix=settings.get("BACKEND_NAME_PREFIX") or DEFAULT_NAME_PREFIX,
+        reserved_connections=int(settings.get("POSTGRES_RESERVED_CONNECTIONS", 10)),
     )
 
 

@@ -2,12 +2,18 @@
 
 The admin role needs CREATEDB and CREATEROLE, and membership in ``pg_signal_backend`` (to end
 tenant sessions on deprovision) and ``pg_read_all_stats`` (to measure usage).
+
+Tenants are hostile: every admin session ignores objects they control (see
+:mod:`addons.postgres.connections`), databases are copied from ``template0`` (which nobody can
+connect to, so an idle session on ``template1`` blocks nothing), removal undoes whatever state
+a tenant put its database or role into (:mod:`addons.postgres.removal`), and the broker never
+sells more connection slots than the server has (``POSTGRES_RESERVED_CONNECTIONS`` stay free
+for the broker and the server's own use).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +21,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from addons.postgres.connections import AdminConnections
 from addons.postgres.plans import SPEC
+from addons.postgres.removal import drop_database, drop_role
 from marketplace.adapters import (
     DEFAULT_NAME_PREFIX,
     BackendObject,
@@ -23,6 +31,7 @@ from marketplace.adapters import (
     BackendUnavailable,
     PlanChangeRejected,
     PlanSpec,
+    ProvisionRejected,
     ProvisionRequest,
     ProvisionResult,
     ResourceDetails,
@@ -34,7 +43,7 @@ from marketplace.adapters import (
     random_password,
 )
 
-CONNECT_TIMEOUT_SECONDS = 5
+DEFAULT_RESERVED_CONNECTIONS = 10
 
 
 class PostgresAdapter:
@@ -50,9 +59,11 @@ class PostgresAdapter:
         admin_url: str,
         public_host: str | None = None,
         name_prefix: str = DEFAULT_NAME_PREFIX,
+        reserved_connections: int = DEFAULT_RESERVED_CONNECTIONS,
     ) -> None:
-        self._admin_url = admin_url
+        self._connections = AdminConnections(admin_url)
         self._prefix = name_prefix
+        self._reserved = reserved_connections
         params = conninfo_to_dict(admin_url)
         self._public_host = (
             public_host or f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
@@ -67,11 +78,12 @@ class PostgresAdapter:
             self._database_name(request.resource_id),
         )
         password = random_password(40)
-        with self._admin() as conn:
+        with self._connections.maintenance() as conn:
+            self._check_capacity(conn, role, request.plan, ProvisionRejected)
             self._upsert_role(conn, role, password, request.plan)
             with suppress(psycopg.errors.DuplicateDatabase):  # an earlier try got this far
                 conn.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(
                         sql.Identifier(database), sql.Identifier(role)
                     )
                 )
@@ -94,36 +106,40 @@ class PostgresAdapter:
                     f"The database uses {_describe(metric_name, metric.value)}, above the "
                     f"{_describe(metric_name, limit)} limit of plan {new_plan.slug}."
                 )
-        with self._admin() as conn:
+        role = self._role_name(resource.resource_id)
+        with self._connections.maintenance() as conn:
+            self._check_capacity(conn, role, new_plan, PlanChangeRejected)
             conn.execute(
                 sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
-                    sql.Identifier(self._role_name(resource.resource_id)),
-                    sql.Literal(int(new_plan.limits["max_connections"])),
+                    sql.Identifier(role), sql.Literal(int(new_plan.limits["max_connections"]))
                 )
             )
         return ProvisionResult(config={}, message=f"Now on plan {new_plan.slug}.")
 
     def deprovision(self, resource: ResourceRef) -> None:
         """Drop the database (ending its sessions) and the role; missing objects are fine."""
-        with self._admin() as conn:
+        with self._connections.maintenance() as conn:
             self._drop(conn, resource.resource_id)
 
     def usage(self, resource: ResourceRef) -> Usage:
         """Database size, open connections and table count against the plan's limits."""
         database = self._database_name(resource.resource_id)
         limits = resource.plan.limits
-        with self._admin() as conn:
+        # Figures from the server's catalogs and statistics, which tenants cannot write.
+        with self._connections.maintenance() as conn:
             size, connections = conn.execute(
-                "SELECT pg_database_size(%(db)s),"
-                " (SELECT count(*) FROM pg_stat_activity WHERE datname = %(db)s)",
+                "SELECT pg_catalog.pg_database_size(%(db)s),"
+                " (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity"
+                "  WHERE datname = %(db)s)",
                 {"db": database},
             ).fetchone() or (0, 0)
-        with self._admin(dbname=database) as conn:
+        with self._connections.database(database) as conn:
             row = conn.execute(
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                "SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                 " WHERE c.relkind IN ('r', 'p')"
                 " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-                " AND n.nspname NOT LIKE 'pg_toast%%'"
+                " AND NOT starts_with(n.nspname, 'pg_toast')"
             ).fetchone()
         tables = row[0] if row else 0
         return Usage(
@@ -143,10 +159,11 @@ class PostgresAdapter:
             self._database_name(resource.resource_id),
         )
         password = random_password(40)
-        with self._admin() as conn:
+        with self._connections.maintenance() as conn:
             self._upsert_role(conn, role, password, resource.plan)
             conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity"
+                " WHERE usename = %s",
                 (role,),
             )
         return ProvisionResult(
@@ -158,11 +175,11 @@ class PostgresAdapter:
         """Connection facts, a psql line, and the tenant's tables with sizes."""
         database = self._database_name(resource.resource_id)
         host, _, port = self._public_host.rpartition(":")
-        with self._admin(dbname=database) as conn:
+        with self._connections.database(database) as conn:
             rows = conn.execute(
-                "SELECT schemaname || '.' || relname, n_live_tup,"
-                " pg_size_pretty(pg_total_relation_size(relid))"
-                " FROM pg_stat_user_tables ORDER BY 1 LIMIT 200"
+                "SELECT pg_catalog.concat(schemaname, '.', relname), n_live_tup,"
+                " pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(relid))"
+                " FROM pg_catalog.pg_stat_user_tables ORDER BY 1 LIMIT 200"
             ).fetchall()
         return ResourceDetails(
             facts=(
@@ -184,18 +201,28 @@ class PostgresAdapter:
     def check(self) -> BackendStatus:
         """Connect as the admin role and run a trivial query."""
         try:
-            with self._admin() as conn:
+            with self._connections.maintenance() as conn:
                 version = conn.execute("SHOW server_version").fetchone()
+                open_to_all = conn.execute(
+                    "SELECT pg_catalog.string_agg(datname, ', ') FROM pg_catalog.pg_database"
+                    " WHERE datallowconn AND NOT starts_with(datname, %s)"
+                    " AND pg_catalog.has_database_privilege('public', datname, 'CONNECT')",
+                    (self._prefix,),
+                ).fetchone()
         except BackendUnavailable as error:
             return BackendStatus(ok=False, detail=error.message)
-        return BackendStatus(ok=True, detail=f"PostgreSQL {version[0] if version else '?'}")
+        detail = f"PostgreSQL {version[0] if version else '?'}"
+        if open_to_all and open_to_all[0]:
+            detail += f"; warning: every role may connect to {open_to_all[0]}"
+        return BackendStatus(ok=True, detail=detail)
 
     def owned(self) -> list[BackendObject]:
         """Databases and roles that carry the broker's prefix."""
-        with self._admin() as conn:
+        with self._connections.maintenance() as conn:
             rows = conn.execute(
-                "SELECT 'database', datname FROM pg_database WHERE starts_with(datname, %(p)s)"
-                " UNION ALL SELECT 'role', rolname FROM pg_roles"
+                "SELECT 'database', datname FROM pg_catalog.pg_database"
+                " WHERE starts_with(datname, %(p)s)"
+                " UNION ALL SELECT 'role', rolname FROM pg_catalog.pg_roles"
                 " WHERE starts_with(rolname, %(p)s)",
                 {"p": self._prefix},
             ).fetchall()
@@ -213,28 +240,19 @@ class PostgresAdapter:
         name = orphan.name
         if orphan.kind not in ("database", "role") or not name.startswith(self._prefix):
             raise ValueError(f"{orphan} is not a database or role with this broker's prefix")
-        with self._admin() as conn:
+        with self._connections.maintenance() as conn:
             if orphan.kind == "database":
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-            elif self._role_exists(conn, name):
-                owned = conn.execute(
-                    "SELECT datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba"
-                    " WHERE r.rolname = %s AND starts_with(d.datname, %s)",
-                    (name, self._prefix),
-                ).fetchall()
-                for (database,) in owned:  # a role cannot go while it owns a database
-                    conn.execute(
-                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                            sql.Identifier(database)
-                        )
-                    )
-                conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
-                    (name,),
-                )
-                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+                drop_database(conn, name)
+                return
+            owned = conn.execute(
+                "SELECT datname FROM pg_catalog.pg_database d"
+                " JOIN pg_catalog.pg_roles r ON r.oid = d.datdba"
+                " WHERE r.rolname = %s AND starts_with(d.datname, %s)",
+                (name, self._prefix),
+            ).fetchall()
+            for (database,) in owned:  # a role cannot go while it owns a database
+                drop_database(conn, database)
+            drop_role(conn, self._connections, name)
 
     # --- internals --------------------------------------------------------------------------
 
@@ -244,25 +262,8 @@ class PostgresAdapter:
     def _database_name(self, resource_id: str) -> str:
         return backend_name(f"{self._prefix}d_", resource_id)
 
-    @contextmanager
-    def _admin(self, dbname: str | None = None) -> Iterator[psycopg.Connection]:
-        extra: dict[str, Any] = {"dbname": dbname} if dbname else {}
-        try:
-            conn = psycopg.connect(
-                self._admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS, **extra
-            )
-        except psycopg.OperationalError as error:
-            raise BackendUnavailable(
-                "PostgreSQL is not reachable right now; try again shortly."
-            ) from error
-        try:
-            with conn:
-                yield conn
-        except psycopg.OperationalError as error:
-            raise BackendUnavailable("PostgreSQL failed while serving the request.") from error
-
     def _upsert_role(
-        self, conn: psycopg.Connection, role: str, password: str, plan: PlanSpec
+        self, conn: psycopg.Connection[Any], role: str, password: str, plan: PlanSpec
     ) -> None:
         # Send a SCRAM verifier, never the plaintext: DDL can end up in server logs.
         verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
@@ -283,23 +284,39 @@ class PostgresAdapter:
         # and membership lets it measure and drop the tenant's objects later.
         conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
 
-    def _drop(self, conn: psycopg.Connection, resource_id: str) -> None:
-        role, database = self._role_name(resource_id), self._database_name(resource_id)
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
-        )
-        # The database's sessions ended with it; the role may still be logged in elsewhere.
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
-        )
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+    def _drop(self, conn: psycopg.Connection[Any], resource_id: str) -> None:
+        drop_database(conn, self._database_name(resource_id))
+        drop_role(conn, self._connections, self._role_name(resource_id))
 
-    @staticmethod
-    def _role_exists(conn: psycopg.Connection, role: str) -> bool:
-        return (
-            conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-            is not None
-        )
+    def _check_capacity(
+        self,
+        conn: psycopg.Connection[Any],
+        role: str,
+        plan: PlanSpec,
+        refusal: type[ProvisionRejected] | type[PlanChangeRejected],
+    ) -> None:
+        """Refuse a plan whose connections the server no longer has room for.
+
+        Room is ``max_connections`` less the superusers' reserve and ``reserved_connections``
+        (the broker's own way in, and the server's other users); what is sold is the sum of
+        every tenant role's connection limit, this one's excepted.
+        """
+        row = conn.execute(
+            "SELECT pg_catalog.current_setting('max_connections')::int"
+            " - pg_catalog.current_setting('superuser_reserved_connections')::int,"
+            " (SELECT COALESCE(pg_catalog.sum(rolconnlimit), 0) FROM pg_catalog.pg_roles"
+            "  WHERE starts_with(rolname, %s) AND rolname <> %s AND rolconnlimit > 0)",
+            (f"{self._prefix}u_", role),
+        ).fetchone()
+        server, sold = (int(row[0]), int(row[1])) if row else (0, 0)
+        wanted = int(plan.limits["max_connections"])
+        room = server - self._reserved - sold
+        if wanted > room:
+            raise refusal(
+                f"This PostgreSQL server has room for {max(room, 0)} more connections; plan "
+                f"{plan.slug} needs {wanted}. Try a smaller plan, or ask the operator for "
+                "capacity."
+            )
 
     def _url(self, role: str, password: str, database: str) -> str:
         return f"postgres://{quote(role)}:{quote(password)}@{self._public_host}/{quote(database)}"

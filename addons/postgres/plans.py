@@ -27,6 +27,12 @@ SPEC = AddonSpec(
             secret=True,
         ),
         Setting(
+            "POSTGRES_RESERVED_CONNECTIONS",
+            10,
+            "Connection slots never sold to tenants (the broker's way in, other users).",
+            kind="int",
+        ),
+        Setting(
             "POSTGRES_PUBLIC_HOST",
             "",
             "`host:port` tenants connect to, when it differs from the admin URL's.",
