@@ -382,7 +382,9 @@ cmd_start() {
   fi
   printf '\n===== kafka-connect.sh start %s =====\n' "$(date '+%F %T')" >>"$LOGS/connect.out"
   # Small and lean: two cores, shared with PostgreSQL, RabbitMQ, Kafka and the tests. Serial GC
-  # suits a heap this size; C1 only (TieredStopAtLevel=1) halves the JIT's CPU at startup.
+  # suits a heap this size. C1 only (TieredStopAtLevel=1): measured here, the worker is ready
+  # about 1 s sooner (1.6-2.7 s against 2.6-3.8 s) and its RSS is about 25 MB smaller; change
+  # data capture for tests and development needs no C2-compiled peak throughput.
   # KAFKA_CONNECT_HEAP_OPTS is split into words on purpose.
   # shellcheck disable=SC2086
   (

@@ -102,7 +102,9 @@ ensure_replication_settings() {
 # one narrow door: it creates, or resets the password of, roles named mkt_c_* with LOGIN
 # REPLICATION and nothing else, from a SCRAM verifier (never a plaintext password), and makes the
 # caller a member so that the caller can SET ROLE to it (slots), DROP OWNED BY and DROP ROLE it.
-# Only the admin role may connect to the database and execute the function.
+# Only the admin role may connect to the database and execute the function. The default connection
+# limit, 8, leaves room over what one Debezium 3.6 task holds: 2 JDBC connections and 1 WAL sender,
+# plus 1 JDBC connection with heartbeat.action.query.
 ensure_ops_database() {
   psql_su -d postgres <<'SQL'
 SET client_min_messages = warning;
@@ -117,7 +119,7 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
 CREATE SCHEMA IF NOT EXISTS marketplace_ops AUTHORIZATION postgres;
 REVOKE ALL ON SCHEMA marketplace_ops FROM PUBLIC;
 CREATE OR REPLACE FUNCTION marketplace_ops.create_replication_role(
-    role_name text, password_verifier text, connection_limit integer DEFAULT 5)
+    role_name text, password_verifier text, connection_limit integer DEFAULT 8)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER

@@ -21,6 +21,9 @@ for the Kafka side), and leaves nothing behind:
    drop the slot, drop the publication, DROP OWNED BY + DROP ROLE the connector role, then the
    Kafka topics, ACLs and user, and the throwaway tenant.
 
+With --restart-worker or --kill-worker it also restarts the local worker (stop + start, or SIGKILL
++ start) after step 4 and checks that the connector resumes from its committed offset.
+
 It prints one line per step with its duration, and "N passed, N failed" at the end.
 """
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 import sys
 import time
 import traceback
@@ -62,6 +66,15 @@ KAFKA_BOOTSTRAP = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
 KAFKA_ADMIN = os.environ.get("KAFKA_ADMIN_USERNAME", "marketplace_admin")
 KAFKA_ADMIN_PASSWORD = os.environ.get("KAFKA_ADMIN_PASSWORD", "marketplace-admin-dev")
 TIMEOUT = float(os.environ.get("SMOKE_TIMEOUT", "90"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONNECT_SH = os.path.join(HERE, "..", "kafka-connect.sh")
+PIDFILE = os.path.join(HERE, "..", "..", "..", ".services", "kafka-connect", "kafka-connect.pid")
+# Optional: --restart-worker (stop + start) or --kill-worker (SIGKILL + start) the local worker
+# between two changes; it must resume where it left off. Only for a worker started from this
+# checkout by kafka-connect.sh.
+RESTART = sys.argv[1] if len(sys.argv) > 1 else ""
+if RESTART not in ("", "--restart-worker", "--kill-worker"):
+    sys.exit(f"usage: {sys.argv[0]} [--restart-worker|--kill-worker]")
 
 RUN = secrets.token_hex(4)
 TENANT_ROLE = f"mkt_smoke_{RUN}"  # stands in for a tenant's mkt_<hash> owner role
@@ -212,6 +225,16 @@ def connector_config(name: str) -> dict:
         "topic.creation.default.partitions": "1",
         # Writes are authorized (and quota'd) as the tenant's Kafka user.
         "producer.override.sasl.jaas.config": tenant,
+        # Keep the slot moving while the captured tables are quiet but the cluster is not: a
+        # non-transactional logical message in the tenant's database every 2 s gives Debezium an
+        # LSN to confirm (no table needed in the tenant's database); the message itself is not
+        # published. Heartbeat records go to <topic.heartbeat.prefix>.<topic.prefix>, inside the
+        # tenant's prefix.
+        "heartbeat.interval.ms": "2000",
+        "heartbeat.action.query":
+            "SELECT pg_logical_emit_message(false, 'marketplace-heartbeat', now()::text)",
+        "message.prefix.exclude.list": "marketplace-heartbeat",
+        "topic.heartbeat.prefix": f"{prefix}.heartbeat",
     }
     if admin_as_tenant:
         # ... and so is topic creation, so the tenant's CREATE ACL bounds it.
@@ -351,23 +374,52 @@ def main() -> int:
             assert "schema" not in v2 and v2["source"]["table"] == "items", v2
             assert v2["source"]["connector"] == "postgresql" and v2["source"]["name"] == PREFIX, v2
 
+        if RESTART in ("--restart-worker", "--kill-worker"):
+            with step(f"worker {RESTART[2:]}: the connector resumes from its committed offset"):
+                pid = int(open(PIDFILE).read().strip())
+                if RESTART == "--kill-worker":
+                    time.sleep(6)  # let one offset flush (offset.flush.interval.ms=5000) pass
+                    os.kill(pid, 9)
+                    wait_for("worker gone", lambda: not os.path.exists(f"/proc/{pid}"), timeout=10)
+                else:
+                    subprocess.run([CONNECT_SH, "stop"], check=True)
+                t = time.monotonic()
+                subprocess.run([CONNECT_SH, "start"], check=True)
+                wait_for("task RUNNING", lambda: task_state(OWN)[:2] == ("RUNNING", "RUNNING"))
+                say(f"     worker ready and task RUNNING {time.monotonic() - t:.1f}s after start")
+                with pg(TENANT_DB, TENANT_ROLE, TENANT_PASSWORD) as conn:
+                    conn.execute("INSERT INTO public.items (name) VALUES ('after-restart')")
+                seen = []
+
+                def got_restart_event():
+                    msg = consumer.poll(1.0)
+                    if msg is not None and msg.error() is None and msg.value() is not None:
+                        seen.append(json.loads(msg.value())["after"]["name"])
+                    return "after-restart" in seen
+
+                wait_for("the event inserted after the restart", got_restart_event)
+                say(f"     events after the restart: {seen} (at-least-once: repeats are allowed)")
+                assert "before-connector" not in seen, seen  # no new snapshot
+
         with step("nothing from the unpublished table reached Kafka", critical=False):
             names = topics(kadmin)
             assert not [n for n in names if "private_notes" in n], names
 
-        with step("slot lag readable by the admin (pg_replication_slots, no privileges needed)", critical=False):
+        with step("slot lag readable by the admin; the heartbeat moves the slot on a quiet table", critical=False):
             slot = CONNECTORS[OWN][0]
-
-            def lag():
-                with pg() as conn:
-                    row = conn.execute(
-                        "SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint,"
-                        " wal_status FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()
-                return row
-
-            row = lag()
-            say(f"     {slot}: active={row[0]} lag={row[1]} bytes wal_status={row[2]}")
-            assert row[0] is True and row[2] == "reserved", row
+            with pg() as conn:
+                row = conn.execute(
+                    "SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint,"
+                    " wal_status FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()
+                say(f"     {slot}: active={row[0]} lag={row[1]} bytes wal_status={row[2]}")
+                assert row[0] is True and row[2] == "reserved", row
+                # No change to public.items from here on: only heartbeats can confirm this LSN.
+                target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+                t = time.monotonic()
+                wait_for("confirmed_flush_lsn past the current WAL position", lambda: conn.execute(
+                    "SELECT confirmed_flush_lsn >= %s FROM pg_replication_slots WHERE slot_name = %s",
+                    (target, slot)).fetchone()[0], timeout=60)
+                say(f"     confirmed_flush_lsn passed {target} after {time.monotonic() - t:.1f}s")
 
         with step("foreign prefix: connectors with the tenant's credentials fail, can't write"):
             for name in (FOREIGN, FOREIGN_WORKER_ADMIN):

@@ -2,7 +2,7 @@
 # End-to-end smoke test of PostgreSQL -> Debezium on Kafka Connect -> Kafka, against the running
 # local stack (scripts/services.sh start). See smoke_test.py for what it does; it cleans up after
 # itself and ends with "N passed, N failed".
-#   scripts/services/kafka-connect/smoke_test.sh
+#   scripts/services/kafka-connect/smoke_test.sh [--restart-worker | --kill-worker]
 # Needs psycopg and confluent-kafka: it uses the repo's .venv (make venv) unless PYTHON is set.
 set -euo pipefail
 here=$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")
