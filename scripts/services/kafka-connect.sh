@@ -291,6 +291,7 @@ port_in_use() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 # Plain bash (/dev/tcp), so neither curl nor python is needed. HTTP/1.0: the server closes.
 http_get() {
   local resp status
+  # shellcheck disable=SC2016 # the inner script expands its own positional parameters
   resp=$(timeout 10 bash -c '
     exec 3<>"/dev/tcp/$0/$1" || exit 1
     printf "GET %s HTTP/1.0\r\nHost: %s:%s\r\nAccept: application/json\r\n\r\n" "$2" "$0" "$1" >&3
