@@ -4,6 +4,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 action="${1:-start}"
-for service in postgres rabbitmq kafka; do
+services=(postgres rabbitmq kafka kafka-connect) # kafka-connect needs kafka (and uses postgres)
+if [ "$action" = stop ]; then
+  services=(kafka-connect kafka rabbitmq postgres) # dependants first
+fi
+for service in "${services[@]}"; do
   "$here/services/$service.sh" "$action"
 done
