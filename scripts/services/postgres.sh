@@ -18,6 +18,9 @@ ADMIN_USER="${POSTGRES_ADMIN_USER:-marketplace_admin}"
 ADMIN_PASSWORD="${POSTGRES_ADMIN_PASSWORD:-marketplace-admin-dev}"
 MIN_REPLICATION_SLOTS="${POSTGRES_MAX_REPLICATION_SLOTS:-20}"
 MIN_WAL_SENDERS="${POSTGRES_MAX_WAL_SENDERS:-20}"
+# Plans sell up to 120 connections (standard-0); the adapter never sells more slots than the
+# server has, so the local server has room for a few such tenants.
+MIN_CONNECTIONS="${POSTGRES_MAX_CONNECTIONS:-400}"
 SLOT_WAL_KEEP_MB="${POSTGRES_MAX_SLOT_WAL_KEEP_SIZE:-1024}"
 VERSION=15
 CLUSTER=main
@@ -74,6 +77,9 @@ ensure_replication_settings() {
   fi
   if [ "$(setting max_wal_senders)" -lt "$MIN_WAL_SENDERS" ]; then
     psql_su -d postgres -c "ALTER SYSTEM SET max_wal_senders = $MIN_WAL_SENDERS"; restart=1
+  fi
+  if [ "$(setting max_connections)" -lt "$MIN_CONNECTIONS" ]; then
+    psql_su -d postgres -c "ALTER SYSTEM SET max_connections = $MIN_CONNECTIONS"; restart=1
   fi
   # A slot keeps every WAL segment from its restart_lsn on, so a paused, failed or abandoned
   # connector (or a slot that outlived its connector) would fill the disk. With a bound, PostgreSQL
@@ -194,6 +200,19 @@ wait_ready() {
   done
 }
 
+# Tenants reach their own database only: nobody but the admin may connect to the maintenance
+# database (where every tenant's database and role name could be listed) or to template1 (an idle
+# session there would make CREATE DATABASE ... TEMPLATE template1 fail; the adapter copies
+# template0 anyway, which refuses all connections).
+close_shared_databases() {
+  psql_su -d postgres -v admin="$ADMIN_USER" <<'SQL'
+SET client_min_messages = warning;
+REVOKE CONNECT ON DATABASE postgres FROM PUBLIC;
+REVOKE CONNECT ON DATABASE template1 FROM PUBLIC;
+SELECT format('GRANT CONNECT ON DATABASE postgres TO %I', :'admin') \gexec
+SQL
+}
+
 start() {
   install_if_missing
   ensure_cluster
@@ -204,6 +223,7 @@ start() {
   ensure_replication_settings
   ensure_admin_role
   ensure_ops_database
+  close_shared_databases
   wait_ready
   log "ready on 127.0.0.1:5432 (admin role $ADMIN_USER)"
 }
