@@ -1,0 +1,125 @@
+"""Hostile PostgreSQL tenants (issue: eleven field failures, cases 1-4): a tenant's objects
+never run with the broker's rights, no tenant state blocks removal, tenants reach their own
+database only, and tenants cannot starve the broker of connections."""
+
+from __future__ import annotations
+
+import re
+from contextlib import ExitStack
+
+import psycopg
+import pytest
+
+from tests.support import PartnerClient, admin_url, build_app, owned_postgres_objects
+
+pytestmark = pytest.mark.backend
+
+
+def _provision(partner: PartnerClient, plan: str = "essential-0") -> tuple[str, str]:
+    response = partner.provision(plan=plan)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    return body["id"], body["config"]["DATABASE_URL"]
+
+
+def _signed_in(partner: PartnerClient, uuid_: str, age: int = 0) -> None:
+    login = partner.client.post("/sso/login", data=partner.sso_form(uuid_, age_seconds=age))
+    assert login.status_code == 302
+
+
+def test_the_dashboard_never_runs_a_tenants_functions_with_admin_rights(partner):
+    uuid_, url = _provision(partner)
+    with psycopg.connect(url, autocommit=True) as conn:
+        database = conn.info.dbname
+        conn.execute("CREATE TABLE caught (who text)")
+        conn.execute("CREATE TABLE orders (id int)")
+        # A look-alike of a catalog function, a view shadowing a statistics view, and a
+        # search_path that puts them first for every session of this database.
+        conn.execute(
+            "CREATE FUNCTION public.pg_size_pretty(bigint) RETURNS text LANGUAGE sql AS"
+            " $$ INSERT INTO public.caught VALUES (current_user); SELECT 'forged'::text $$"
+        )
+        conn.execute(
+            "CREATE FUNCTION public.count_hook() RETURNS bigint LANGUAGE sql AS"
+            " $$ INSERT INTO public.caught VALUES (current_user); SELECT 0::bigint $$"
+        )
+        conn.execute(
+            "CREATE VIEW public.pg_stat_user_tables AS SELECT 'public' AS schemaname,"
+            " 'fake' AS relname, public.count_hook() AS n_live_tup, 0::oid AS relid"
+        )
+        conn.execute(f'ALTER DATABASE "{database}" SET search_path = public, pg_catalog')
+
+    _signed_in(partner, uuid_)
+    page = partner.client.get(f"/dashboard/{uuid_}").get_data(as_text=True)
+    usage = partner.client.get(f"/resources/{uuid_}").get_json()["usage"]
+
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT who FROM caught").fetchall() == []
+    assert "public.orders" in page and "forged" not in page and "fake" not in page
+    tables = next(m for m in usage if m["name"] == "max_tables")
+    assert tables["value"] == 2  # caught and orders: counted from the catalog, not forgeable
+
+
+def test_a_tenant_cannot_block_its_own_removal(partner):
+    uuid_, url = _provision(partner)
+    with psycopg.connect(url, autocommit=True) as conn:
+        database = conn.info.dbname
+        conn.execute(f'ALTER DATABASE "{database}" IS_TEMPLATE true')
+        conn.execute(f'ALTER DATABASE "{database}" CONNECTION LIMIT 0')
+
+    assert partner.deprovision(uuid_).status_code == 204
+    assert owned_postgres_objects() == set()
+
+
+def test_a_tenant_cannot_block_another_tenants_removal(partner):
+    victim, victim_url = _provision(partner)
+    attacker, attacker_url = _provision(partner)
+    victim_role = psycopg.conninfo.conninfo_to_dict(victim_url)["user"]
+    with psycopg.connect(attacker_url, autocommit=True) as conn:
+        database = conn.info.dbname
+        conn.execute("CREATE TABLE bait (id int)")
+        conn.execute(f'GRANT SELECT ON bait TO "{victim_role}"')  # a dependency on the victim
+        conn.execute(f'ALTER DATABASE "{database}" CONNECTION LIMIT 0')
+
+    assert partner.deprovision(victim).status_code == 204
+    assert partner.deprovision(attacker).status_code == 204
+    assert owned_postgres_objects() == set()
+
+
+def test_tenants_reach_their_own_database_only_and_an_idle_session_blocks_nothing(partner):
+    _, url = _provision(partner)
+    for shared in ("postgres", "template1"):
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            psycopg.connect(url, dbname=shared).close()
+    with psycopg.connect(url) as idle:  # left open while others provision
+        assert idle.execute("SELECT 1").fetchone() == (1,)
+        uuid_, _ = _provision(partner)
+        assert partner.deprovision(uuid_).status_code == 204
+
+
+def test_tenants_cannot_starve_the_broker_of_connections(sqlite_url):
+    """The server is never sold more connection slots than it has: with room for two
+    essential-0 tenants only, the third is refused with a message and nothing left; the two
+    holding every connection they were sold cannot stop a plan change or a removal."""
+    with psycopg.connect(admin_url()) as conn:
+        server = int(conn.execute("SHOW max_connections").fetchone()[0])
+        reserve = int(conn.execute("SHOW superuser_reserved_connections").fetchone()[0])
+    # Leave room for exactly two tenants of 20 connections (their limit sums per broker).
+    app = build_app(sqlite_url, POSTGRES_RESERVED_CONNECTIONS=server - reserve - 45)
+    partner = PartnerClient(app.test_client(), app, "postgres")
+    first, first_url = _provision(partner)
+    second, second_url = _provision(partner)
+
+    refused = partner.provision(plan="essential-0")
+    assert refused.status_code == 422
+    assert re.search(r"room for \d+ more connections", refused.get_json()["message"])
+
+    with ExitStack() as held:
+        for url in (first_url, second_url):
+            for _ in range(20):
+                held.enter_context(psycopg.connect(url))
+        assert partner.change_plan(first, "essential-2").status_code == 422  # 40 > room
+        assert partner.deprovision(first).status_code == 204
+        assert partner.deprovision(second).status_code == 204
+    assert owned_postgres_objects() == set()
+
