@@ -58,6 +58,9 @@ TENANT_ACLS: tuple[tuple[ResourceType, tuple[AclOperation, ...]], ...] = (
         ),
     ),
     (ResourceType.GROUP, (AclOperation.READ, AclOperation.DESCRIBE, AclOperation.DELETE)),
+    # Transactional producers (Kafka Streams exactly-once) need their transactional.id under
+    # the tenant's prefix; idempotent producers need nothing more than WRITE on the topic.
+    (ResourceType.TRANSACTIONAL_ID, (AclOperation.WRITE, AclOperation.DESCRIBE)),
 )
 
 _TOPIC_REJECTIONS = {

@@ -18,14 +18,22 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Readiness: 200 when the store and every backend answer, else 503 with details."""
+    """Readiness, with every dependency's status in the body.
+
+    503 when the store is down or no backend answers (nothing can be served); 200 with status
+    ``degraded`` when some backends are down: one backend's trouble is that add-on's (its
+    calls answer 503), not a reason to take the whole broker out of rotation.
+    """
     checks = readiness(broker().registry)
-    ready = all(check.ok for check in checks)
+    store = next(c for c in checks if c.name == "store")
+    backends = [c for c in checks if c.name != "store"]
+    serving = store.ok and (not backends or any(c.ok for c in backends))
+    status = "ready" if all(c.ok for c in checks) else "degraded" if serving else "unavailable"
     response = jsonify(
         {
-            "status": "ready" if ready else "unavailable",
+            "status": status,
             "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
         }
     )
-    response.status_code = 200 if ready else 503
+    response.status_code = 200 if serving else 503
     return response

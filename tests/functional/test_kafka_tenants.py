@@ -266,6 +266,40 @@ def test_tenant_produces_and_consumes_on_a_topic_the_broker_created(world):
     assert usage.metric("storage_bytes").value > 0
 
 
+def test_transactions_work_under_the_tenants_prefix_only(world):
+    tenant, other = world.provision(), world.provision()
+    topic = world.adapter.create_topic(tenant.ref, "ledger", 1)
+    producer = Producer(tenant.client_config(**{"transactional.id": f"{tenant.prefix}tx-1"}))
+    producer.init_transactions(20)
+    producer.begin_transaction()
+    producer.produce(topic.full_name, b"committed")
+    producer.commit_transaction(20)
+    aborted = Producer(tenant.client_config(**{"transactional.id": f"{tenant.prefix}tx-2"}))
+    aborted.init_transactions(20)
+    aborted.begin_transaction()
+    aborted.produce(topic.full_name, b"aborted")
+    aborted.abort_transaction(20)
+
+    consumer = Consumer(
+        tenant.client_config(
+            **{
+                "group.id": f"{tenant.prefix}reader",
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+            }
+        )
+    )
+    try:
+        consumer.subscribe([topic.full_name])
+        assert [m.value() for m in consume(consumer, 1)] == [b"committed"]
+    finally:
+        consumer.close()
+
+    foreign = Producer(tenant.client_config(**{"transactional.id": f"{other.prefix}tx-1"}))
+    with pytest.raises(KafkaException, match="TRANSACTIONAL_ID_AUTHORIZATION_FAILED"):
+        foreign.init_transactions(20)
+
+
 def test_tenant_cannot_read_write_describe_or_create_outside_its_prefix(world):
     a, b = world.provision(), world.provision()
     secret = world.adapter.create_topic(b.ref, "secret", 1).full_name
@@ -540,7 +574,7 @@ def test_twenty_concurrent_duplicate_provisions_make_one_tenant(world):
     new_users = world.scram_users() - users_before
     user = results[0][1]["config"]["KAFKA_USERNAME"]
     assert new_users == {user}
-    assert len(world.acls_of(user)) == 7  # topic: R/W/D/DC, group: R/D/DEL, once each
+    assert len(world.acls_of(user)) == 9  # topic R/W/D/DC, group R/D/DEL, txn id W/D, once each
 
 
 def test_failure_midway_removes_what_the_provision_created(sqlite_url):

@@ -212,3 +212,16 @@ def test_a_frozen_backend_slows_only_its_own_resource(memory_app, platform, back
         backend.gate.set()
         assert hanging.result(timeout=30).status_code == 200
     assert platform.deprovision(frozen["uuid"]).status_code == 204
+
+
+def test_one_backend_down_degrades_readiness_without_failing_it(sqlite_url):
+    up, down = MemoryAdapter(MemoryBackend()), MemoryAdapter(MemoryBackend(down=True))
+    down.spec = replace(MEMORY_SPEC, slug="other")
+    app = build_app(sqlite_url, adapters=[up, down])
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["status"] == "degraded"
+    assert ready.get_json()["checks"]["other"]["ok"] is False
+
+    up.backend.down = True
+    assert app.test_client().get("/readyz").status_code == 503
