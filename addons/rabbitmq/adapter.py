@@ -8,11 +8,17 @@ limits and an operator policy, so RabbitMQ enforces them and tenants cannot lift
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from addons.rabbitmq.management import ManagementClient, ManagementError
 from addons.rabbitmq.plans import SPEC
+from addons.rabbitmq.queue_types import (
+    ENFORCE_INTERVAL_SECONDS,
+    REMEMBERED,
+    remove_unheld_queues,
+)
 from marketplace.adapters import (
     DEFAULT_NAME_PREFIX,
     AddonSpec,
@@ -26,6 +32,7 @@ from marketplace.adapters import (
     ResourceDetails,
     ResourceRef,
     Table,
+    TickResult,
     Usage,
     UsageMetric,
     backend_name,
@@ -59,7 +66,8 @@ def plan_policy(plan: PlanSpec) -> dict[str, int]:
 class RabbitMQAdapter:
     """One vhost and one same-named user per resource.
 
-    Capabilities: metering, dashboard (details), rotation, reconciliation.
+    Capabilities: metering, dashboard (details), rotation, reconciliation, background (removes
+    queues of types the plan cannot hold; see :mod:`addons.rabbitmq.queue_types`).
 
     :param management_url: ``http://admin:password@host:15672``, an administrator's login.
     :param amqp_url: ``amqp(s)://host:port`` that tenants connect to; only scheme, host and
@@ -186,14 +194,30 @@ class RabbitMQAdapter:
         """Connection facts and the vhost's queues."""
         name = self.tenant_name(resource.resource_id)
         queues = self._api.list_queues(name)
+        refused = resource.state.get("refused_queues") or []
         return ResourceDetails(
             facts=(
                 ("Host", self._amqp_host),
                 ("Port", str(self._amqp_port)),
                 ("Virtual host", name),
                 ("User", name),
+                (
+                    "Queue types",
+                    "classic and quorum (streams are removed: the plan cannot cap them)",
+                ),
             ),
             tables=(
+                *(
+                    (
+                        Table(
+                            "Removed queues (type not available on this plan)",
+                            ("Queue", "Type", "Removed at"),
+                            tuple((q["name"], q["type"], q["at"]) for q in refused),
+                        ),
+                    )
+                    if refused
+                    else ()
+                ),
                 Table(
                     "Queues",
                     ("Queue", "Ready", "Unacknowledged", "Consumers"),
@@ -208,6 +232,20 @@ class RabbitMQAdapter:
                     ),
                 ),
             ),
+        )
+
+    def tick(self, resource: ResourceRef) -> TickResult:
+        """Remove queues of types the plan cannot hold (streams), and remember them."""
+        refused = remove_unheld_queues(self._api, self.tenant_name(resource.resource_id))
+        if not refused:
+            return TickResult(ENFORCE_INTERVAL_SECONDS)
+        at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        remembered = [
+            *({"name": q.name, "type": q.type, "at": at} for q in refused),
+            *(resource.state.get("refused_queues") or []),
+        ][:REMEMBERED]
+        return TickResult(
+            ENFORCE_INTERVAL_SECONDS, state={**resource.state, "refused_queues": remembered}
         )
 
     def check(self) -> BackendStatus:

@@ -134,8 +134,14 @@ class ManagementClient:
         self._call("DELETE", f"/connections/username/{_q(user)}", headers={"X-Reason": reason})
 
     def list_queues(self, vhost: str) -> list[dict[str, Any]]:
-        """Name and message count of every queue in ``vhost`` (counts lag a few seconds)."""
-        return self._call("GET", f"/queues/{_q(vhost)}?columns=name,messages") or []
+        """Name, type, message counts and consumers of every queue in ``vhost`` (counts lag a
+        few seconds)."""
+        columns = "name,type,messages,messages_ready,messages_unacknowledged,consumers"
+        return self._call("GET", f"/queues/{_q(vhost)}?columns={columns}") or []
+
+    def delete_queue(self, vhost: str, queue: str) -> None:
+        """Delete ``queue`` of ``vhost`` (with its messages); a missing one is fine."""
+        self._call("DELETE", f"/queues/{_q(vhost)}/{_q(queue)}", missing_ok=True)
 
     def overview(self) -> dict[str, Any]:
         """The node's overview (versions, totals)."""

@@ -21,6 +21,7 @@ from addons.rabbitmq.plans import DEFAULT_AMQP_URL as DEFAULT_RABBITMQ_AMQP_URL
 from addons.rabbitmq.plans import DEFAULT_MANAGEMENT_URL as DEFAULT_RABBITMQ_MANAGEMENT_URL
 from addons.rabbitmq.plans import SPEC
 from marketplace.adapters import PlanSpec
+from tests.async_support import in_process_worker
 from tests.support import PartnerClient, build_app, live_server, owned_names, wait_until
 
 pytestmark = pytest.mark.backend
@@ -168,6 +169,48 @@ def test_queue_limit_and_operator_policy_hold(tenants):
     queue = wait_until(lambda: _queue_with_policy(vhost_of(url), "q0"))
     assert queue["operator_policy"] == "mkt-plan"
     assert queue["effective_policy_definition"]["message-ttl"] == 60_000
+
+
+def test_quorum_queues_are_held_to_the_plan_too(tenants):
+    _, url = tenants.provision(plan="tiny")
+    with connect(url) as conn:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        # The tenant asks for more than the plan allows; the operator policy wins.
+        channel.queue_declare(
+            "votes", durable=True, arguments={"x-queue-type": "quorum", "x-max-length": 1_000_000}
+        )
+        for number in range(8):
+            channel.basic_publish("", "votes", str(number).encode())
+        assert channel.queue_declare("votes", passive=True).method.message_count == 5
+
+
+def test_streams_the_plan_cannot_cap_are_removed_with_their_messages(sqlite_url, adapter, tmp_path):
+    """A stream ignores the plan's operator policy, so the broker refuses the type: the
+    RabbitMQ adapter's background tick removes it, and the dashboard says why."""
+    app = build_app(sqlite_url, adapters=[adapter], QUEUE_URL=f"sqlite:///{tmp_path / 'q.db'}")
+    tenants = Tenants(app)
+    try:
+        uuid_, url = tenants.provision(plan="lemur")
+        with in_process_worker(app), connect(url) as conn:
+            channel = conn.channel()
+            channel.confirm_delivery()
+            channel.queue_declare("log", durable=True, arguments={"x-queue-type": "stream"})
+            channel.queue_declare("jobs", durable=True)
+            for _ in range(500):
+                channel.basic_publish("", "log", b"x" * 6000)
+
+            wait_until(
+                lambda: management_get(f"/queues/{vhost_of(url)}/log").status_code == 404,
+                what="the stream is removed",
+            )
+            assert management_get(f"/queues/{vhost_of(url)}/jobs").status_code == 200
+        tenants.partner.client.post("/sso/login", data=tenants.partner.sso_form(uuid_))
+        view = tenants.partner.client.get(f"/resources/{uuid_}").get_json()
+        removed = next(t for t in view["tables"] if t["title"].startswith("Removed queues"))
+        assert [row[:2] for row in removed["rows"]] == [["log", "stream"]]
+    finally:
+        tenants.remove_all()
 
 
 def _queue_with_policy(vhost: str, queue: str) -> dict[str, Any] | None:
