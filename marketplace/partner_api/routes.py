@@ -16,6 +16,7 @@ from marketplace.schemas.partner_api import (
     ProvisionRequestSchema,
     ProvisionResponseSchema,
 )
+from marketplace.services.jobs import driver
 from marketplace.services.partner_auth import authenticate_partner
 from marketplace.services.provisioning import (
     Accepted,
@@ -59,7 +60,13 @@ def _authenticate() -> None:
 
 def _provisioner() -> Provisioner:
     state = broker()
-    return Provisioner(lifecycle(), state.vault, state.queue, state.async_settings.deadline)
+    return Provisioner(
+        lifecycle(),
+        state.vault,
+        state.queue,
+        state.async_settings.deadline,
+        exchange_grant_now=lambda uuid: driver().exchange_grant_now(uuid),
+    )
 
 
 def _grant_expiry(grant: dict[str, Any] | None) -> datetime | None:

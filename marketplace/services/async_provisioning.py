@@ -32,13 +32,7 @@ from marketplace.services import leases
 from marketplace.services.async_settings import AsyncSettings
 from marketplace.services.crypto import Vault
 from marketplace.services.lifecycle import Lifecycle
-from marketplace.services.platform_client import (
-    PlatformClient,
-    PlatformError,
-    PlatformRejected,
-    PlatformUnavailable,
-    Tokens,
-)
+from marketplace.services.platform_session import NEVER_TOLD, PlatformSession, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +40,7 @@ PROVISION_STEPS = ("authorize", "allocate", "configure", "activate")
 CANCEL_STEP = "cancel"  # deprovision of a resource whose provisioning never finished
 PUSH_CONFIG_STEP = "push-config"  # a provisioned resource's config changed (rotation)
 DEPROVISION_STEP = "deprovision"  # asynchronous deprovision: tell the platform when done
-REFRESH_MARGIN = timedelta(seconds=90)
 FINISHED = object()  # what the last step returns once the resource is provisioned
-
-
-class RetryLater(Exception):
-    """A step hit a transient failure; the resource is driven again after a backoff."""
 
 
 Scheduler = Callable[[str, float], None]
@@ -71,10 +60,35 @@ class AsyncDriver:
     ) -> None:
         self._lifecycle = lifecycle
         self._vault = vault
+        self._platform = PlatformSession(vault, settings)
         self._schedule_tick = schedule_tick
         self._settings = settings
         self._schedule = schedule
         self._worker_id = worker_id or uuid_module.uuid4().hex
+
+    def exchange_grant_now(self, uuid: str) -> str:
+        """Exchange the resource's OAuth grant right away (the web request does this, so the
+        grant is used while valid whatever the worker's state); leave anything else, and any
+        transient failure, to the worker. Returns what happened."""
+        if not leases.claim(uuid, self._worker_id, self._settings.lease):
+            return "busy"
+        try:
+            resource = _load(uuid)
+            auth = resource.authorization if resource is not None else None
+            if resource is None or auth is None or not auth.grant_code_encrypted:
+                return "nothing to exchange"
+            if resource.state == ResourceState.PROVISIONING and resource.step == PROVISION_STEPS[0]:
+                self._authorize(resource)
+                return "exchanged"
+            if resource.state == ResourceState.PROVISIONED and not auth.exchanged:
+                self._exchange_for_later(resource)
+                return "exchanged"
+            return "nothing to exchange"
+        except RetryLater as error:
+            self._record_retry(uuid, str(error))
+            return "left to the worker"
+        finally:
+            leases.release(uuid, self._worker_id)
 
     def drive(self, uuid: str) -> str:
         """Run the resource's pending steps; return what happened (for logs and tests)."""
@@ -106,12 +120,19 @@ class AsyncDriver:
             if resource.state != ResourceState.PROVISIONING or not resource.is_async:
                 return "idle"
             if resource.deadline_at and utcnow() > as_utc(resource.deadline_at):
-                self._fail(resource, "Provisioning did not finish before its deadline.")
-                return "failed"
+                return self._past_deadline(resource)
             step = resource.step or PROVISION_STEPS[0]
             if getattr(self, f"_{step}")(resource) is FINISHED:
                 return "provisioned"
             leases.claim(uuid, self._worker_id, self._settings.lease)  # renew between steps
+
+    def _past_deadline(self, resource: Resource) -> str:
+        """Never remove an add-on the platform considers live: ask it first."""
+        state = self._platform.addon_state(resource)  # RetryLater: ask again later
+        if state == "provisioned":
+            return "provisioned" if self._finish(resource) is FINISHED else "idle"
+        self._fail(resource, "Provisioning did not finish before its deadline.")
+        return "failed"
 
     # --- provision steps --------------------------------------------------------------------
 
@@ -120,53 +141,11 @@ class AsyncDriver:
         if auth is None or auth.grant_code_encrypted is None:
             self._fail(resource, "The provision request carried no OAuth grant.")
             return
-        refusal = self._exchange_grant(resource)
+        refusal = self._platform.exchange_grant(resource)
         if refusal:
             self._fail(resource, refusal)
             return
         self._advance(resource, "allocate")
-
-    def _exchange_grant(self, resource: Resource) -> str | None:
-        """Trade the stored grant for tokens (not committed); return why not, if refused.
-
-        :raises RetryLater: the platform could not be reached.
-        """
-        auth = resource.authorization
-        assert auth is not None and auth.grant_code_encrypted is not None
-        if auth.grant_expires_at and utcnow() > as_utc(auth.grant_expires_at):
-            return "The OAuth grant expired before it could be exchanged."
-        try:
-            tokens = self._client(resource).exchange_grant(
-                self._vault.decrypt(auth.grant_code_encrypted)
-            )
-        except PlatformRejected as error:
-            return f"The platform refused the OAuth grant ({error})."
-        except PlatformUnavailable as error:
-            raise RetryLater(str(error)) from error
-        self._store_tokens(resource, tokens)
-        auth.grant_code_encrypted = None  # single use; nothing to keep
-        self._identify_app(resource, tokens.access_token)
-        return None
-
-    def _identify_app(self, resource: Resource, access_token: str) -> None:
-        """Learn the resource's app from the platform's add-on info (links need it).
-
-        :raises RetryLater: the platform could not be reached.
-        """
-        try:
-            info = self._client(resource).addon_info(resource.uuid, access_token)
-        except PlatformRejected as error:
-            log.warning(
-                "add-on info refused", extra={"resource": resource.uuid, "error": str(error)}
-            )
-            return
-        except PlatformUnavailable as error:
-            raise RetryLater(str(error)) from error
-        app: dict[str, Any] = info.get("app") or {} if isinstance(info, dict) else {}
-        app_id, app_name = app.get("id"), app.get("name")
-        if isinstance(app_id, str) and app_id:
-            resource.app_id = app_id[:64]
-            resource.app_name = app_name[:255] if isinstance(app_name, str) else None
 
     def _allocate(self, resource: Resource) -> None:
         try:
@@ -182,11 +161,21 @@ class AsyncDriver:
 
     def _configure(self, resource: Resource) -> None:
         config = self._vault.decrypt_mapping(resource.config_encrypted)
-        self._platform_call(resource, lambda c, t: c.update_config(resource.uuid, config, t))
+        self._platform.call(resource, lambda c, t: c.update_config(resource.uuid, config, t))
         self._advance(resource, "activate")
 
     def _activate(self, resource: Resource) -> object | None:
-        self._platform_call(resource, lambda c, t: c.mark_provisioned(resource.uuid, t))
+        try:
+            self._platform.call(resource, lambda c, t: c.mark_provisioned(resource.uuid, t))
+        except RetryLater:
+            # A lost answer (a timeout, then "already provisioned" on the retry) is success:
+            # when unsure, the platform's own view decides.
+            if self._platform.addon_state(resource) != "provisioned":
+                raise
+        return self._finish(resource)
+
+    def _finish(self, resource: Resource) -> object | None:
+        """Move to ``provisioned`` (the platform has the add-on as provisioned)."""
         # Only from "provisioning": a DELETE may have cancelled the resource while the platform
         # was being told; then the loop reads "deprovisioning" and removes what exists.
         values: dict[str, Any] = {
@@ -222,7 +211,7 @@ class AsyncDriver:
         if resource.step == PUSH_CONFIG_STEP:
             if resource.authorization is not None and resource.authorization.exchanged:
                 config = self._vault.decrypt_mapping(resource.config_encrypted)
-                self._platform_call(
+                self._platform.call(
                     resource, lambda c, t: c.update_config(resource.uuid, config, t)
                 )
             self._advance(resource, None)
@@ -230,7 +219,7 @@ class AsyncDriver:
         return "idle"
 
     def _exchange_for_later(self, resource: Resource) -> None:
-        refusal = self._exchange_grant(resource)
+        refusal = self._platform.exchange_grant(resource)
         if refusal and resource.authorization is not None:
             # The resource works without it; only pushing config changes is lost.
             log.warning("grant not exchanged", extra={"resource": resource.uuid, "error": refusal})
@@ -246,66 +235,29 @@ class AsyncDriver:
         except AdapterError as error:
             raise RetryLater(error.message) from error
         if resource.step == DEPROVISION_STEP:
-            self._platform_call(resource, lambda c, t: c.mark_deprovisioned(resource.uuid, t))
+            self._platform.call(resource, lambda c, t: c.mark_deprovisioned(resource.uuid, t))
         self._lifecycle.forget(resource, ResourceState.DEPROVISIONED)
         db.session.commit()
 
     def _fail(self, resource: Resource, reason: str) -> None:
-        """End in ``failed`` with every backend object removed."""
+        """End in ``failed`` with every backend object removed, and tell the platform at once
+        (the add-on is marked deprovisioned there) rather than let it wait for hours."""
         try:
-            self._lifecycle.fail(resource, reason)
+            self._lifecycle.remove_backend(resource)
         except AdapterError as error:
             raise RetryLater(error.message) from error
+        if self._platform.addon_state_or_none(resource) not in (None, NEVER_TOLD, "gone"):
+            try:
+                self._platform.call(resource, lambda c, t: c.mark_deprovisioned(resource.uuid, t))
+            except RetryLater as error:
+                log.warning(
+                    "could not report the failure",
+                    extra={"resource": resource.uuid, "error": str(error)},
+                )
+        self._lifecycle.forget(resource, ResourceState.FAILED)
+        resource.last_error = reason
         db.session.commit()
         log.warning("async provision failed", extra={"resource": resource.uuid, "reason": reason})
-
-    # --- platform plumbing ------------------------------------------------------------------
-
-    def _platform_call(
-        self, resource: Resource, call: Callable[[PlatformClient, str], None]
-    ) -> None:
-        client = self._client(resource)
-        try:
-            call(client, self._access_token(resource, client))
-        except PlatformRejected as error:
-            if error.status != 401:
-                raise RetryLater(str(error)) from error
-            # The access token was refused before its expiry (revoked or rotated): refresh once.
-            try:
-                call(client, self._access_token(resource, client, force_refresh=True))
-            except PlatformError as retry_error:
-                raise RetryLater(str(retry_error)) from retry_error
-        except PlatformUnavailable as error:
-            raise RetryLater(str(error)) from error
-
-    def _access_token(
-        self, resource: Resource, client: PlatformClient, *, force_refresh: bool = False
-    ) -> str:
-        auth = resource.authorization
-        if auth is None or auth.refresh_token_encrypted is None:
-            raise RetryLater("no platform tokens yet")
-        expires = as_utc(auth.access_expires_at) if auth.access_expires_at else utcnow()
-        if force_refresh or expires - utcnow() < REFRESH_MARGIN:
-            try:
-                tokens = client.refresh(self._vault.decrypt(auth.refresh_token_encrypted))
-            except PlatformError as error:
-                raise RetryLater(f"token refresh failed: {error}") from error
-            self._store_tokens(resource, tokens)
-            db.session.commit()
-        return self._vault.decrypt(auth.access_token_encrypted or "")
-
-    def _store_tokens(self, resource: Resource, tokens: Tokens) -> None:
-        auth = resource.authorization
-        assert auth is not None
-        auth.access_token_encrypted = self._vault.encrypt(tokens.access_token)
-        if tokens.refresh_token:
-            auth.refresh_token_encrypted = self._vault.encrypt(tokens.refresh_token)
-        auth.access_expires_at = tokens.expires_at
-        auth.user_id = tokens.user_id or auth.user_id
-
-    def _client(self, resource: Resource) -> PlatformClient:
-        secret = self._settings.client_secret(resource.addon.slug)
-        return PlatformClient(self._settings.api_url, self._settings.id_url, secret)
 
     def _advance(self, resource: Resource, step: str | None) -> None:
         resource.step = step

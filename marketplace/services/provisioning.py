@@ -12,7 +12,7 @@ blueprint chooses the HTTP status.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -100,11 +100,13 @@ class Provisioner:
         vault: Vault,
         scheduler: Scheduler,
         async_deadline: timedelta = timedelta(hours=12),
+        exchange_grant_now: Callable[[str], str] | None = None,
     ) -> None:
         self._lifecycle = lifecycle
         self._vault = vault
         self._scheduler = scheduler
         self._async_deadline = async_deadline
+        self._exchange_grant_now = exchange_grant_now or (lambda _uuid: "not tried")
 
     # --- provision --------------------------------------------------------------------------
 
@@ -228,6 +230,8 @@ class Provisioner:
             start = True
         db.session.commit()
         if start:
+            # Used while valid, whatever the worker's state (the grant lasts minutes).
+            self._exchange_grant_now(resource.uuid)
             self._scheduler.enqueue_drive(resource.uuid, 0.0)
         return Accepted(
             resource.provider_id,
@@ -262,7 +266,8 @@ class Provisioner:
         grant = resource.authorization is not None
         db.session.commit()
         if grant:
-            self._scheduler.enqueue_drive(resource.uuid, 0.0)  # exchange the grant while valid
+            self._exchange_grant_now(resource.uuid)  # while valid, whatever the worker's state
+            self._scheduler.enqueue_drive(resource.uuid, 0.0)
         if ticking:
             self._scheduler.enqueue_tick(resource.uuid, 0.0)
 

@@ -198,7 +198,10 @@ def test_deprovision_while_provisioning_cancels_cleanly(sqlite_url, platform, qu
             wait_until(lambda: _resource(app, addon_uuid).state == "deprovisioned")
         again = PartnerClient(app.test_client(), app, "postgres").provision(uuid=addon_uuid)
         assert again.status_code == 410
-    assert platform.calls("/oauth/token") == []
+    # The grant was exchanged while the platform waited for the 202; nothing else happened.
+    assert len(platform.calls("/oauth/token")) == 1
+    assert platform.calls(f"/addons/{addon_uuid}/config") == []
+    assert platform.calls(f"/addons/{addon_uuid}/actions/provision") == []
     assert _backend_objects(app, addon_uuid) == set()
 
 
