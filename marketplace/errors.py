@@ -117,7 +117,8 @@ def _wants_html() -> bool:
     """Pages for browsers on page routes; JSON for the APIs and for any other client."""
     if request.path.startswith(_JSON_PREFIXES):
         return False
-    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+    # A page path answers a page unless the client prefers JSON (``*/*`` takes the page).
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "text/html"
 
 
 def http_exception_response(error: HTTPException) -> Response:

@@ -13,7 +13,12 @@ from marketplace.context import broker, lifecycle
 from marketplace.dashboard.access import require_access_to
 from marketplace.errors import BadRequest
 from marketplace.services import links
-from marketplace.services.dashboard import DashboardView, dashboard_view, perform_action
+from marketplace.services.dashboard import (
+    DashboardView,
+    dashboard_view,
+    perform_action,
+    reveal_config_var,
+)
 
 bp = Blueprint("resource_api", __name__)
 
@@ -32,6 +37,13 @@ def resource_json(uuid: str) -> Response:
     """The dashboard's data as JSON (config var names only, never their values)."""
     require_access_to(uuid)
     return jsonify(as_json(dashboard_view(uuid, lifecycle())))
+
+
+@bp.post("/resources/<uuid>/config-vars/<name>/reveal")
+def reveal_json(uuid: str, name: str) -> Response:
+    """One config var's value: ``{"name", "value"}`` (never cached)."""
+    require_access_to(uuid)
+    return jsonify({"name": name, "value": reveal_config_var(uuid, name, lifecycle())})
 
 
 @bp.post("/resources/<uuid>/actions/<action>")

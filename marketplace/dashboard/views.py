@@ -19,7 +19,12 @@ from marketplace.context import broker, lifecycle
 from marketplace.dashboard.access import require_session_for
 from marketplace.errors import MarketplaceError
 from marketplace.services import api_tokens, links
-from marketplace.services.dashboard import dashboard_view, perform_action, rotate_credentials
+from marketplace.services.dashboard import (
+    dashboard_view,
+    perform_action,
+    reveal_config_var,
+    rotate_credentials,
+)
 
 bp = Blueprint("dashboard", __name__)
 
@@ -31,7 +36,9 @@ def _no_store(response: Response) -> ResponseReturnValue:
     return response
 
 
-def _show(uuid: str, new_api_token: str | None = None) -> str:
+def _show(
+    uuid: str, new_api_token: str | None = None, revealed: dict[str, str] | None = None
+) -> str:
     view = dashboard_view(uuid, lifecycle())
     app_name = session.get("app") or ""
     back = f"{current_app.config['PLATFORM_DASHBOARD_URL'].rstrip('/')}/apps/{app_name}"
@@ -42,6 +49,7 @@ def _show(uuid: str, new_api_token: str | None = None) -> str:
         app=app_name,
         back_url=back if app_name else None,
         new_api_token=new_api_token,
+        revealed=revealed or {},
     )
 
 
@@ -54,6 +62,13 @@ def show(uuid: str) -> str:
     """Overview, credentials, usage against the plan, links, and the add-on's own panel."""
     require_session_for(uuid)
     return _show(uuid)
+
+
+@bp.post("/dashboard/<uuid>/config/<name>/reveal")
+def reveal(uuid: str, name: str) -> str:
+    """Show one config var's value, on this (uncached) response only."""
+    require_session_for(uuid)
+    return _show(uuid, revealed={name: reveal_config_var(uuid, name, lifecycle())})
 
 
 @bp.post("/dashboard/<uuid>/credentials/rotate")

@@ -25,7 +25,7 @@ from marketplace.adapters import (
     Rotation,
     Usage,
 )
-from marketplace.errors import Forbidden, Unprocessable, from_adapter_error
+from marketplace.errors import Forbidden, NotFound, Unprocessable, from_adapter_error
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
 from marketplace.models._types import utcnow
@@ -42,10 +42,10 @@ MASK = "••••••••"
 
 @dataclass(frozen=True)
 class ConfigVarView:
-    """A config var: its value is in the page but shown only on request."""
+    """A config var as a page lists it: the name only. Its value reaches the browser only
+    when the customer asks for it (:func:`reveal_config_var`), in a response nobody caches."""
 
     name: str
-    value: str
     masked_value: str = MASK
 
 
@@ -111,7 +111,7 @@ def dashboard_view(uuid: str, lifecycle: Lifecycle) -> DashboardView:
         plan_name=resource.plan.human_name,
         state=resource.state,
         region=resource.region,
-        config_vars=tuple(ConfigVarView(name, config[name]) for name in sorted(config)),
+        config_vars=tuple(ConfigVarView(name) for name in sorted(config)),
         usage=usage,
         details=details,
         unavailable=unavailable,
@@ -198,6 +198,19 @@ def perform_action(
     if wake:
         scheduler.enqueue_tick(uuid, 0.0)
     return ActionOutcome(result.message, result.redirect)
+
+
+def reveal_config_var(uuid: str, name: str, lifecycle: Lifecycle) -> str:
+    """The value of the config var ``name``, which the customer asked to see.
+
+    :raises Forbidden: the resource is gone. :raises NotFound: no such config var.
+    """
+    value = lifecycle.config(live_resource(uuid)).get(name)
+    db.session.rollback()
+    if value is None:
+        raise NotFound(f"This resource has no config var called {name[:64]!r}.")
+    log.info("config var revealed", extra={"resource": uuid, "config_var": name})
+    return value
 
 
 def live_resource(uuid: str) -> Resource:

@@ -57,6 +57,14 @@ def test_unknown_addon_is_404_json(client):
     assert client.get("/api/addon-services/nope/plans").status_code == 404
 
 
+def test_an_unknown_addon_page_is_an_html_404_unless_json_is_preferred(client):
+    for accept in ("*/*", "text/html", "text/html,application/xhtml+xml,*/*;q=0.8"):
+        page = client.get("/addons/nope", headers={"Accept": accept})
+        assert page.status_code == 404 and page.mimetype == "text/html", accept
+    as_json = client.get("/addons/nope", headers={"Accept": "application/json"})
+    assert as_json.status_code == 404 and as_json.get_json()["id"] == "not_found"
+
+
 def test_openapi_document_covers_the_json_api(client):
     spec = client.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")

@@ -59,12 +59,35 @@ def test_rotation_replaces_credentials_on_the_real_backend(partner, signed_in):
 
     assert "New credentials issued (DATABASE_URL)" in page
     assert "heroku config:set" in page  # no platform grant: the customer must set them
-    new_url = re.search(r"<code data-secret-value>(postgres://[^<]+)</code>", page).group(1)
+    assert "postgres://" not in page  # secrets reach the page only when asked for
+    revealed = partner.client.post(
+        f"/dashboard/{signed_in['id']}/config/DATABASE_URL/reveal", data={"csrf_token": token}
+    )
+    assert revealed.headers["Cache-Control"] == "no-store"
+    new_url = re.search(
+        r"<code data-secret-value>(postgres://[^<]+)</code>", revealed.get_data(as_text=True)
+    ).group(1)
     assert new_url != old_url
     with psycopg.connect(new_url) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(old_url).close()
+
+
+def test_secrets_are_in_no_page_until_revealed(partner, signed_in):
+    url = signed_in["config"]["DATABASE_URL"]
+    page = partner.client.get(f"/dashboard/{signed_in['id']}").get_data(as_text=True)
+    assert url not in page and "Reveal" in page
+    token = _csrf(partner, signed_in["id"])
+    as_json = partner.client.post(
+        f"/resources/{signed_in['id']}/config-vars/DATABASE_URL/reveal",
+        headers={"X-CSRFToken": token},
+    )
+    assert as_json.get_json() == {"name": "DATABASE_URL", "value": url}
+    missing = partner.client.post(
+        f"/resources/{signed_in['id']}/config-vars/NOPE/reveal", headers={"X-CSRFToken": token}
+    )
+    assert missing.status_code == 404
 
 
 def test_json_twin_and_actions(partner, signed_in):
