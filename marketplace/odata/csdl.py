@@ -56,18 +56,17 @@ def type_names(entity_sets: Sequence[EntitySet]) -> dict[str, str]:
 
 def metadata_document(entity_sets: Sequence[EntitySet]) -> bytes:
     """``$metadata`` as CSDL XML (EDMX 4.0), UTF-8 with an XML declaration."""
-    ET.register_namespace("edmx", EDMX)
-    edmx = ET.Element(f"{{{EDMX}}}Edmx", {"Version": "4.0"})
-    services = ET.SubElement(edmx, f"{{{EDMX}}}DataServices")
-    schema = ET.SubElement(services, f"{{{EDM}}}Schema", {"Namespace": NAMESPACE})
+    edmx = ET.Element("edmx:Edmx", {"xmlns:edmx": EDMX, "Version": "4.0"})
+    services = ET.SubElement(edmx, "edmx:DataServices")
+    schema = ET.SubElement(services, "Schema", {"xmlns": EDM, "Namespace": NAMESPACE})
     names = type_names(entity_sets)
     for entity_set in entity_sets:
         entity_type = ET.SubElement(
-            schema, f"{{{EDM}}}EntityType", {"Name": names[entity_set.name]}
+            schema, "EntityType", {"Name": names[entity_set.name]}
         )
-        key = ET.SubElement(entity_type, f"{{{EDM}}}Key")
+        key = ET.SubElement(entity_type, "Key")
         for name in entity_set.key:
-            ET.SubElement(key, f"{{{EDM}}}PropertyRef", {"Name": name})
+            ET.SubElement(key, "PropertyRef", {"Name": name})
         for column in entity_set.columns:
             attributes = {
                 "Name": column.name,
@@ -82,15 +81,13 @@ def metadata_document(entity_sets: Sequence[EntitySet]) -> bytes:
                 attributes["Scale"] = str(column.scale) if column.precision else "variable"
             if column.type in ("datetime", "datetimeoffset", "time"):
                 attributes["Precision"] = "6"  # Postgres keeps microseconds
-            ET.SubElement(entity_type, f"{{{EDM}}}Property", attributes)
-    container = ET.SubElement(schema, f"{{{EDM}}}EntityContainer", {"Name": CONTAINER})
+            ET.SubElement(entity_type, "Property", attributes)
+    container = ET.SubElement(schema, "EntityContainer", {"Name": CONTAINER})
     for entity_set in entity_sets:
         ET.SubElement(
             container,
-            f"{{{EDM}}}EntitySet",
+            "EntitySet",
             {"Name": entity_set.name, "EntityType": f"{NAMESPACE}.{names[entity_set.name]}"},
         )
-    document: bytes = ET.tostring(
-        edmx, encoding="utf-8", xml_declaration=True, default_namespace=EDM
-    )
+    document: bytes = ET.tostring(edmx, encoding="utf-8", xml_declaration=True)
     return document

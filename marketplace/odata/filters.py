@@ -6,8 +6,7 @@ subset External Objects serves (URL Conventions, section 5.1.1) and builds a
 
 * ``eq ne gt ge lt le`` between a property and a literal (either side), ``and or not``,
   parentheses, ``null``;
-* ``startswith``/``endswith``/``contains`` (and OData 2.0's ``substringof``) on a string
-  property with a string literal.
+* ``startswith``/``endswith``/``contains`` on a string property with a string literal.
 
 Every property is checked against the entity set's columns and every literal against the
 column's type (:func:`marketplace.odata.values.from_literal`). Anything else (arithmetic,
@@ -137,8 +136,6 @@ def _comparison(node: ast.Compare, entity_set: EntitySet) -> Comparison:
 def _string_function(node: ast.Call, entity_set: EntitySet) -> StringMatch:
     name = node.func.name.lower()
     args = list(node.args)
-    if name == "substringof" and len(args) == 2:  # OData 2.0: substringof('x', Name)
-        name, args = "contains", [args[1], args[0]]
     if name not in _STRING_FUNCTIONS:
         raise BadRequest(f"$filter: the function {node.func.name} is not served.")
     if len(args) != 2 or not isinstance(args[0], ast.Identifier):
@@ -162,6 +159,8 @@ def _column(node: ast.Identifier, entity_set: EntitySet) -> Column:
 
 
 def _describe(node: object) -> str:
+    if isinstance(node, ast.Call):
+        return f"the function {node.func.name[:40]}"
     return type(node).__name__.lower()
 
 

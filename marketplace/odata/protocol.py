@@ -79,7 +79,10 @@ def parse_key(text: str, entity_set: EntitySet) -> dict[str, Any]:
         column = entity_set.column(name)
         assert column is not None  # the key's columns are the entity set's
         node = _literal(literal.strip(), f"the key {name}")
-        value = from_literal(column, node)
+        try:
+            value = from_literal(column, node)
+        except BadRequest as error:
+            raise BadRequest(f"The key {name}: {error.message}") from error
         if value is None:
             raise BadRequest(f"The key {name} cannot be null.")
         values[name] = value
