@@ -333,7 +333,7 @@ INJECTIONS = [
 
 @pytest.mark.parametrize(("path", "options"), INJECTIONS)
 def test_injection_attempts_are_400_and_change_nothing(world, path, options):
-    before = world.sql("' + FINGERPRINT + '")
+    before = world.sql(FINGERPRINT)
     answer = get(world, path, **options)
     assert answer.status_code == 400, answer.get_data(as_text=True)
     assert "error" in answer.get_json()
