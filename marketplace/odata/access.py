@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -94,7 +95,7 @@ def count_request(service: ODataService, limit: int) -> None:
             .returning(ODataService.window_count)
         ).scalar_one()
     if count > limit:
-        retry_after = max(1, int((window + timedelta(hours=1) - now).total_seconds()))
+        retry_after = max(1, math.ceil((window + timedelta(hours=1) - now).total_seconds()))
         raise RateLimited(
             f"This service made more than {limit} requests this hour; try again in "
             f"{retry_after} s.",

@@ -61,9 +61,7 @@ def metadata_document(entity_sets: Sequence[EntitySet]) -> bytes:
     schema = ET.SubElement(services, "Schema", {"xmlns": EDM, "Namespace": NAMESPACE})
     names = type_names(entity_sets)
     for entity_set in entity_sets:
-        entity_type = ET.SubElement(
-            schema, "EntityType", {"Name": names[entity_set.name]}
-        )
+        entity_type = ET.SubElement(schema, "EntityType", {"Name": names[entity_set.name]})
         key = ET.SubElement(entity_type, "Key")
         for name in entity_set.key:
             ET.SubElement(key, "PropertyRef", {"Name": name})
