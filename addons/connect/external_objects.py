@@ -16,11 +16,10 @@ mixin reports and calls :meth:`~ExternalObjects.query` / :meth:`~ExternalObjects
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import ClassVar
-
-from psycopg import sql
 
 from addons.postgres.dataservice import (
     describe_tables,
@@ -46,11 +45,13 @@ class ExternalObjects:
     """Mixin: :class:`DataService` + :class:`TableCatalog` over the linked Postgres database.
 
     Class settings: :attr:`external_objects_link` (the link to the Postgres resource),
-    :attr:`statement_timeout_ms` (every statement's limit).
+    :attr:`statement_timeout_ms` (every statement's limit), :attr:`entity_sets_seconds`
+    (how long the catalog's answer is reused).
     """
 
     external_objects_link: ClassVar[str] = "database"
     statement_timeout_ms: ClassVar[int] = 30_000
+    entity_sets_seconds: ClassVar[float] = 5.0
 
     def table_candidates(self, resource: ResourceRef) -> list[TableCandidate]:
         """Every table and view outside the system schemas, with why it cannot be shared."""
@@ -59,14 +60,28 @@ class ExternalObjects:
         return [TableCandidate(info.name, info.kind, info.reason) for info in described.values()]
 
     def entity_sets(self, resource: ResourceRef) -> list[EntitySet]:
-        """The shared tables that still exist and can be shared, in the order shared."""
+        """The shared tables that still exist and can be shared, in the order shared.
+
+        Read from the catalog at most every :attr:`entity_sets_seconds` per database and
+        list of tables (every OData request asks): a column added or dropped shows after
+        that long.
+        """
         tables = shared_tables(resource)
         if not tables:
             return []
+        key = (self._url(resource), tuple(tables))
+        now = time.monotonic()
+        cached = _ENTITY_SETS.get(key)
+        if cached is not None and now - cached[0] < self.entity_sets_seconds:
+            return list(cached[1])
         with self._tenant(resource) as conn:
             described = describe_tables(conn, tables)
         found = (described.get(name) for name in tables)
-        return [info.entity_set for info in found if info is not None and info.entity_set]
+        sets = [info.entity_set for info in found if info is not None and info.entity_set]
+        if len(_ENTITY_SETS) > 1000:
+            _ENTITY_SETS.clear()
+        _ENTITY_SETS[key] = (now, tuple(sets))
+        return sets
 
     def query(self, resource: ResourceRef, entity_set: EntitySet, query: Query) -> QueryResult:
         """Run a structured read: the page, and the count when asked."""
@@ -92,19 +107,26 @@ class ExternalObjects:
             row: Mapping[str, object] | None = conn.execute(statement, args).fetchone()
         return row
 
-    def _table(self, resource: ResourceRef, entity_set: EntitySet) -> sql.Identifier:
+    def _table(self, resource: ResourceRef, entity_set: EntitySet) -> tuple[str, str]:
         for name in shared_tables(resource):
             if entity_set_name(name) == entity_set.name:
                 schema, _, table = name.partition(".")
-                return sql.Identifier(schema, table)
+                return schema, table
         raise ProvisionRejected(f"{entity_set.name} is not shared.")
 
     def _tenant(self, resource: ResourceRef) -> AbstractContextManager[Connection]:
+        return tenant_session(self._url(resource), statement_timeout_ms=self.statement_timeout_ms)
+
+    def _url(self, resource: ResourceRef) -> str:
         link = resource.links.get(self.external_objects_link)
         url = link.resource.config.get("DATABASE_URL") if link else None
         if not url:
             raise BackendUnavailable("No database is attached: attach one to share its tables.")
-        return tenant_session(url, statement_timeout_ms=self.statement_timeout_ms)
+        return url
+
+
+#: (database URL, shared tables) -> (monotonic time read, entity sets)
+_ENTITY_SETS: dict[tuple[str, tuple[str, ...]], tuple[float, tuple[EntitySet, ...]]] = {}
 
 
 __all__ = ["STATE_KEY", "ExternalObjects", "shared_tables"]

@@ -115,10 +115,11 @@ class Query:
 class QueryResult:
     """Rows as column -> value, and the total when the query asked for it.
 
-    Values are plain Python values of the column's portable type: ``int``, ``float``,
-    ``decimal.Decimal``, ``bool``, ``str``, ``datetime.date``, ``datetime.datetime`` (naive
-    means UTC), ``datetime.time``, ``uuid.UUID``, ``json`` columns as their JSON text, or
-    None. The core encodes them for the wire (OData 4.0 JSON Format, section 7).
+    Values are JSON-ready in OData's JSON form (numbers, strings, booleans, None; dates,
+    times, uuids and json as strings; timestamps as ISO 8601 strings in UTC with ``Z``), or
+    Python values the core encodes that way: ``decimal.Decimal``, ``datetime.date``,
+    ``datetime.datetime`` (naive means UTC), ``datetime.time``, ``uuid.UUID`` (OData 4.0
+    JSON Format, section 7).
     """
 
     rows: Sequence[Mapping[str, Any]]

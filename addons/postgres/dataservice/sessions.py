@@ -41,7 +41,8 @@ _REFUSALS: tuple[type[psycopg.Error], ...] = (
 def tenant_session(
     url: str, *, statement_timeout_ms: int = 30_000, connect_timeout: int = 5
 ) -> Iterator[Connection]:
-    """A pooled connection as the tenant, in a transaction that commits on success.
+    """A pooled connection as the tenant, in autocommit mode: each statement is its own
+    transaction (every write is one statement), and a read costs one round trip.
 
     :raises ProvisionRejected: the database refused a value, constraint or privilege.
     :raises BackendUnavailable: unreachable, timed out or failed.
@@ -50,7 +51,6 @@ def tenant_session(
     conn = _POOL.take(key) or _connect(url, statement_timeout_ms, connect_timeout)
     try:
         yield conn
-        conn.commit()
     except psycopg.errors.QueryCanceled as error:
         conn.close()
         raise BackendUnavailable(
@@ -84,6 +84,7 @@ def _connect(url: str, statement_timeout_ms: int, connect_timeout: int) -> Conne
             connect_timeout=connect_timeout,
             options=options,
             row_factory=dict_row,
+            autocommit=True,
             application_name="marketplace-external-objects",
         )
     except psycopg.Error as error:
@@ -156,7 +157,6 @@ def _alive(conn: Connection, ping: bool) -> bool:
         return True
     try:
         conn.execute("SELECT 1")
-        conn.rollback()
     except psycopg.Error:
         return False
     return True

@@ -44,14 +44,16 @@ def like_escape(text: str) -> str:
 
 
 def select_statements(
-    table: sql.Identifier, entity_set: EntitySet, query: Query
+    name: tuple[str, str], entity_set: EntitySet, query: Query
 ) -> tuple[Statement, Statement | None]:
-    """The page's ``SELECT`` and, when ``query.count``, the ``SELECT count(*)``."""
+    """The page's ``SELECT`` and, when ``query.count``, the ``SELECT count(*)`` on the table
+    ``name`` (schema, table)."""
+    table = sql.Identifier(*name)
     args: list[Any] = []
     where = _where(entity_set, query, args)
     names = query.select or tuple(c.name for c in entity_set.columns)
     statement = sql.SQL("SELECT {} FROM {}{}{}").format(
-        select_list(entity_set, names), table, where, _order(entity_set, query.order_by)
+        select_list(entity_set, names), table, where, _order(name, entity_set, query.order_by)
     )
     page_args = list(args)
     if query.limit is not None:
@@ -66,9 +68,10 @@ def select_statements(
     return (statement, page_args), count
 
 
-def write_statement(table: sql.Identifier, entity_set: EntitySet, write: Write) -> Statement:
-    """``INSERT``/``UPDATE``/``DELETE … RETURNING`` every column (an update without values
-    reads the row)."""
+def write_statement(name: tuple[str, str], entity_set: EntitySet, write: Write) -> Statement:
+    """``INSERT``/``UPDATE``/``DELETE … RETURNING`` every column on the table ``name``
+    (schema, table); an update without values reads the row."""
+    table = sql.Identifier(*name)
     returning = select_list(entity_set, tuple(c.name for c in entity_set.columns))
     values = {column(entity_set, k).name: v for k, v in write.values.items()}
     if write.kind == "insert":
@@ -113,15 +116,28 @@ def column(entity_set: EntitySet, name: str) -> Column:
 
 
 def select_list(entity_set: EntitySet, names: Sequence[str]) -> sql.Composable:
-    """The columns ``names``; json columns as their JSON text (served as Edm.String)."""
+    """The columns ``names``, each as its JSON-ready form (see :data:`_AS_JSON`)."""
     items: list[sql.Composable] = []
     for name in names:
-        ident = sql.Identifier(column(entity_set, name).name)
-        if column(entity_set, name).type == "json":
-            items.append(sql.SQL("{}::text AS {}").format(ident, ident))
-        else:
-            items.append(ident)
+        col = column(entity_set, name)
+        template = _AS_JSON.get(col.type, "{0}")
+        items.append(sql.SQL(template + " AS {0}").format(sql.Identifier(col.name)))
     return sql.SQL(", ").join(items)
+
+
+#: Postgres renders these types in their OData JSON form (OData JSON Format 4.0, section 7),
+#: which is much cheaper than converting each value in Python: decimals as numbers (float8:
+#: beyond 15 significant digits they are rounded), timestamps in UTC with ``Z``, dates,
+#: times and uuids as text, json as its text (served as Edm.String).
+_AS_JSON = {
+    "decimal": "{0}::float8",
+    "datetimeoffset": """to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+    "datetime": """to_char({0}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+    "date": "{0}::text",
+    "time": "{0}::text",
+    "uuid": "{0}::text",
+    "json": "{0}::text",
+}
 
 
 def key_condition(entity_set: EntitySet, key: Mapping[str, Any], args: list[Any]) -> sql.Composable:
@@ -215,7 +231,11 @@ def _search(entity_set: EntitySet, text: str, args: list[Any]) -> sql.Composable
     return sql.SQL("(") + sql.SQL(" OR ").join(matches) + sql.SQL(")")
 
 
-def _order(entity_set: EntitySet, order_by: Sequence[tuple[str, bool]]) -> sql.Composable:
+def _order(
+    table: tuple[str, str], entity_set: EntitySet, order_by: Sequence[tuple[str, bool]]
+) -> sql.Composable:
+    # Qualified: the select list's JSON forms carry the columns' names as aliases, and
+    # ORDER BY would sort by those (text) instead of the columns.
     ordered = {name for name, _ in order_by}
     terms = [*order_by, *((k, False) for k in entity_set.key if k not in ordered)]
     items = []
@@ -224,5 +244,6 @@ def _order(entity_set: EntitySet, order_by: Sequence[tuple[str, bool]]) -> sql.C
         direction = "DESC" if descending else "ASC"
         if col.nullable:  # OData: null sorts before any value in ascending order
             direction += " NULLS LAST" if descending else " NULLS FIRST"
-        items.append(sql.SQL("{} " + direction).format(sql.Identifier(col.name)))
+        qualified = sql.Identifier(*table, col.name)
+        items.append(sql.SQL("{} " + direction).format(qualified))
     return sql.SQL(" ORDER BY ") + sql.SQL(", ").join(items) if items else sql.SQL("")
