@@ -104,3 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard_bp)
     csrf.exempt(resource_api_bp)  # checked per request: sessions need X-CSRFToken, tokens not
     app.register_blueprint(resource_api_bp)
+
+    from marketplace.odata import init_odata
+
+    init_odata(app)

@@ -56,6 +56,10 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("RECONCILE_REMOVE_ORPHANS", False, "Remove orphans, not only report.", kind="bool"),
     Setting("LOG_LEVEL", "INFO", "Log level."),
     Setting("SESSION_LIFETIME_MINUTES", 90, "Dashboard session lifetime.", kind="int"),
+    Setting("ODATA_PAGE_SIZE", 2000, "External Objects: rows per OData page.", kind="int"),
+    Setting(
+        "ODATA_RATE_LIMIT_PER_HOUR", 20000, "External Objects: requests per service.", kind="int"
+    ),
 )
 
 

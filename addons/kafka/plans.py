@@ -24,9 +24,7 @@ SPEC = AddonSpec(
     category="Messaging & Queueing",
     config_vars_prefix="KAFKA",
     settings=(
-        Setting(
-            "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "Where the broker reaches Kafka."
-        ),
+        Setting("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "Where the broker reaches Kafka."),
         Setting("KAFKA_ADMIN_USERNAME", "marketplace_admin", "The admin SCRAM user."),
         Setting(
             "KAFKA_ADMIN_PASSWORD",

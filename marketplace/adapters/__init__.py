@@ -22,6 +22,7 @@ from marketplace.adapters.capabilities import (
     Metering,
     Reconciliation,
     Rotation,
+    TableCatalog,
 )
 from marketplace.adapters.contract import AdapterPlugin, AddonAdapter
 from marketplace.adapters.errors import (
@@ -92,6 +93,7 @@ __all__ = [
     "Rotation",
     "Setting",
     "Table",
+    "TableCatalog",
     "TickResult",
     "Usage",
     "UsageMetric",

@@ -10,6 +10,7 @@ offer it. The core asks ``isinstance(adapter, Capability)`` and shows or hides f
 | :class:`Reconciliation` | the backend objects the broker owns, and orphan removal   |
 | :class:`Background`   | periodic ticks in the worker, under the resource's lease    |
 | :class:`DataService`  | tables served as entity sets (External Objects' OData)      |
+| :class:`TableCatalog` | the tables a data service could share, and why not          |
 | :class:`Linking`      | reactions to links the core made to other resources         |
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from marketplace.adapters.data import EntitySet, Query, QueryResult, Write
+from marketplace.adapters.data import EntitySet, Query, QueryResult, TableCandidate, Write
 from marketplace.adapters.values import (
     ActionResult,
     BackendObject,
@@ -125,10 +126,19 @@ class Background(Protocol):
 
 @runtime_checkable
 class DataService(Protocol):
-    """Tables of a resource served as entity sets (External Objects)."""
+    """Tables of a resource served as entity sets (External Objects).
+
+    Which tables are shared is the customer's choice, kept by the core: on every call of
+    this protocol the core passes it in ``resource.state["external_objects"]["tables"]``, a
+    list of ``"schema.table"`` names (unquoted), whatever the adapter's own stored state
+    says (the core also stores it there when the customer changes it, so the adapter sees
+    it on its other calls). An adapter serves those tables only. Entity set names are
+    ``<schema>$<table>``, as Heroku External Objects names them.
+    """
 
     def entity_sets(self, resource: ResourceRef) -> Sequence[EntitySet]:
-        """The shared tables and views, with columns and keys.
+        """The shared tables and views, with columns and keys. A shared table that is gone
+        or no longer shareable is left out.
 
         :raises BackendUnavailable: the backend is down.
         """
@@ -145,10 +155,26 @@ class DataService(Protocol):
     def write(
         self, resource: ResourceRef, entity_set: EntitySet, write: Write
     ) -> Mapping[str, object] | None:
-        """Insert (returns the row), update or delete (return None) one row.
+        """Insert, update or delete one row; return the row as it now is (insert, update) or
+        as it was (delete), in :class:`QueryResult`'s value types, or None when no row has
+        the key (update, delete).
 
         :raises ProvisionRejected: a constraint or type refused the write (nothing changed).
         :raises BackendUnavailable: the backend is down.
+        """
+        ...
+
+
+@runtime_checkable
+class TableCatalog(Protocol):
+    """The tables a :class:`DataService` could share: the core's table picker and its check
+    of a customer's choice."""
+
+    def table_candidates(self, resource: ResourceRef) -> Sequence[TableCandidate]:
+        """Every table and view the resource's database has outside the system schemas,
+        each with why it cannot be shared (None when it can).
+
+        :raises BackendUnavailable: the backend is down (or the database is not attached).
         """
         ...
 
@@ -181,4 +207,5 @@ __all__ = [
     "Metering",
     "Reconciliation",
     "Rotation",
+    "TableCatalog",
 ]

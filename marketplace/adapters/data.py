@@ -113,7 +113,14 @@ class Query:
 
 @dataclass(frozen=True)
 class QueryResult:
-    """Rows as column -> JSON-ready value, and the total when the query asked for it."""
+    """Rows as column -> value, and the total when the query asked for it.
+
+    Values are JSON-ready in OData's JSON form (numbers, strings, booleans, None; dates,
+    times, uuids and json as strings; timestamps as ISO 8601 strings in UTC with ``Z``), or
+    Python values the core encodes that way: ``decimal.Decimal``, ``datetime.date``,
+    ``datetime.datetime`` (naive means UTC), ``datetime.time``, ``uuid.UUID`` (OData 4.0
+    JSON Format, section 7).
+    """
 
     rows: Sequence[Mapping[str, Any]]
     count: int | None = None
@@ -127,3 +134,26 @@ class Write:
     kind: Literal["insert", "update", "delete"]
     key: Mapping[str, Any] = field(default_factory=dict)
     values: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: Why a table can be shared or not: ``table`` and ``view`` can; the rest say why not.
+CandidateKind = Literal["table", "view"]
+
+
+@dataclass(frozen=True)
+class TableCandidate:
+    """A table or view of the resource's database, as a table picker lists it.
+
+    ``name`` is ``schema.table`` (unquoted; the form ``ResourceRef.state["external_objects"]
+    ["tables"]`` uses); ``reason`` is None when it can be shared, else why not (for example
+    "no primary key", "a view needs a column named id").
+    """
+
+    name: str
+    kind: CandidateKind
+    reason: str | None = None
+
+    @property
+    def shareable(self) -> bool:
+        """Whether it can be shared."""
+        return self.reason is None

@@ -1,12 +1,14 @@
 """SQLAlchemy models, one module per domain."""
 
 from marketplace.models.catalog import Addon, Plan
+from marketplace.models.odata import ODataService
 from marketplace.models.platform import PlatformAuthorization
 from marketplace.models.resource import Resource, ResourceLink, ResourceState
 from marketplace.models.sso import UsedSsoToken
 
 __all__ = [
     "Addon",
+    "ODataService",
     "Plan",
     "PlatformAuthorization",
     "Resource",

@@ -1,0 +1,249 @@
+"""SQL for a checked :class:`Query` or :class:`Write`: quoted identifiers, bound values.
+
+The entity set's columns are the only identifiers that reach SQL (each through
+:class:`psycopg.sql.Identifier`); every value a client sent is a ``%s`` parameter.
+
+Filters follow OData 4.0's null semantics (URL Conventions, section 5.1.1.1): ``null eq 'x'``
+is false and ``null ne 'x'`` true, ordering comparisons with null are false, and ``not`` is
+pushed down to the comparisons so a negated one includes the rows whose column is null.
+Orderings put null first when ascending (OData) and always end with the key, so pages of one
+query never overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from psycopg import sql
+
+from marketplace.adapters import ProvisionRejected
+from marketplace.adapters.data import (
+    AllOf,
+    AnyOf,
+    Column,
+    Comparison,
+    EntitySet,
+    Filter,
+    Negation,
+    Query,
+    StringMatch,
+    Write,
+)
+
+Statement = tuple[sql.Composed, list[Any]]
+
+_OPERATORS = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_NEGATED = {"lt": ">=", "le": ">", "gt": "<=", "ge": "<"}
+_PATTERNS = {"startswith": "{}%", "endswith": "%{}", "contains": "%{}%"}
+
+
+def like_escape(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern with ``ESCAPE '\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def select_statements(
+    name: tuple[str, str], entity_set: EntitySet, query: Query
+) -> tuple[Statement, Statement | None]:
+    """The page's ``SELECT`` and, when ``query.count``, the ``SELECT count(*)`` on the table
+    ``name`` (schema, table)."""
+    table = sql.Identifier(*name)
+    args: list[Any] = []
+    where = _where(entity_set, query, args)
+    names = query.select or tuple(c.name for c in entity_set.columns)
+    statement = sql.SQL("SELECT {} FROM {}{}{}").format(
+        select_list(entity_set, names), table, where, _order(name, entity_set, query.order_by)
+    )
+    page_args = list(args)
+    if query.limit is not None:
+        statement += sql.SQL(" LIMIT %s")
+        page_args.append(query.limit)
+    if query.offset:
+        statement += sql.SQL(" OFFSET %s")
+        page_args.append(query.offset)
+    count = None
+    if query.count:
+        count = (sql.SQL("SELECT count(*) AS n FROM {}{}").format(table, where), args)
+    return (statement, page_args), count
+
+
+def write_statement(name: tuple[str, str], entity_set: EntitySet, write: Write) -> Statement:
+    """``INSERT``/``UPDATE``/``DELETE … RETURNING`` every column on the table ``name``
+    (schema, table); an update without values reads the row."""
+    table = sql.Identifier(*name)
+    returning = select_list(entity_set, tuple(c.name for c in entity_set.columns))
+    values = {column(entity_set, k).name: v for k, v in write.values.items()}
+    if write.kind == "insert":
+        if not values:
+            return sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING {}").format(
+                table, returning
+            ), []
+        statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
+            table,
+            sql.SQL(", ").join(map(sql.Identifier, values)),
+            sql.SQL(", ").join(sql.Placeholder() * len(values)),
+            returning,
+        )
+        return statement, list(values.values())
+    key_args: list[Any] = []
+    key = key_condition(entity_set, write.key, key_args)
+    if write.kind == "delete":
+        return sql.SQL("DELETE FROM {} WHERE {} RETURNING {}").format(
+            table, key, returning
+        ), key_args
+    if not values:
+        return sql.SQL("SELECT {} FROM {} WHERE {}").format(returning, table, key), key_args
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values
+    )
+    statement = sql.SQL("UPDATE {} SET {} WHERE {} RETURNING {}").format(
+        table, assignments, key, returning
+    )
+    return statement, [*values.values(), *key_args]
+
+
+def column(entity_set: EntitySet, name: str) -> Column:
+    """The entity set's column ``name``.
+
+    :raises ProvisionRejected: there is none (the core checks names first; this is the
+        adapter's own guard).
+    """
+    found = entity_set.column(name)
+    if found is None:
+        raise ProvisionRejected(f"{entity_set.name} has no column {name!r}.")
+    return found
+
+
+def select_list(entity_set: EntitySet, names: Sequence[str]) -> sql.Composable:
+    """The columns ``names``, each as its JSON-ready form (see :data:`_AS_JSON`)."""
+    items: list[sql.Composable] = []
+    for name in names:
+        col = column(entity_set, name)
+        template = _AS_JSON.get(col.type, "{0}")
+        items.append(sql.SQL(template + " AS {0}").format(sql.Identifier(col.name)))
+    return sql.SQL(", ").join(items)
+
+
+#: Postgres renders these types in their OData JSON form (OData JSON Format 4.0, section 7),
+#: which is much cheaper than converting each value in Python: decimals as numbers (float8:
+#: beyond 15 significant digits they are rounded), timestamps in UTC with ``Z``, dates,
+#: times and uuids as text, json as its text (served as Edm.String).
+_AS_JSON = {
+    "decimal": "{0}::float8",
+    "datetimeoffset": """to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+    "datetime": """to_char({0}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+    "date": "{0}::text",
+    "time": "{0}::text",
+    "uuid": "{0}::text",
+    "json": "{0}::text",
+}
+
+
+def key_condition(entity_set: EntitySet, key: Mapping[str, Any], args: list[Any]) -> sql.Composable:
+    """``k1 = %s AND k2 = %s`` for the entity set's key, with the values appended to ``args``."""
+    if set(key) != set(entity_set.key):
+        raise ProvisionRejected(f"The key of {entity_set.name} is {', '.join(entity_set.key)}.")
+    args.extend(key[name] for name in entity_set.key)
+    return sql.SQL(" AND ").join(
+        sql.SQL("{} = %s").format(sql.Identifier(name)) for name in entity_set.key
+    )
+
+
+def _where(entity_set: EntitySet, query: Query, args: list[Any]) -> sql.Composable:
+    parts: list[sql.Composable] = []
+    if query.key:
+        parts.append(key_condition(entity_set, query.key, args))
+    if query.where is not None:
+        parts.append(_filter(entity_set, query.where, args, negated=False))
+    if query.search:
+        parts.append(_search(entity_set, query.search, args))
+    if not parts:
+        return sql.SQL("")
+    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts)
+
+
+def _filter(
+    entity_set: EntitySet, node: Filter, args: list[Any], *, negated: bool
+) -> sql.Composable:
+    if isinstance(node, Negation):
+        return _filter(entity_set, node.operand, args, negated=not negated)
+    if isinstance(node, AllOf | AnyOf):
+        if not node.operands:
+            raise ProvisionRejected("An and/or needs operands.")
+        joiner = " AND " if isinstance(node, AllOf) != negated else " OR "
+        inner = [_filter(entity_set, op, args, negated=negated) for op in node.operands]
+        return sql.SQL("(") + sql.SQL(joiner).join(inner) + sql.SQL(")")
+    col = column(entity_set, node.column)
+    ident: sql.Composable = sql.Identifier(col.name)
+    if isinstance(node, StringMatch):
+        return _string_match(col, ident, node, args, negated)
+    if col.type == "json":
+        ident = sql.SQL("{}::text").format(ident)
+    return _comparison(col, ident, node, args, negated)
+
+
+def _comparison(
+    col: Column, ident: sql.Composable, node: Comparison, args: list[Any], negated: bool
+) -> sql.Composable:
+    op = node.op
+    if node.value is None:
+        if op not in ("eq", "ne"):
+            raise ProvisionRejected(f"{col.name} {op} null is not a comparison.")
+        is_null = (op == "eq") != negated
+        return sql.SQL("{} IS NULL" if is_null else "{} IS NOT NULL").format(ident)
+    if op not in _OPERATORS and op != "ne":
+        raise ProvisionRejected(f"Unknown comparison {op!r}.")
+    args.append(node.value)
+    if op == "ne":
+        op, negated = "eq", not negated
+    if not negated:
+        return sql.SQL("{} {} %s").format(ident, sql.SQL(_OPERATORS[op]))
+    if op == "eq":
+        return sql.SQL("{} IS DISTINCT FROM %s").format(ident)
+    template = "({0} {1} %s OR {0} IS NULL)" if col.nullable else "{0} {1} %s"
+    return sql.SQL(template).format(ident, sql.SQL(_NEGATED[op]))
+
+
+def _string_match(
+    col: Column, ident: sql.Composable, node: StringMatch, args: list[Any], negated: bool
+) -> sql.Composable:
+    if node.function not in _PATTERNS:
+        raise ProvisionRejected(f"Unknown string function {node.function!r}.")
+    args.append(_PATTERNS[node.function].format(like_escape(node.value)))
+    if not negated:
+        return sql.SQL("{}::text LIKE %s ESCAPE '\\'").format(ident)
+    if col.nullable:
+        return sql.SQL("({0}::text NOT LIKE %s ESCAPE '\\' OR {0} IS NULL)").format(ident)
+    return sql.SQL("{}::text NOT LIKE %s ESCAPE '\\'").format(ident)
+
+
+def _search(entity_set: EntitySet, text: str, args: list[Any]) -> sql.Composable:
+    """Rows where any string column contains ``text``, ignoring case."""
+    columns = [c for c in entity_set.columns if c.type == "string"]
+    if not columns:
+        return sql.SQL("false")
+    pattern = f"%{like_escape(text)}%"
+    args.extend(pattern for _ in columns)
+    matches = [
+        sql.SQL("{}::text ILIKE %s ESCAPE '\\'").format(sql.Identifier(c.name)) for c in columns
+    ]
+    return sql.SQL("(") + sql.SQL(" OR ").join(matches) + sql.SQL(")")
+
+
+def _order(
+    table: tuple[str, str], entity_set: EntitySet, order_by: Sequence[tuple[str, bool]]
+) -> sql.Composable:
+    # Qualified: the select list's JSON forms carry the columns' names as aliases, and
+    # ORDER BY would sort by those (text) instead of the columns.
+    ordered = {name for name, _ in order_by}
+    terms = [*order_by, *((k, False) for k in entity_set.key if k not in ordered)]
+    items = []
+    for name, descending in terms:
+        col = column(entity_set, name)
+        direction = "DESC" if descending else "ASC"
+        if col.nullable:  # OData: null sorts before any value in ascending order
+            direction += " NULLS LAST" if descending else " NULLS FIRST"
+        qualified = sql.Identifier(*table, col.name)
+        items.append(sql.SQL("{} " + direction).format(qualified))
+    return sql.SQL(" ORDER BY ") + sql.SQL(", ").join(items) if items else sql.SQL("")

@@ -1,0 +1,170 @@
+"""``$filter``: parsed by odata-query, then turned into data.py's filter tree.
+
+odata-query's lexer and parser (OData 4.0 ABNF) produce its AST; this module accepts the
+subset External Objects serves (URL Conventions, section 5.1.1) and builds a
+:class:`~marketplace.adapters.data.Filter`:
+
+* ``eq ne gt ge lt le`` between a property and a literal (either side), ``and or not``,
+  parentheses, ``null``;
+* ``startswith``/``endswith``/``contains`` on a string property with a string literal.
+
+Every property is checked against the entity set's columns and every literal against the
+column's type (:func:`marketplace.odata.values.from_literal`). Anything else (arithmetic,
+other functions, lambdas, navigation, two properties compared) is a 400 that names it.
+"""
+
+from __future__ import annotations
+
+from odata_query import ast
+from odata_query import exceptions as odata_errors
+from odata_query.grammar import ODataLexer, ODataParser
+
+from marketplace.adapters.data import (
+    AllOf,
+    AnyOf,
+    Column,
+    Comparison,
+    ComparisonOperator,
+    EntitySet,
+    Filter,
+    Negation,
+    StringMatch,
+)
+from marketplace.errors import BadRequest
+from marketplace.odata.values import from_literal
+
+MAX_FILTER_LENGTH = 8000
+MAX_DEPTH = 64
+
+_OPERATORS: dict[type[ast._Comparator], ComparisonOperator] = {
+    ast.Eq: "eq",
+    ast.NotEq: "ne",
+    ast.Lt: "lt",
+    ast.LtE: "le",
+    ast.Gt: "gt",
+    ast.GtE: "ge",
+}
+_MIRRORED: dict[ComparisonOperator, ComparisonOperator] = {
+    "eq": "eq",
+    "ne": "ne",
+    "lt": "gt",
+    "le": "ge",
+    "gt": "lt",
+    "ge": "le",
+}
+_STRING_FUNCTIONS = ("startswith", "endswith", "contains")
+
+
+def parse_expression(text: str) -> ast._Node:
+    """odata-query's AST of ``text``.
+
+    :raises BadRequest: too long, or not an OData expression (the message says where).
+    """
+    if len(text) > MAX_FILTER_LENGTH:
+        raise BadRequest(f"$filter is longer than {MAX_FILTER_LENGTH} characters.")
+    try:
+        node: ast._Node = ODataParser().parse(ODataLexer().tokenize(text))
+    except odata_errors.TokenizingException as error:
+        raise BadRequest(f"$filter cannot be read at {_where(error.token)}.") from error
+    except odata_errors.ParsingException as error:
+        place = "its end" if error.eof or error.token is None else _where(error.token)
+        raise BadRequest(f"$filter is malformed at {place}.") from error
+    except odata_errors.ODataException as error:
+        raise BadRequest(f"$filter is invalid: {error}") from error
+    if node is None:
+        raise BadRequest("$filter is empty.")
+    return node
+
+
+def parse_filter(text: str, entity_set: EntitySet) -> Filter:
+    """The filter tree of ``$filter=text`` on ``entity_set``.
+
+    :raises BadRequest: malformed, an unknown property, a type mismatch or something not
+        served; the message names it.
+    """
+    return _convert(parse_expression(text), entity_set, 0)
+
+
+def _convert(node: ast._Node, entity_set: EntitySet, depth: int) -> Filter:
+    if depth > MAX_DEPTH:
+        raise BadRequest("$filter is nested too deeply.")
+    if isinstance(node, ast.BoolOp):
+        left, right = (_convert(n, entity_set, depth + 1) for n in (node.left, node.right))
+        if isinstance(node.op, ast.And):
+            return AllOf(_flatten(AllOf, left, right))
+        return AnyOf(_flatten(AnyOf, left, right))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return Negation(_convert(node.operand, entity_set, depth + 1))
+    if isinstance(node, ast.Compare):
+        return _comparison(node, entity_set)
+    if isinstance(node, ast.Call):
+        return _string_function(node, entity_set)
+    if isinstance(node, ast.Identifier):
+        column = _column(node, entity_set)
+        if column.type == "boolean":  # a bare boolean property: "active"
+            return Comparison(column.name, "eq", True)
+    raise BadRequest(f"$filter: {_describe(node)} is not a condition External Objects serve.")
+
+
+def _flatten(kind: type[AllOf] | type[AnyOf], *parts: Filter) -> tuple[Filter, ...]:
+    flat: list[Filter] = []
+    for part in parts:
+        flat.extend(part.operands if isinstance(part, kind) else (part,))
+    return tuple(flat)
+
+
+def _comparison(node: ast.Compare, entity_set: EntitySet) -> Comparison:
+    op = _OPERATORS.get(type(node.comparator))
+    if op is None:
+        raise BadRequest(f"$filter: the operator {_describe(node.comparator)} is not served.")
+    left, right = node.left, node.right
+    if isinstance(right, ast.Identifier) and not isinstance(left, ast.Identifier):
+        left, right, op = right, left, _MIRRORED[op]
+    if not isinstance(left, ast.Identifier):
+        raise BadRequest(f"$filter: compare a property with a value, not {_describe(left)}.")
+    if isinstance(right, ast.Identifier):
+        raise BadRequest("$filter: comparing two properties is not served.")
+    if not isinstance(right, ast._Literal):
+        raise BadRequest(f"$filter: {_describe(right)} is not a value.")
+    column = _column(left, entity_set)
+    value = from_literal(column, right)
+    if value is None and op not in ("eq", "ne"):
+        raise BadRequest(f"$filter: {column.name} {op} null compares nothing; use eq or ne.")
+    return Comparison(column.name, op, value)
+
+
+def _string_function(node: ast.Call, entity_set: EntitySet) -> StringMatch:
+    name = node.func.name.lower()
+    args = list(node.args)
+    if name not in _STRING_FUNCTIONS:
+        raise BadRequest(f"$filter: the function {node.func.name} is not served.")
+    if len(args) != 2 or not isinstance(args[0], ast.Identifier):
+        raise BadRequest(f"$filter: {name} takes a property and a string.")
+    column = _column(args[0], entity_set)
+    if column.type != "string":
+        raise BadRequest(f"$filter: {name} needs a string property; {column.name} is not one.")
+    if not isinstance(args[1], ast.String):
+        raise BadRequest(f"$filter: {name}'s second argument must be a string literal.")
+    return StringMatch(name, column.name, args[1].val)  # type: ignore[arg-type]
+
+
+def _column(node: ast.Identifier, entity_set: EntitySet) -> Column:
+    if node.namespace:
+        dotted = ".".join((*node.namespace, node.name))[:80]
+        raise BadRequest(f"$filter: {dotted} is not a property of {entity_set.name}.")
+    column = entity_set.column(node.name)
+    if column is None:
+        raise BadRequest(f"$filter: {entity_set.name} has no property {node.name[:80]!r}.")
+    return column
+
+
+def _describe(node: object) -> str:
+    if isinstance(node, ast.Call):
+        return f"the function {node.func.name[:40]}"
+    return type(node).__name__.lower()
+
+
+def _where(token: object) -> str:
+    index = getattr(token, "index", None)
+    value = str(getattr(token, "value", ""))[:20]
+    return f"position {index} ({value!r})" if index is not None else repr(value)

@@ -1,0 +1,238 @@
+"""Resource paths and system query options of OData 4.0 requests, checked into data.py's
+:class:`Query` and :class:`Write` (URL Conventions, sections 4 and 5).
+
+* ``<set>``, ``<set>/$count``, ``<set>(<key>)`` with ``(1)``, ``('a''b')`` or
+  ``(k1=1,k2='x')``;
+* ``$select``, ``$filter``, ``$orderby``, ``$top``, ``$skip``, ``$count``, ``$search``
+  (one phrase; surrounding double quotes dropped), ``$format=json``; other ``$`` options
+  are a 400 (an unknown one must not be silently ignored), custom ones are ignored.
+
+Every property name is checked against the entity set's columns; every value against its
+column's type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from odata_query import ast
+
+from marketplace.adapters.data import EntitySet, Query, Write
+from marketplace.errors import BadRequest, NotFound
+from marketplace.odata.filters import parse_expression, parse_filter
+from marketplace.odata.values import from_json, from_literal
+
+SUPPORTED_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$skip", "$count", "$search"}
+IGNORED_OPTIONS = {"$format", "$skiptoken"}
+MAX_TOP = 1_000_000_000
+_PATH = re.compile(r"^(?P<set>[^()/]+)(?:\((?P<key>.*)\))?(?P<count>/\$count)?$", re.DOTALL)
+_ORDER_TERM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+(asc|desc))?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ResourcePath:
+    """What a URL below the service root names: an entity set, maybe one entity or a count."""
+
+    entity_set: str
+    key_text: str | None
+    count: bool
+
+
+def parse_path(path: str) -> ResourcePath:
+    """Split ``public$items(5)`` and friends.
+
+    :raises NotFound: not a path this service serves.
+    """
+    match = _PATH.match(path)
+    if match is None:
+        raise NotFound(f"This service has no resource at {path[:80]!r}.")
+    key_text = match.group("key")
+    if key_text is not None and match.group("count"):
+        raise NotFound("$count applies to an entity set, not to one entity.")
+    return ResourcePath(match.group("set"), key_text, bool(match.group("count")))
+
+
+def parse_key(text: str, entity_set: EntitySet) -> dict[str, Any]:
+    """The key values of ``(<text>)``, typed and checked against the key columns.
+
+    :raises BadRequest: malformed, a wrong property, or a value of the wrong type.
+    """
+    parts = _split_outside_quotes(text, ",")
+    named: dict[str, str] = {}
+    if len(parts) == 1 and "=" not in _unquoted(parts[0]):
+        if len(entity_set.key) != 1:
+            raise BadRequest(f"Name every key property of {entity_set.name}: {_keys(entity_set)}.")
+        named[entity_set.key[0]] = parts[0]
+    else:
+        for part in parts:
+            name, sep, literal = part.partition("=")
+            if not sep or name.strip() not in entity_set.key or name.strip() in named:
+                raise BadRequest(f"The key of {entity_set.name} is ({_keys(entity_set)}).")
+            named[name.strip()] = literal
+    if set(named) != set(entity_set.key):
+        raise BadRequest(f"The key of {entity_set.name} is ({_keys(entity_set)}).")
+    values = {}
+    for name, literal in named.items():
+        column = entity_set.column(name)
+        assert column is not None  # the key's columns are the entity set's
+        node = _literal(literal.strip(), f"the key {name}")
+        try:
+            value = from_literal(column, node)
+        except BadRequest as error:
+            raise BadRequest(f"The key {name}: {error.message}") from error
+        if value is None:
+            raise BadRequest(f"The key {name} cannot be null.")
+        values[name] = value
+    return values
+
+
+def parse_query(
+    args: Mapping[str, str], entity_set: EntitySet, *, page_size: int, key: Mapping[str, Any] | None
+) -> tuple[Query, int | None]:
+    """The :class:`Query` of a GET and the client's ``$top`` (None when not given).
+
+    The query's ``limit`` is at most ``page_size`` + 1 (one more row than a page tells
+    whether a next page exists).
+
+    :raises BadRequest: an unknown or malformed option, property or value.
+    """
+    for name in args:
+        if name.startswith("$") and name not in SUPPORTED_OPTIONS | IGNORED_OPTIONS:
+            raise BadRequest(f"The query option {name[:40]} is not served.")
+    if args.get("$format", "json").lower() not in ("json", "application/json"):
+        raise BadRequest("Only $format=json is served.")
+    top = _integer(args, "$top")
+    skip = _integer(args, "$skip") or 0
+    limit = page_size + 1 if top is None else min(top, page_size + 1)
+    query = Query(
+        entity_set=entity_set.name,
+        select=_select(args.get("$select"), entity_set),
+        where=parse_filter(args["$filter"], entity_set) if args.get("$filter") else None,
+        order_by=_order_by(args.get("$orderby"), entity_set),
+        limit=limit,
+        offset=skip,
+        count=_boolean(args, "$count"),
+        search=_search(args.get("$search")),
+        key=key,
+    )
+    return query, top
+
+
+def parse_write(
+    body: Any, entity_set: EntitySet, kind: str, key: Mapping[str, Any] | None = None
+) -> Write:
+    """The :class:`Write` of a POST (``insert``) or PATCH (``update``) body.
+
+    Annotations (``@odata.type`` ...) are ignored; an unknown property, a wrong type or a
+    key change is a 400.
+    """
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object of property values.")
+    values: dict[str, Any] = {}
+    for name, value in body.items():
+        if "@" in name:
+            continue
+        column = entity_set.column(name)
+        if column is None:
+            raise BadRequest(f"{entity_set.name} has no property {name[:80]!r}.")
+        values[name] = from_json(column, value)
+    if key is not None and any(k in values and values[k] != key[k] for k in entity_set.key):
+        raise BadRequest("A PATCH cannot change the entity's key.")
+    if kind == "update":
+        values = {k: v for k, v in values.items() if k not in entity_set.key}
+    return Write(entity_set.name, kind, dict(key or {}), values)  # type: ignore[arg-type]
+
+
+def _select(text: str | None, entity_set: EntitySet) -> tuple[str, ...]:
+    if not text or text.strip() == "*":
+        return ()
+    names: list[str] = []
+    for raw in text.split(","):
+        name = raw.strip()
+        if entity_set.column(name) is None:
+            raise BadRequest(f"$select: {entity_set.name} has no property {name[:80]!r}.")
+        if name not in names:
+            names.append(name)
+    for key in entity_set.key:  # the key always travels, so every entity has its id
+        if key not in names:
+            names.append(key)
+    return tuple(names)
+
+
+def _order_by(text: str | None, entity_set: EntitySet) -> tuple[tuple[str, bool], ...]:
+    if not text:
+        return ()
+    terms: list[tuple[str, bool]] = []
+    for raw in text.split(","):
+        match = _ORDER_TERM.match(raw)
+        if match is None:
+            raise BadRequest(f"$orderby: {raw.strip()[:80]!r} is not 'property [asc|desc]'.")
+        name, direction = match.group(1), (match.group(2) or "asc").lower()
+        if entity_set.column(name) is None:
+            raise BadRequest(f"$orderby: {entity_set.name} has no property {name[:80]!r}.")
+        terms.append((name, direction == "desc"))
+    return tuple(terms)
+
+
+def _search(text: str | None) -> str | None:
+    if text is None:
+        return None
+    phrase = text.strip()
+    if len(phrase) >= 2 and phrase[0] == phrase[-1] == '"':
+        phrase = phrase[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if len(phrase) > 500:
+        raise BadRequest("$search is longer than 500 characters.")
+    return phrase or None
+
+
+def _integer(args: Mapping[str, str], name: str) -> int | None:
+    text = args.get(name)
+    if text is None:
+        return None
+    if not text.strip().isdigit() or int(text) > MAX_TOP:
+        raise BadRequest(f"{name} must be a non-negative integer, not {text[:40]!r}.")
+    return int(text)
+
+
+def _boolean(args: Mapping[str, str], name: str) -> bool:
+    text = args.get(name, "false").strip().lower()
+    if text not in ("true", "false"):
+        raise BadRequest(f"{name} must be true or false.")
+    return text == "true"
+
+
+def _literal(text: str, what: str) -> ast._Node:
+    try:
+        node = parse_expression(text)
+    except BadRequest as error:
+        raise BadRequest(f"{what}: {text[:60]!r} is not an OData literal.") from error
+    if not isinstance(node, ast._Literal):
+        raise BadRequest(f"{what}: {text[:60]!r} is not an OData literal.")
+    return node
+
+
+def _split_outside_quotes(text: str, separator: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in text:
+        if char == "'":
+            quoted = not quoted  # '' inside a string toggles twice
+        if char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _unquoted(text: str) -> str:
+    return "".join(_split_outside_quotes(text, "'")[::2]) if "'" in text else text
+
+
+def _keys(entity_set: EntitySet) -> str:
+    return ",".join(entity_set.key)

@@ -1,0 +1,83 @@
+"""OData 4.0 JSON answers and errors (OData JSON Format 4.0; Protocol, section 9.4).
+
+Every answer carries ``OData-Version: 4.0``; bodies are
+``application/json;odata.metadata=minimal`` with ``@odata.context``; errors are
+``{"error": {"code", "message"}}`` with a 4xx (or 5xx) status and never a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Response, request
+from werkzeug.exceptions import HTTPException
+
+from marketplace.adapters import AdapterError, ProvisionRejected
+from marketplace.errors import MarketplaceError, from_adapter_error
+from marketplace.odata.values import to_json
+
+log = logging.getLogger(__name__)
+
+JSON_TYPE = "application/json;odata.metadata=minimal"
+XML_TYPE = "application/xml"
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+
+def odata_json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer with OData's media type and version header."""
+    text = json.dumps(body, default=to_json, ensure_ascii=False, separators=(",", ":"))
+    response = Response(text, status=status, content_type=JSON_TYPE)
+    return _versioned(response, headers)
+
+
+def odata_xml(document: bytes) -> Response:
+    """``$metadata``."""
+    return _versioned(Response(document, content_type=XML_TYPE))
+
+
+def no_content(headers: dict[str, str] | None = None) -> Response:
+    """204, for PATCH and DELETE."""
+    return _versioned(Response(status=204), headers)
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """OData's error body."""
+    return odata_json({"error": {"code": code, "message": message}}, status, headers)
+
+
+def error_from(exc: Exception) -> Response:
+    """Whatever went wrong, as OData's error body (unexpected ones logged, not shown)."""
+    if isinstance(exc, ProvisionRejected):  # the database refused a value or constraint
+        return error(400, "bad_request", exc.message)
+    if isinstance(exc, AdapterError):
+        exc = from_adapter_error(exc)
+    if isinstance(exc, MarketplaceError):
+        return error(exc.status, exc.code, exc.message, exc.headers)
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        headers = dict(exc.get_headers()) if status == 405 else {}
+        headers.pop("Content-Type", None)
+        message = "The request body is too large." if status == 413 else exc.description or exc.name
+        return error(status, _CODES.get(status, "error"), message, headers)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error(500, "internal_error", "Something went wrong on our side.")
+
+
+def _versioned(response: Response, headers: dict[str, str] | None = None) -> Response:
+    response.headers["OData-Version"] = "4.0"
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
