@@ -8,6 +8,8 @@ deletions count as success, so removal is repeatable.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
@@ -77,15 +79,32 @@ def principal(user: str) -> str:
     return f"User:{user}"
 
 
+_clients: dict[tuple[ClusterSettings, int], AdminClient] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_admin_client(settings: ClusterSettings) -> AdminClient:
+    """This process's admin client for ``settings``: long-lived and shared by every adapter
+    call (librdkafka's clients are thread-safe and reconnect on their own after a broker
+    restart), made after gunicorn forks, never inherited through ``fork()``."""
+    key = (settings, os.getpid())
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = AdminClient(
+                settings.client_config(settings.admin_username, settings.admin_password)
+                | {"logger": log}
+            )
+            _clients[key] = client
+        return client
+
+
 class KafkaAdmin:
-    """One admin client (the broker's super user) for the duration of one adapter call."""
+    """The broker's super user's admin operations, on the process's shared client."""
 
     def __init__(self, settings: ClusterSettings) -> None:
         self._timeout = settings.timeout_seconds
-        self._client = AdminClient(
-            settings.client_config(settings.admin_username, settings.admin_password)
-            | {"logger": log}
-        )
+        self._client = shared_admin_client(settings)
 
     # --- cluster ----------------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ it ships one.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -59,14 +61,29 @@ class _ClosingAdminClient(KafkaAdminClient):  # type: ignore[misc]
             raise
 
 
+_shared: dict[tuple[ClusterSettings, int], KafkaAdminClient] = {}
+_shared_lock = threading.Lock()
+_in_use: dict[tuple[ClusterSettings, int], threading.Lock] = {}
+
+
 class QuotaAdmin:
-    """A kafka-python admin connection for one adapter call (use it as a context manager)."""
+    """kafka-python's admin connection for one adapter call (use it as a context manager).
+
+    The connection itself is long-lived: one per process and cluster, made on first use
+    (after gunicorn forks), held by one call at a time (kafka-python's client is not
+    thread-safe), and replaced when a call fails on it (a broker restart)."""
 
     def __init__(self, settings: ClusterSettings) -> None:
         self._settings = settings
+        self._key = (settings, os.getpid())
+        with _shared_lock:
+            self._turn = _in_use.setdefault(self._key, threading.Lock())
         self._client: KafkaAdminClient | None = None
+        self._held = False
 
     def __enter__(self) -> QuotaAdmin:
+        self._turn.acquire()
+        self._held = True
         return self
 
     def __exit__(
@@ -75,9 +92,17 @@ class QuotaAdmin:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._client is not None:
-            self._client.close()
+        try:
+            broken = isinstance(error, BackendUnavailable | kafka_errors.KafkaError)
+            if broken and self._client is not None:
+                with _shared_lock:  # it may be broken: the next call connects afresh
+                    _shared.pop(self._key, None)
+                self._client.close()
+        finally:
             self._client = None
+            if self._held:
+                self._held = False
+                self._turn.release()
 
     def _connect(self) -> KafkaAdminClient:
         # kafka-python warns "credentials in the clear" on every SASL_PLAINTEXT login, although
@@ -140,9 +165,15 @@ class QuotaAdmin:
 
     @property
     def _admin(self) -> KafkaAdminClient:
-        """The connection, opened on first use (so a call that needs none opens none)."""
+        """The shared connection, opened on first use (so a call that needs none opens none)."""
         if self._client is None:
-            self._client = self._connect()
+            with _shared_lock:
+                client = _shared.get(self._key)
+            if client is None:
+                client = self._connect()
+                with _shared_lock:
+                    _shared[self._key] = client
+            self._client = client
         return self._client
 
     def _send(self, request: Any) -> Any:

@@ -16,32 +16,36 @@ from __future__ import annotations
 
 import time
 import uuid as uuid_module
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, true, update
 
 from marketplace.errors import NotFound, ServiceUnavailable
 from marketplace.extensions import db
-from marketplace.models import Resource
+from marketplace.models import Resource, ResourceState
 from marketplace.models._types import utcnow
 
 
-def claim(uuid: str, owner: str, ttl: timedelta) -> bool:
-    """Take the lease on ``uuid`` for ``ttl`` unless someone else holds a live one."""
+def claim(uuid: str, owner: str, ttl: timedelta, **also: object) -> bool:
+    """Take the lease on ``uuid`` for ``ttl`` unless someone else holds a live one; set the
+    columns in ``also`` in the same statement (a state change that needs the lease)."""
     now = utcnow()
     result = db.session.execute(
         update(Resource)
         .where(
             Resource.uuid == uuid,
+            # A state change rides on the lease only while the resource is not gone.
+            Resource.state != ResourceState.DEPROVISIONED if also else true(),
             or_(
                 Resource.lease_owner.is_(None),
                 Resource.lease_owner == owner,
                 Resource.lease_expires_at < now,
             ),
         )
-        .values(lease_owner=owner, lease_expires_at=now + ttl)
+        .values(lease_owner=owner, lease_expires_at=now + ttl, **also)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -56,34 +60,81 @@ REQUEST_LEASE_WAIT_SECONDS = 20.0
 _POLL_SECONDS = 0.05
 
 
-def claim_or_wait(uuid: str, owner: str, ttl: timedelta, wait_seconds: float) -> bool:
-    """Take the lease, waiting up to ``wait_seconds`` for another holder to finish."""
+def claim_or_wait(
+    uuid: str,
+    owner: str,
+    ttl: timedelta,
+    wait_seconds: float,
+    check: Callable[[], object] | None = None,
+    **also: object,
+) -> bool:
+    """Take the lease, waiting up to ``wait_seconds`` for another holder to finish.
+
+    :param check: called after each failed attempt; it may raise to stop waiting (for
+        example when the other holder removed the resource).
+    """
     deadline = time.monotonic() + wait_seconds
-    while not claim(uuid, owner, ttl):
+    while not claim(uuid, owner, ttl, **also):
+        if check is not None:
+            check()
         if time.monotonic() >= deadline:
             return False
         time.sleep(_POLL_SECONDS)
     return True
 
 
+@dataclass
+class Lease:
+    """A web request's lease on one resource. Work that clears the lease columns in its own
+    final write sets ``released``, which saves the separate release round trip."""
+
+    uuid: str
+    owner: str
+    released: bool = False
+
+    def clear(self, resource: Resource) -> None:
+        """Give the lease back as part of the caller's next commit on ``resource``."""
+        resource.lease_owner = None
+        resource.lease_expires_at = None
+        self.released = True
+
+
+def new_owner() -> str:
+    """A lease owner id for one web request."""
+    return f"request-{uuid_module.uuid4().hex}"
+
+
 @contextmanager
 def request_lease(
-    uuid: str, *, ttl: timedelta = REQUEST_LEASE, wait_seconds: float = REQUEST_LEASE_WAIT_SECONDS
-) -> Iterator[str]:
-    """Hold ``uuid``'s lease for the duration of a web request's work; yield the owner id.
+    uuid: str,
+    *,
+    ttl: timedelta = REQUEST_LEASE,
+    wait_seconds: float = REQUEST_LEASE_WAIT_SECONDS,
+    held_by: str | None = None,
+    also: dict[str, object] | None = None,
+    check: Callable[[], object] | None = None,
+) -> Iterator[Lease]:
+    """Hold ``uuid``'s lease for the duration of a web request's work.
 
+    :param held_by: the owner that already holds it (taken with the row's INSERT).
+    :param also: columns to set in the statement that takes the lease.
+    :param check: see :func:`claim_or_wait`.
     :raises ServiceUnavailable: another party held it for longer than ``wait_seconds``.
     """
-    owner = f"request-{uuid_module.uuid4().hex}"
-    if not claim_or_wait(uuid, owner, ttl, wait_seconds):
+    lease = Lease(uuid, held_by or new_owner())
+    taken = held_by is not None or claim_or_wait(
+        uuid, lease.owner, ttl, wait_seconds, check, **(also or {})
+    )
+    if not taken:
         raise ServiceUnavailable(
             "Another change to this resource is still in progress; retry in a few seconds.",
             headers={"Retry-After": "5"},
         )
     try:
-        yield owner
+        yield lease
     finally:
-        release(uuid, owner)
+        if not lease.released:
+            release(uuid, lease.owner)
 
 
 def release(uuid: str, owner: str) -> None:

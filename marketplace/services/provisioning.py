@@ -26,7 +26,7 @@ from marketplace.models import Addon, Plan, PlatformAuthorization, Resource, Res
 from marketplace.models._types import utcnow
 from marketplace.services.async_provisioning import CANCEL_STEP, DEPROVISION_STEP, PROVISION_STEPS
 from marketplace.services.crypto import Vault
-from marketplace.services.leases import request_lease
+from marketplace.services.leases import REQUEST_LEASE, Lease, new_owner, request_lease
 from marketplace.services.lifecycle import Lifecycle
 from marketplace.services.regions import supported_region
 from marketplace.services.scheduling import Scheduler
@@ -122,7 +122,7 @@ class Provisioner:
         :raises Gone: the uuid was deprovisioned.
         :raises ServiceUnavailable: the backend is down; nothing is left behind.
         """
-        inserted = False
+        inserted: Resource | None = None
         if _load(command.uuid) is None:
             plan = _find_plan(addon, command.plan, public_only=True)
             region = supported_region(command.region, addon.regions)
@@ -131,16 +131,24 @@ class Provisioner:
                     f"Region {command.region!r} is not supported by {addon.slug}; "
                     f"supported: {', '.join(addon.regions)}."
                 )
-            inserted = self._insert_if_new(addon, plan, region, command)
+            inserted = self._insert_if_new(addon, plan, region, command, new_owner())
+        if inserted is not None and not inserted.is_async:
+            # The INSERT took the lease and recorded the intent: straight to the backend.
+            with request_lease(command.uuid, held_by=inserted.lease_owner) as lease:
+                self._provision_now(inserted, lease)
+                return self._answer(inserted)
         resource = self._same_request(addon, command)
         if resource.is_async:
-            return self._accept_async(resource, command, start=inserted)
+            return self._accept_async(resource, command, start=inserted is not None)
         if resource.state == ResourceState.PROVISIONED:
             return self._answer(resource)
-        with request_lease(command.uuid):
+        with request_lease(command.uuid) as lease:
             resource = self._same_request(addon, command)
             if resource.state != ResourceState.PROVISIONED:
-                self._provision_now(resource)
+                resource.state = ResourceState.PROVISIONING
+                resource.attempts += 1
+                db.session.commit()  # the intent is durable before the backend call
+                self._provision_now(resource, lease)
             return self._answer(resource)
 
     def _answer(self, resource: Resource) -> Provisioned:
@@ -179,8 +187,10 @@ class Provisioner:
         return resource
 
     def _insert_if_new(
-        self, addon: Addon, plan: Plan, region: str, command: ProvisionCommand
-    ) -> bool:
+        self, addon: Addon, plan: Plan, region: str, command: ProvisionCommand, owner: str
+    ) -> Resource | None:
+        """Insert the resource (a synchronous one holding ``owner``'s lease); None when a
+        concurrent duplicate inserted it first."""
         # Asynchronous only when the platform gave us a way to report back (kensa does not).
         is_async = plan.is_async and command.grant_code is not None
         resource = Resource(
@@ -193,7 +203,11 @@ class Provisioner:
             options=dict(command.options),
             state=ResourceState.PROVISIONING,
             is_async=is_async,
+            attempts=0 if is_async else 1,
+            lease_owner=None if is_async else owner,
+            lease_expires_at=None if is_async else utcnow() + REQUEST_LEASE,
         )
+        resource.addon, resource.plan = addon, plan
         if is_async:
             self._start_async(resource, command)
         elif command.grant_code:  # kept to push later config changes (credential rotation)
@@ -206,8 +220,8 @@ class Provisioner:
             db.session.commit()
         except IntegrityError:  # a concurrent duplicate inserted it first
             db.session.rollback()
-            return False
-        return True
+            return None
+        return resource
 
     def _start_async(self, resource: Resource, command: ProvisionCommand) -> None:
         resource.step = PROVISION_STEPS[0]
@@ -238,15 +252,14 @@ class Provisioner:
             "Your add-on is being provisioned and will be available shortly.",
         )
 
-    def _provision_now(self, resource: Resource) -> None:
-        """Run the adapter under the caller's lease; store the outcome (committed).
+    def _provision_now(self, resource: Resource, lease: Lease) -> None:
+        """Run the adapter under ``lease`` (the intent is already committed); store the
+        outcome and give the lease back in one commit.
 
         :raises MarketplaceError: the adapter failed; what it made was removed.
         """
-        resource.state = ResourceState.PROVISIONING
-        resource.attempts += 1
         request = self._lifecycle.provision_request(resource)
-        db.session.commit()  # the intent is durable; no lock is held across the backend call
+        db.session.rollback()  # nothing pending: no transaction is open across the backend call
         try:
             result = self._lifecycle.adapter(resource).provision(request)
         except AdapterError as error:
@@ -255,6 +268,7 @@ class Provisioner:
             resource.config_encrypted = None
             resource.adapter_state_encrypted = None
             resource.last_error = error.message
+            lease.clear(resource)
             db.session.commit()
             log.warning(
                 "provision failed", extra={"resource": resource.uuid, "error": error.message}
@@ -262,6 +276,7 @@ class Provisioner:
             raise from_adapter_error(error) from error
         self._lifecycle.store_provision(resource, result)
         self._lifecycle.mark_provisioned(resource)
+        lease.clear(resource)
         ticking = resource.next_tick_at is not None
         grant = resource.authorization is not None
         db.session.commit()
@@ -314,10 +329,14 @@ class Provisioner:
         if queued is not None:
             return queued
         db.session.rollback()
-        with request_lease(uuid):
+        # Taking the lease records the durable intent in the same statement: a crash from
+        # here on is re-driven by the reconciler, never revived.
+        with request_lease(
+            uuid,
+            also={"state": ResourceState.DEPROVISIONING},
+            check=lambda: self._existing(addon, uuid, allow_deprovisioning=True),
+        ) as lease:
             resource = self._existing(addon, uuid, allow_deprovisioning=True)
-            resource.state = ResourceState.DEPROVISIONING
-            db.session.commit()  # durable intent: a crash from here on is re-driven
             try:
                 self._lifecycle.remove_backend(resource)
             except AdapterError as error:
@@ -325,8 +344,9 @@ class Provisioner:
                 resource.last_error = error.message
                 db.session.commit()
                 raise from_adapter_error(error) from error
-            self._lifecycle.forget(resource, ResourceState.DEPROVISIONED)
+            lease.clear(resource)
             resource.last_error = None
+            self._lifecycle.forget(resource, ResourceState.DEPROVISIONED)
             db.session.commit()
         return Removed()
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from marketplace.context import lifecycle
 from marketplace.extensions import db
@@ -225,3 +225,45 @@ def test_one_backend_down_degrades_readiness_without_failing_it(sqlite_url):
 
     up.backend.down = True
     assert app.test_client().get("/readyz").status_code == 503
+
+
+def test_concurrent_deletes_end_with_one_removal_and_410s(memory_app, platform, backend):
+    uuid_ = platform.provision(plan="small").get_json()["id"]
+
+    def delete(_):
+        client = memory_app.test_client()
+        return client.delete(f"/heroku/resources/{uuid_}", headers=platform.headers).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(pool.map(delete, range(4)))
+
+    assert statuses[0] == 204 and set(statuses[1:]) <= {204, 410}
+    assert backend.objects == {}
+
+
+def test_a_provision_and_a_deprovision_make_few_store_round_trips(memory_app, platform):
+    """The broker's own cost per call: statements and commits on the store (see README)."""
+    counts = {"statements": 0, "commits": 0}
+    with memory_app.app_context():
+        engine = db.engine
+
+    def statement(*_args, **_kwargs):
+        counts["statements"] += 1
+
+    def commit(*_args, **_kwargs):
+        counts["commits"] += 1
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        body = platform.provision_body(plan="small")
+        platform.client.post("/heroku/resources", json=body, headers=platform.headers)
+        provision = dict(counts)
+        counts.update(statements=0, commits=0)
+        platform.deprovision(body["uuid"])
+        deprovision = dict(counts)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert provision["statements"] <= 12 and provision["commits"] <= 3, provision
+    assert deprovision["statements"] <= 13 and deprovision["commits"] <= 3, deprovision
