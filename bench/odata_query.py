@@ -35,7 +35,7 @@ import requests
 from psycopg.rows import dict_row
 from werkzeug.serving import make_server
 
-# This file's folder would shadow the odata_query package: put the repository there instead.
+# The repository replaces bench/ on the path: bench/odata_query.py would shadow the library.
 sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
