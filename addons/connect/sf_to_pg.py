@@ -119,6 +119,25 @@ def _merge(
             f"The plan allows {budget.limit} synced rows; {budget.used} are synced and "
             f"{new_rows} more came from Salesforce."
         )
+    # An echo of the engine's own write (same data, new stamps) keeps INSERTED/UPDATED, which
+    # apps poll for; the status trigger would otherwise make it SYNCED.
+    data = [c for c in columns if c not in ("sfid", "systemmodstamp", "createddate", "isdeleted")]
+    same = (
+        sql.SQL("ROW({}) IS NOT DISTINCT FROM ROW({})").format(
+            sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in data),
+            sql.SQL(", ").join(sql.SQL("st.{}").format(sql.Identifier(c)) for c in data),
+        )
+        if data
+        else sql.SQL("true")
+    )
+    conn.execute("DROP TABLE IF EXISTS hc_echo")
+    conn.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE hc_echo ON COMMIT DROP AS SELECT t.id, t._hc_lastop FROM {s}.{t} t "
+            "JOIN {st} st ON t.sfid = st.sfid WHERE t._hc_lastop IN ('INSERTED', 'UPDATED') "
+            "AND {same}"
+        ).format(s=s, t=t, st=stage, same=same)
+    )
     updates = sql.SQL(", ").join(
         sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c != "sfid"
     )
@@ -137,6 +156,13 @@ def _merge(
             "DELETE FROM {s}.{t} t USING {st} st WHERE st.isdeleted AND t.sfid = st.sfid"
         ).format(s=s, t=t, st=stage)
     )
+    conn.execute(
+        sql.SQL(
+            "UPDATE {s}.{t} t SET _hc_lastop = e._hc_lastop FROM hc_echo e "
+            "WHERE t.id = e.id AND t._hc_lastop = 'SYNCED'"
+        ).format(s=s, t=t)
+    )
+    conn.execute("DROP TABLE hc_echo")
     budget.used += new_rows
     return int(result.rowcount or 0)
 

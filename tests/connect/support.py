@@ -102,6 +102,12 @@ class Connection:
     def tick(self) -> str:
         return drive(self.app, self.uuid)
 
+    def until(self, condition: Any, what: str = "the sync catches up") -> Any:
+        """Tick until ``condition()`` holds (polls are due only once their interval passed)."""
+        from tests.support import wait_until
+
+        return wait_until(lambda: (self.tick(), condition())[1], timeout=30, what=what)
+
     def state(self) -> dict[str, Any]:
         body = self.api("GET", f"/connections/{self.uuid}?deep=true")
         assert body.status_code == 200, body.get_json()
