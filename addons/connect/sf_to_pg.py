@@ -197,10 +197,36 @@ def write_csv(
     mapping: Mapping[str, Any],
     page: str,
     budget: RowBudget,
+    *,
+    direct: bool = False,
 ) -> int:
-    """Stage and merge one Bulk API 2.0 CSV page (header first, every value quoted)."""
-    stage = _stage(conn, schema, mapping)
+    """Stage and merge one Bulk API 2.0 CSV page (header first, every value quoted).
+
+    With ``direct`` (a load into an empty table) the page is copied straight into the table.
+
+    :raises RowLimitReached: the page would pass the plan's row limit (roll back).
+    """
     columns = sql.SQL(", ").join(map(sql.Identifier, _columns(mapping)))
+    if direct:
+        target = sql.SQL("{}.{}").format(
+            sql.Identifier(schema), sql.Identifier(table_name(mapping["object_name"]))
+        )
+        with conn.cursor() as cur:
+            with cur.copy(
+                sql.SQL(
+                    "COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true, FORCE_NULL ({}))"
+                ).format(target, columns, columns)
+            ) as copy:
+                copy.write(page.encode())
+            added = int(cur.rowcount or 0)
+        if added > budget.remaining:
+            raise RowLimitReached(
+                f"The plan allows {budget.limit} synced rows; {budget.used} are synced and "
+                f"{added} more came from Salesforce."
+            )
+        budget.used += added
+        return added
+    stage = _stage(conn, schema, mapping)
     with conn.cursor().copy(
         sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true, FORCE_NULL ({}))").format(
             stage, columns, columns
@@ -252,8 +278,10 @@ def load_step(
         mapping["counts"] = {"sf": total, "sf_counted_at": now_iso()}
         if total > LARGE_QUERY_THRESHOLD:
             mapping["state"] = states.WAIT_BULK_LOAD
+            empty = conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {}.{})").format(s, t))
+            direct = bool((empty.fetchone() or (False,))[0])
             for page in org.bulk_query(mapping["object_name"], soql(mapping), BULK_PAGE_SIZE):
-                write_csv(conn, schema, mapping, page, budget)
+                write_csv(conn, schema, mapping, page, budget, direct=direct)
             conn.commit()
             return _finish_load(conn, schema, mapping)
         page_body = org.query(soql(mapping))

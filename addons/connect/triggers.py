@@ -29,16 +29,12 @@ from psycopg import sql
 #: Connection options of the engine's own sessions (``psycopg.connect(..., options=...)``).
 ENGINE_OPTIONS = "-c xmlbinary=hex -c application_name=connect-sync"
 
+#: Heroku Connect's own body reads ``pg_settings`` (a view that builds every setting on each
+#: call); ``current_setting`` returns the same value without that, which matters because the
+#: triggers call it for every row written.
 GET_XMLBINARY = sql.SQL(
     """CREATE OR REPLACE FUNCTION public.get_xmlbinary() RETURNS character varying
-    LANGUAGE plpgsql AS $$
-    DECLARE
-      xmlbin varchar;
-    BEGIN
-      select into xmlbin setting from pg_settings where name='xmlbinary';
-      RETURN xmlbin;
-    END;
-    $$"""
+    LANGUAGE sql STABLE AS $$ SELECT current_setting('xmlbinary')::character varying $$"""
 )
 
 _NOTIFY = """CREATE OR REPLACE FUNCTION {s}.tlog_notify_trigger() RETURNS trigger

@@ -25,18 +25,25 @@ def _sf_state(app, uuid: str) -> dict:
 
 
 def _refresh_works(standin, refresh_token: str) -> bool:
-    answer = requests.post(f"{standin.url}/services/oauth2/token", timeout=10, data={
-        "grant_type": "refresh_token", "refresh_token": refresh_token,
-        "client_id": standin.client_id, "client_secret": standin.client_secret,
-    })
+    answer = requests.post(
+        f"{standin.url}/services/oauth2/token",
+        timeout=10,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": standin.client_id,
+            "client_secret": standin.client_secret,
+        },
+    )
     return answer.status_code == 200
 
 
 def test_expired_token_is_refreshed_and_a_revoked_one_asks_for_a_login(app, standin):
     conn = set_up(app, standin)
     try:
-        conn.map("Lead", access="read_only", fields={"LastName": {}, "Company": {}},
-                 sf_polling_seconds=1)
+        conn.map(
+            "Lead", access="read_only", fields={"LastName": {}, "Company": {}}, sf_polling_seconds=1
+        )
         conn.sync()
         before = _sf_state(app, conn.uuid)["access_token"]
         standin.admin.expire_access_tokens()
@@ -102,8 +109,10 @@ def test_removing_the_database_stops_the_connection_clearly(app, standin):
     try:
         conn.map("Lead", access="read_only", fields={"LastName": {}}, sf_polling_seconds=1)
         conn.sync()
-        assert PartnerClient(app.test_client(), app, "postgres").deprovision(
-            conn.db_uuid).status_code == 204
+        assert (
+            PartnerClient(app.test_client(), app, "postgres").deprovision(conn.db_uuid).status_code
+            == 204
+        )
         info = conn.state()
         assert info["state"] == "DB_UNAVAILABLE"
         assert "database was removed" in info["state_description"]
@@ -127,8 +136,11 @@ def test_api_accepts_the_session_and_its_token_and_refuses_another_resources_tok
         client, csrf = sso(app, conn.uuid)
         assert client.get(path).get_json()["state"] == "NEW"
         assert client.patch(path, json={"schema_name": "sf"}).status_code == 400  # no CSRF
-        patched = client.patch(path, json={"db_key": conn.db_uuid, "schema_name": "sync"},
-                               headers={"X-CSRFToken": csrf})
+        patched = client.patch(
+            path,
+            json={"db_key": conn.db_uuid, "schema_name": "sync"},
+            headers={"X-CSRFToken": csrf},
+        )
         assert patched.status_code == 200, patched.get_json()
         assert patched.get_json()["schema_name"] == "sync"
         assert conn.sql("SELECT to_regclass('sync._trigger_log') IS NOT NULL")[0][0]
@@ -145,20 +157,39 @@ def test_import_of_a_heroku_connect_export(app, standin):
     conn = set_up(app, standin)
     document = {
         "version": 1,
-        "connection": {"app_name": "my-app", "organization_id": "00D000000000001AAA",
-                       "exported_at": "2023-02-15T17:13:42+00:00", "features": {"x": 1},
-                       "unknown": True},
+        "connection": {
+            "app_name": "my-app",
+            "organization_id": "00D000000000001AAA",
+            "exported_at": "2023-02-15T17:13:42+00:00",
+            "features": {"x": 1},
+            "unknown": True,
+        },
         "mappings": [
-            {"object_name": "Contact",
-             "config": {"access": "read_write", "sf_notify_enabled": False,
-                        "sf_polling_seconds": 600, "sf_max_daily_api_calls": 30000,
-                        "upsert_field": "External_Id__c",
-                        "fields": {"Id": {}, "IsDeleted": {}, "SystemModstamp": {},
-                                   "CreatedDate": {}, "LastName": {}, "External_Id__c": {}},
-                        "indexes": {"Id": {"unique": True}, "External_Id__c": {"unique": True}},
-                        "applied_at": "2023-02-14T01:40:34Z", "future_key": 1}},
-            {"object_name": "Account",
-             "config": {"access": "read_only", "fields": {"Name": {}, "Industry": {}}}},
+            {
+                "object_name": "Contact",
+                "config": {
+                    "access": "read_write",
+                    "sf_notify_enabled": False,
+                    "sf_polling_seconds": 600,
+                    "sf_max_daily_api_calls": 30000,
+                    "upsert_field": "External_Id__c",
+                    "fields": {
+                        "Id": {},
+                        "IsDeleted": {},
+                        "SystemModstamp": {},
+                        "CreatedDate": {},
+                        "LastName": {},
+                        "External_Id__c": {},
+                    },
+                    "indexes": {"Id": {"unique": True}, "External_Id__c": {"unique": True}},
+                    "applied_at": "2023-02-14T01:40:34Z",
+                    "future_key": 1,
+                },
+            },
+            {
+                "object_name": "Account",
+                "config": {"access": "read_only", "fields": {"Name": {}, "Industry": {}}},
+            },
         ],
     }
     try:
@@ -169,21 +200,47 @@ def test_import_of_a_heroku_connect_export(app, standin):
         assert set(names) == {"Contact", "Account"}
         assert names["Contact"]["access"] == "read_write"
         assert all(m["state"] == "DATA_SYNCED" for m in names.values())
-        columns = {r[0] for r in conn.sql(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'salesforce' "
-            "AND table_name = 'contact'")}
-        assert columns == {"id", "sfid", "systemmodstamp", "isdeleted", "createddate",
-                           "_hc_lastop", "_hc_err", "lastname", "external_id__c"}
-        indexes = {r[0] for r in conn.sql(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = 'salesforce' "
-            "AND tablename = 'contact'")}
-        assert {"contact_pkey", "hcu_idx_contact_sfid", "hc_idx_contact_systemmodstamp",
-                "hcu_idx_contact_external_id__c"} <= indexes
+        columns = {
+            r[0]
+            for r in conn.sql(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'salesforce' "
+                "AND table_name = 'contact'"
+            )
+        }
+        assert columns == {
+            "id",
+            "sfid",
+            "systemmodstamp",
+            "isdeleted",
+            "createddate",
+            "_hc_lastop",
+            "_hc_err",
+            "lastname",
+            "external_id__c",
+        }
+        indexes = {
+            r[0]
+            for r in conn.sql(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'salesforce' "
+                "AND tablename = 'contact'"
+            )
+        }
+        assert {
+            "contact_pkey",
+            "hcu_idx_contact_sfid",
+            "hc_idx_contact_systemmodstamp",
+            "hcu_idx_contact_external_id__c",
+        } <= indexes
         exported = conn.api("GET", f"/connections/{conn.uuid}/actions/export").get_json()
         assert exported["version"] == 1
         assert [m["object_name"] for m in exported["mappings"]] == ["Account", "Contact"]
-        again = conn.api("POST", f"/connections/{conn.uuid}/actions/import",
-                         data=json.dumps(exported), content_type="application/json")
+        again = conn.api(
+            "POST",
+            f"/connections/{conn.uuid}/actions/import",
+            data=json.dumps(exported),
+            content_type="application/json",
+        )
         assert again.status_code == 202
         mapping_id = names["Account"]["id"]
         assert conn.api("POST", f"/mappings/{mapping_id}/actions/reload").status_code == 202
