@@ -18,6 +18,7 @@ from addons.connect import states
 from addons.connect.actions import ConnectActions
 from addons.connect.engine import EngineSettings, connect_db, database_url, rows_synced
 from addons.connect.engine import tick as engine_tick
+from addons.connect.external_objects import ExternalObjects
 from addons.connect.mappings import mapping_id
 from addons.connect.schema import install
 from addons.connect.spec import SPEC
@@ -38,8 +39,9 @@ from marketplace.adapters import (
 )
 
 
-class ConnectAdapter:
-    """Salesforce <-> Postgres sync, compatible with Heroku Connect."""
+class ConnectAdapter(ExternalObjects):
+    """Salesforce <-> Postgres sync, compatible with Heroku Connect; External Objects (the
+    linked database as an OData service) come from :class:`ExternalObjects`."""
 
     spec = SPEC
 
