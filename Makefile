@@ -33,7 +33,16 @@ run: export LOCAL_PLATFORM_URL ?= http://127.0.0.1:5100
 run: export PLATFORM_API_URL ?= $(LOCAL_PLATFORM_URL)
 run: export PLATFORM_ID_URL ?= $(LOCAL_PLATFORM_URL)
 run: export PLATFORM_DASHBOARD_URL ?= $(LOCAL_PLATFORM_URL)
+# Connect talks to the Salesforce stand-in (Procfile.dev) and trusts its throwaway CA, made
+# before anything starts so the first request can already check it.
+STANDIN_CERTS := instance/salesforce-standin-certs
+run: export REQUESTS_CA_BUNDLE ?= $(CURDIR)/$(STANDIN_CERTS)/cert.pem
+run: export SALESFORCE_LOGIN_URL ?= https://127.0.0.1:5200
+run: export SALESFORCE_CLIENT_ID ?= standin-connected-app
+run: export SALESFORCE_CLIENT_SECRET ?= standin-connected-app-secret
+run: export CONNECT_MIN_POLL_SECONDS ?= 10
 run: $(STAMP) services release
+	$(PY) -m standins.salesforce certs --cert-dir $(STANDIN_CERTS)
 	$(VENV)/bin/honcho start -f Procfile.dev
 
 test: $(STAMP) services

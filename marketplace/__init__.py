@@ -86,6 +86,8 @@ def _installed_adapters(app: Flask) -> list[AddonAdapter]:
 
 def _register_blueprints(app: Flask) -> None:
     from marketplace.catalog import api_blp, pages_bp
+    from marketplace.connect_api import api_bp as connect_api_bp
+    from marketplace.connect_api import oauth_bp as connect_oauth_bp
     from marketplace.dashboard import api_bp as resource_api_bp
     from marketplace.dashboard import bp as dashboard_bp
     from marketplace.extensions import api, csrf
@@ -104,6 +106,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard_bp)
     csrf.exempt(resource_api_bp)  # checked per request: sessions need X-CSRFToken, tokens not
     app.register_blueprint(resource_api_bp)
+    csrf.exempt(connect_api_bp)  # checked per request, like the resource API
+    app.register_blueprint(connect_api_bp)
+    app.register_blueprint(connect_oauth_bp)
 
     from marketplace.odata import init_odata
 

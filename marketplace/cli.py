@@ -21,6 +21,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(release)
     app.cli.add_command(worker)
     app.cli.add_command(reconcile)
+    from marketplace.connect_api.cli import connect
+
+    app.cli.add_command(connect)
 
 
 @click.command()

@@ -99,6 +99,7 @@ class Ticker:
             self._write(uuid, TickResult(None))
             return "idle", None
         ref = self._lifecycle.ref(resource)
+        seen = resource.adapter_state_encrypted
         db.session.rollback()  # no transaction stays open while the adapter works
         try:
             result = adapter.tick(ref)
@@ -120,12 +121,24 @@ class Ticker:
         next_delay: float | None = result.next_in_seconds
         if next_delay is not None:
             next_delay = min(max(next_delay, 0.0), MAX_TICK_DELAY_SECONDS)
-        if not self._write(uuid, TickResult(next_delay, result.state)):
+        if not self._write(uuid, TickResult(next_delay, result.state), seen=seen):
+            if result.state is not None and self._write(uuid, TickResult(0.0)):
+                # An action changed the state while the tick ran (new tokens, a mapping,
+                # pause): the tick's state is stale, so it is dropped and the next tick
+                # starts from the action's. Ticks are safe to repeat.
+                return "state changed", 0.0
             return "lease lost", None
         return "ticked", next_delay
 
-    def _write(self, uuid: str, result: TickResult, error: str | None = None) -> bool:
-        """Store the tick's outcome if this worker still holds the lease."""
+    def _write(
+        self,
+        uuid: str,
+        result: TickResult,
+        error: str | None = None,
+        seen: str | None = None,
+    ) -> bool:
+        """Store the tick's outcome if this worker still holds the lease (and, when the tick
+        returned state, only if nobody replaced the state it started from)."""
         values: dict[str, object] = {
             "next_tick_at": (
                 utcnow() + timedelta(seconds=result.next_in_seconds)
@@ -137,13 +150,20 @@ class Ticker:
             values["adapter_state_encrypted"] = self._lifecycle.encrypt_state(result.state)
         if error is not None:
             values["last_error"] = error
+        conditions = [
+            Resource.uuid == uuid,
+            Resource.lease_owner == self._worker_id,
+            Resource.state == ResourceState.PROVISIONED,
+        ]
+        if result.state is not None:
+            conditions.append(
+                Resource.adapter_state_encrypted.is_(None)
+                if seen is None
+                else Resource.adapter_state_encrypted == seen
+            )
         written = db.session.execute(
             update(Resource)
-            .where(
-                Resource.uuid == uuid,
-                Resource.lease_owner == self._worker_id,
-                Resource.state == ResourceState.PROVISIONED,
-            )
+            .where(*conditions)
             .values(**values)
             .execution_options(synchronize_session=False)
         )

@@ -19,6 +19,7 @@ from marketplace.adapters import ActionResult, AdapterError, LinkedResource, Lin
 from marketplace.errors import Unprocessable, from_adapter_error
 from marketplace.extensions import db
 from marketplace.models import Addon, Resource, ResourceLink, ResourceState
+from marketplace.models._types import utcnow
 from marketplace.services.leases import request_lease
 from marketplace.services.lifecycle import Lifecycle
 
@@ -154,6 +155,8 @@ def attach(uuid: str, link_name: str, key: str, lifecycle: Lifecycle) -> ActionR
         lifecycle.store_state(source, result.state)
         lifecycle.merge_config(source, result.config)
         source.condition = None
+        if result.wake and lifecycle.has_background_work(source):
+            source.next_tick_at = utcnow()
         db.session.add(ResourceLink(source_id=source.id, name=link_name, target_id=target_id))
         db.session.commit()
     log.info(

@@ -107,13 +107,14 @@ def build(store: str | Path | Org = ":memory:", *, schema_path: str | Path | Non
 def serve(store: str | Path | Org = ":memory:", host: str = "127.0.0.1", port: int = 0,
           cert_dir: str | Path | None = None, *, schema_path: str | Path | None = None,
           seed: bool = False, api_limit: int | None = None,
-          callback_urls: list[str] | None = None) -> StandIn:
+          callback_urls: list[str] | None = None, reuse_certs: bool = False) -> StandIn:
     """Start the stand-in over HTTPS in a daemon thread and return its handle.
 
     :param store: an SQLite path, ``":memory:"``, or an existing :class:`Org`.
     :param port: 0 picks a free port (read it from ``handle.url``).
     :param cert_dir: where to write ``cert.pem`` and the server key; a temporary directory,
         removed on ``stop()``, when omitted.
+    :param reuse_certs: keep valid certificates already in ``cert_dir`` (see ``tls.ensure``).
     """
     org, auth = build(store, schema_path=schema_path, seed=seed, api_limit=api_limit,
                       callback_urls=callback_urls)
@@ -121,7 +122,7 @@ def serve(store: str | Path | Org = ":memory:", host: str = "127.0.0.1", port: i
     if cert_dir is None:
         cert_dir = Path(tempfile.mkdtemp(prefix="sfdc-standin-"))
         cleanup.append(cert_dir)
-    files = tls.generate(cert_dir)
+    files = tls.ensure(cert_dir) if reuse_certs else tls.generate(cert_dir)
     server = make_server(host, port, create_app(org, auth), threaded=True,
                          ssl_context=files.server_context(), request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True, name="sfdc-standin")

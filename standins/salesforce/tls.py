@@ -52,6 +52,22 @@ def _name(common_name: str) -> x509.Name:
     ])
 
 
+def ensure(directory: str | Path, min_left: timedelta = timedelta(days=1)) -> TlsFiles:
+    """The certificates in ``directory`` if they are all there and valid for ``min_left`` more;
+    otherwise fresh ones (``make run`` makes them before any process starts, so the broker can
+    trust the CA from its first request)."""
+    folder = Path(directory)
+    files = TlsFiles(folder / "cert.pem", folder / "server-cert.pem", folder / "server-key.pem")
+    if all(p.exists() for p in (files.ca_bundle, files.cert, files.key)):
+        try:
+            cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+        except ValueError:
+            return generate(folder)
+        if cert.not_valid_after_utc - min_left > sftime.now():
+            return files
+    return generate(folder)
+
+
 def generate(directory: str | Path) -> TlsFiles:
     """Make a fresh CA and server certificate in ``directory`` (created if missing)."""
     folder = Path(directory)

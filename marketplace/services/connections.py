@@ -1,0 +1,179 @@
+"""Connect's API v3 and CLI: connections of adapters that speak the Heroku Connect API.
+
+The core does not read an adapter's private state; an adapter that offers this API implements
+:class:`ConnectionApi` (reads) and the actions of its ``perform`` (writes, which go through
+:func:`marketplace.services.dashboard.perform_action`: row lock, state stored, tick woken).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from marketplace.adapters import AddonAdapter
+from marketplace.errors import NotFound, Unprocessable
+from marketplace.models import Resource, ResourceState
+from marketplace.services import links, oauth_state
+from marketplace.services.dashboard import ActionOutcome, live_resource, perform_action
+from marketplace.services.lifecycle import Lifecycle
+from marketplace.services.scheduling import Scheduler
+
+DATABASE_LINK = "database"
+
+
+@runtime_checkable
+class ConnectionApi(Protocol):
+    """Reads of the Heroku Connect API v3 (see ``addons/connect/views.py`` for shapes)."""
+
+    def connection_info(self, resource: Any, deep: bool = False) -> dict[str, Any]:
+        """The connection (``deep``: with mappings, counts and times)."""
+        ...
+
+    def export_mappings(self, resource: Any) -> dict[str, Any]:
+        """Heroku Connect's v1 mapping document."""
+        ...
+
+    def write_errors(self, resource: Any, object_name: str | None = None) -> list[dict[str, Any]]:
+        """Errors of the last 24 hours, newest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A resource whose adapter speaks the API, with its adapter."""
+
+    resource: Resource
+    adapter: ConnectionApi
+
+
+def connection(uuid: str, lifecycle: Lifecycle) -> Connection:
+    """The live resource ``uuid`` if its add-on speaks the Connect API.
+
+    :raises Forbidden: the resource is gone. :raises NotFound: not a Connect resource.
+    """
+    resource = live_resource(uuid)
+    adapter: AddonAdapter | None = lifecycle.registry.get(resource.addon.slug)
+    if not isinstance(adapter, ConnectionApi) or resource.state != ResourceState.PROVISIONED:
+        raise NotFound("No Connect connection with this id.")
+    return Connection(resource, adapter)
+
+
+def info(uuid: str, lifecycle: Lifecycle, *, deep: bool = False) -> dict[str, Any]:
+    """``GET /connections/<uuid>``."""
+    found = connection(uuid, lifecycle)
+    return found.adapter.connection_info(lifecycle.ref(found.resource), deep)
+
+
+def mapping(uuid: str, object_name: str, lifecycle: Lifecycle) -> dict[str, Any]:
+    """One mapping of ``GET /mappings/<id>``.
+
+    :raises NotFound: no such mapping.
+    """
+    for item in info(uuid, lifecycle, deep=True).get("mappings", []):
+        if item["object_name"] == object_name:
+            return dict(item)
+    raise NotFound("No mapping with this id.")
+
+
+def export(uuid: str, lifecycle: Lifecycle) -> dict[str, Any]:
+    """``GET /connections/<uuid>/actions/export``."""
+    found = connection(uuid, lifecycle)
+    return found.adapter.export_mappings(lifecycle.ref(found.resource))
+
+
+def errors(uuid: str, lifecycle: Lifecycle, object_name: str | None = None) -> dict[str, Any]:
+    """``GET /connections/<uuid>/errors``: ``{count, results}``."""
+    found = connection(uuid, lifecycle)
+    results = found.adapter.write_errors(lifecycle.ref(found.resource), object_name)
+    return {"count": len(results), "results": results}
+
+
+def act(
+    uuid: str, action: str, params: Mapping[str, str], lifecycle: Lifecycle, scheduler: Scheduler
+) -> ActionOutcome:
+    """Run one of the connection's actions (pause, resume, import, create_mapping, ...)."""
+    connection(uuid, lifecycle)
+    return perform_action(uuid, action, params, lifecycle, scheduler)
+
+
+def set_database(
+    uuid: str,
+    db_key: str | None,
+    schema_name: str | None,
+    lifecycle: Lifecycle,
+    scheduler: Scheduler,
+) -> str:
+    """``PATCH /connections/<uuid>``: the schema, then the link to a Postgres resource.
+
+    :raises Unprocessable: a bad schema name, or no such Postgres resource on this app.
+    """
+    connection(uuid, lifecycle)
+    messages = []
+    if schema_name is not None:
+        messages.append(
+            perform_action(
+                uuid, "set_schema", {"schema_name": schema_name}, lifecycle, scheduler
+            ).message
+        )
+    if db_key is not None:
+        messages.append(links.attach(uuid, DATABASE_LINK, db_key, lifecycle).message)
+        scheduler.enqueue_tick(uuid, 0.0)
+    if not messages:
+        raise Unprocessable(
+            'Send {"db_key": "<Postgres resource uuid or name>", "schema_name": "salesforce"}.'
+        )
+    return " ".join(messages)
+
+
+def start_login(
+    uuid: str,
+    binding: str,
+    login_url: str,
+    secret_key: str,
+    redirect_uri: str,
+    lifecycle: Lifecycle,
+    scheduler: Scheduler,
+) -> str:
+    """The Salesforce authorize URL for ``uuid``, with a state bound to ``binding``."""
+    connection(uuid, lifecycle)
+    state = oauth_state.issue(secret_key, uuid, binding, login_url)
+    outcome = perform_action(
+        uuid,
+        "authorize_url",
+        {"state": state, "redirect_uri": redirect_uri, "login_url": login_url},
+        lifecycle,
+        scheduler,
+    )
+    if not outcome.redirect:
+        raise Unprocessable(outcome.message)
+    return outcome.redirect
+
+
+def finish_login(
+    token: str,
+    code: str,
+    proof: Callable[[str, str], str | None],
+    secret_key: str,
+    redirect_uri: str,
+    lifecycle: Lifecycle,
+    scheduler: Scheduler,
+) -> tuple[str, str]:
+    """Trade the callback's code for tokens; return ``(resource uuid, message)``.
+
+    :raises Forbidden: a forged, expired, foreign or reused state.
+    """
+    verified = oauth_state.verify(secret_key, token, proof)
+    outcome = perform_action(
+        verified.resource_uuid,
+        "oauth_callback",
+        {
+            "code": code,
+            "nonce": verified.nonce,
+            "login_url": verified.login_url,
+            "redirect_uri": redirect_uri,
+        },
+        lifecycle,
+        scheduler,
+    )
+    return verified.resource_uuid, outcome.message
