@@ -34,15 +34,19 @@ run: export PLATFORM_API_URL ?= $(LOCAL_PLATFORM_URL)
 run: export PLATFORM_ID_URL ?= $(LOCAL_PLATFORM_URL)
 run: export PLATFORM_DASHBOARD_URL ?= $(LOCAL_PLATFORM_URL)
 # Connect talks to the Salesforce stand-in (Procfile.dev) and trusts its throwaway CA, made
-# before anything starts so the first request can already check it.
+# before anything starts so the first request can already check it. The bundle is the usual
+# public CAs plus that one (a REQUESTS_CA_BUNDLE already in the environment is replaced: it
+# would not know the stand-in).
 STANDIN_CERTS := instance/salesforce-standin-certs
-run: export REQUESTS_CA_BUNDLE ?= $(CURDIR)/$(STANDIN_CERTS)/cert.pem
+STANDIN_BUNDLE := instance/ca-bundle-with-standin.pem
+run: export REQUESTS_CA_BUNDLE := $(CURDIR)/$(STANDIN_BUNDLE)
 run: export SALESFORCE_LOGIN_URL ?= https://127.0.0.1:5200
 run: export SALESFORCE_CLIENT_ID ?= standin-connected-app
 run: export SALESFORCE_CLIENT_SECRET ?= standin-connected-app-secret
 run: export CONNECT_MIN_POLL_SECONDS ?= 10
 run: $(STAMP) services release
 	$(PY) -m standins.salesforce certs --cert-dir $(STANDIN_CERTS)
+	cat "$$($(PY) -c 'import certifi; print(certifi.where())')" $(STANDIN_CERTS)/cert.pem > $(STANDIN_BUNDLE)
 	$(VENV)/bin/honcho start -f Procfile.dev
 
 test: $(STAMP) services

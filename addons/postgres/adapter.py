@@ -205,9 +205,8 @@ class PostgresAdapter:
                 version = conn.execute("SHOW server_version").fetchone()
                 open_to_all = conn.execute(
                     "SELECT pg_catalog.string_agg(datname, ', ') FROM pg_catalog.pg_database"
-                    " WHERE datallowconn AND NOT starts_with(datname, %s)"
+                    " WHERE datname IN ('postgres', 'template1')"
                     " AND pg_catalog.has_database_privilege('public', datname, 'CONNECT')",
-                    (self._prefix,),
                 ).fetchone()
         except BackendUnavailable as error:
             return BackendStatus(ok=False, detail=error.message)
