@@ -53,6 +53,7 @@ bench: $(STAMP) services
 	$(PY) bench/provision_kafka.py
 	$(PY) bench/catalog.py
 	$(PY) bench/scale.py
+	$(PY) bench/odata_query.py
 	$(PY) bench/concurrency.py
 
 clean:
