@@ -29,8 +29,7 @@ sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import p95
-from bench.scale import postgres_store
-from bench.servers import BIN, ROOT, broker_env, gunicorn, release
+from bench.servers import BIN, ROOT, broker_env, gunicorn, postgres_store, release
 from tests.support import admin_url, basic_auth
 
 GOAL_P95_SECONDS = 3.0

@@ -20,14 +20,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import requests
-from psycopg import sql
 
 sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,33 +33,15 @@ from flask import Flask
 from sqlalchemy import insert, select, text
 
 from bench.harness import broker_cycle
+from bench.servers import postgres_store
 from marketplace.extensions import db
 from marketplace.models import Addon, Resource
 from tests.memory import MemoryAdapter
-from tests.support import PartnerClient, admin_url, build_app, live_server
+from tests.support import PartnerClient, build_app, live_server
 
 GOAL_RATIO = 1.1
 ROWS = 100_000
 STATES = ("provisioned",) * 16 + ("deprovisioned",) * 3 + ("failed",)
-
-
-@contextmanager
-def postgres_store() -> Iterator[str]:
-    """A throwaway PostgreSQL database for the broker's store (as tests/conftest.py makes)."""
-    name = f"broker_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    base = psycopg.conninfo.conninfo_to_dict(admin_url())
-    try:
-        yield (
-            f"postgresql://{base['user']}:{base['password']}@{base.get('host', '127.0.0.1')}:"
-            f"{base.get('port', 5432)}/{name}"
-        )
-    finally:
-        with psycopg.connect(admin_url(), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def bulk_insert(app: Flask, rows: int) -> None:

@@ -9,13 +9,18 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import requests
 from cryptography.fernet import Fernet
+from psycopg import sql
+
+from tests.support import admin_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -136,3 +141,22 @@ def wrk(
         int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output)
     )
     return WrkResult(float(rate.group(1)), errors)
+
+
+@contextmanager
+def postgres_store() -> Iterator[str]:
+    """A throwaway PostgreSQL database for the broker's store (as tests/conftest.py makes)."""
+    name = f"broker_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base = psycopg.conninfo.conninfo_to_dict(admin_url())
+    try:
+        yield (
+            f"postgresql://{base['user']}:{base['password']}@{base.get('host', '127.0.0.1')}:"
+            f"{base.get('port', 5432)}/{name}"
+        )
+    finally:
+        with psycopg.connect(admin_url(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
