@@ -59,8 +59,15 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# Every benchmark in turn; each prints both sides and the ratio (or the goal) from one run.
 bench: $(STAMP) services
 	$(PY) bench/provision_postgres.py
+	$(PY) bench/provision_rabbitmq.py
+	$(PY) bench/provision_kafka.py
+	$(PY) bench/catalog.py
+	$(PY) bench/scale.py
+	$(PY) bench/odata_query.py
+	$(PY) bench/concurrency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -52,6 +52,11 @@ def create_app(
     )
     _register_blueprints(app)
 
+    from marketplace.catalog.cache import init_documents
+    from marketplace.services.catalog import catalog_version
+
+    init_documents(app, catalog_version)
+
     from marketplace.cli import register_commands
     from marketplace.errors import register_error_handlers
     from marketplace.presentation import register_filters

@@ -60,6 +60,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ODATA_RATE_LIMIT_PER_HOUR", 20000, "External Objects: requests per service.", kind="int"
     ),
+    Setting("CATALOG_CHECK_SECONDS", 5.0, "Catalog version check interval.", kind="float"),
 )
 
 

@@ -1,12 +1,17 @@
-"""``/api/addon-services``: the catalog in the Platform API's shape."""
+"""``/api/addon-services``: the catalog in the Platform API's shape.
+
+Every answer is a cached document (:mod:`marketplace.catalog.cache`): rendered once per
+catalog version, served with a strong ``ETag`` and ``Cache-Control: public, max-age=60``,
+``If-None-Match`` answered with 304.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from marketplace.catalog.cache import Document, json_document, serve
 from marketplace.errors import NotFound
 from marketplace.schemas.catalog import AddonServiceSchema, PlanSchema
 from marketplace.services.catalog import get_addon, list_addons, public_plans
@@ -22,37 +27,43 @@ blp = Blueprint(
 @blp.route("")
 class AddonServices(MethodView):
     @blp.response(200, AddonServiceSchema(many=True))
-    def get(self) -> Any:
+    def get(self) -> Response:
         """List add-on services."""
-        return list_addons()
+        return serve(lambda: json_document(AddonServiceSchema(many=True).dump(list_addons())))
 
 
 @blp.route("/<string:slug>")
 class AddonService(MethodView):
     @blp.response(200, AddonServiceSchema)
     @blp.alt_response(404, schema="ErrorSchema", description="Unknown add-on")
-    def get(self, slug: str) -> Any:
+    def get(self, slug: str) -> Response:
         """Show one add-on service."""
-        return get_addon(slug)
+        return serve(lambda: json_document(AddonServiceSchema().dump(get_addon(slug))))
 
 
 @blp.route("/<string:slug>/plans")
 class AddonPlans(MethodView):
     @blp.response(200, PlanSchema(many=True))
     @blp.alt_response(404, schema="ErrorSchema", description="Unknown add-on")
-    def get(self, slug: str) -> Any:
+    def get(self, slug: str) -> Response:
         """List an add-on's plans, cheapest first."""
-        return public_plans(get_addon(slug))
+        return serve(
+            lambda: json_document(PlanSchema(many=True).dump(public_plans(get_addon(slug))))
+        )
 
 
 @blp.route("/<string:slug>/plans/<string:plan>")
 class AddonPlan(MethodView):
     @blp.response(200, PlanSchema)
     @blp.alt_response(404, schema="ErrorSchema", description="Unknown add-on or plan")
-    def get(self, slug: str, plan: str) -> Any:
+    def get(self, slug: str, plan: str) -> Response:
         """Show one plan (``essential-0`` or ``postgres:essential-0``)."""
-        addon = get_addon(slug)
-        found = addon.plan(plan.removeprefix(f"{slug}:"))
-        if found is None or found.state != "public":
-            raise NotFound(f"No plan {plan!r} for {slug}.")
-        return found
+        return serve(lambda: _plan_document(slug, plan))
+
+
+def _plan_document(slug: str, plan: str) -> Document:
+    addon = get_addon(slug)
+    found = addon.plan(plan.removeprefix(f"{slug}:"))
+    if found is None or found.state != "public":
+        raise NotFound(f"No plan {plan!r} for {slug}.")
+    return json_document(PlanSchema().dump(found))

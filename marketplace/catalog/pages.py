@@ -1,4 +1,8 @@
-"""The catalog's web pages: browse, search and read about add-ons."""
+"""The catalog's web pages: browse, search and read about add-ons.
+
+The pages hold no per-user content, so each (path, query string) is a cached document
+(:mod:`marketplace.catalog.cache`): rendered once per catalog version, ``ETag`` and 304.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
+from marketplace.catalog.cache import Document, html_document, serve
 from marketplace.context import broker
 from marketplace.errors import NotFound
 from marketplace.services.addon_assets import docs_html, logo_svg
@@ -17,8 +22,12 @@ bp = Blueprint("catalog", __name__)
 
 @bp.get("/")
 @bp.get("/addons")
-def index() -> str:
+def index() -> Response:
     """Every add-on as a card, grouped by category; filtered by ?q=, ?region=, ?category=."""
+    return serve(_index_document)
+
+
+def _index_document() -> Document:
     query = request.args.get("q", "").strip()[:100]
     region = request.args.get("region", "").strip()[:32]
     category = request.args.get("category", "").strip()[:64]
@@ -27,25 +36,31 @@ def index() -> str:
     grouped: dict[str, list[Any]] = {}
     for addon in addons:
         grouped.setdefault(addon.category, []).append(addon)
-    return render_template(
-        "catalog/index.html",
-        grouped=dict(sorted(grouped.items())),
-        count=len(addons),
-        query=query,
-        region=region,
-        category=category,
-        categories=categories,
-        regions=regions,
+    return html_document(
+        render_template(
+            "catalog/index.html",
+            grouped=dict(sorted(grouped.items())),
+            count=len(addons),
+            query=query,
+            region=region,
+            category=category,
+            categories=categories,
+            regions=regions,
+        )
     )
 
 
 @bp.get("/addons/<slug>")
-def detail(slug: str) -> str:
+def detail(slug: str) -> Response:
     """One add-on: description, features, plans, regions, CLI snippet and documentation."""
+    return serve(lambda: _detail_document(slug))
+
+
+def _detail_document(slug: str) -> Document:
     addon = get_addon(slug)
     adapter = broker().registry.get(slug)
     docs = Markup(docs_html(adapter)) if adapter else Markup("")  # noqa: S704 (escaped by markdown-it)
-    return render_template("catalog/detail.html", addon=addon, docs=docs)
+    return html_document(render_template("catalog/detail.html", addon=addon, docs=docs))
 
 
 @bp.get("/addons/<slug>/logo.svg")

@@ -1,6 +1,6 @@
 """SQLAlchemy models, one module per domain."""
 
-from marketplace.models.catalog import Addon, Plan
+from marketplace.models.catalog import Addon, CatalogVersion, Plan
 from marketplace.models.odata import ODataService
 from marketplace.models.platform import PlatformAuthorization
 from marketplace.models.resource import Resource, ResourceLink, ResourceState
@@ -8,6 +8,7 @@ from marketplace.models.sso import UsedSsoToken
 
 __all__ = [
     "Addon",
+    "CatalogVersion",
     "ODataService",
     "Plan",
     "PlatformAuthorization",

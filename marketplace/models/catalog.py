@@ -81,3 +81,18 @@ class Plan(Model):
     def full_name(self) -> str:
         """``<addon>:<plan>``, as the Platform API names plans."""
         return f"{self.addon.slug}:{self.slug}"
+
+
+class CatalogVersion(Model):
+    """The catalog's version: one row whose digest changes whenever the catalog does.
+
+    :func:`marketplace.services.catalog.sync_catalog` writes it in the same commit as the
+    add-ons and plans; every web process compares it (every few seconds, not per request)
+    with the version its rendered catalog documents were made from.
+    """
+
+    __tablename__ = "catalog_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -42,6 +42,9 @@ class Resource(Model):
         Index("ix_resources_app_id", "app_id"),
         Index("ix_resources_api_token_hash", "api_token_hash", unique=True),
         Index("ix_resources_next_tick_at", "next_tick_at"),
+        # The reconciler's and the stale-provision sweeps' lookups: unfinished states, and
+        # provisioned resources with a pending step (a plan change or a rotation in flight).
+        Index("ix_resources_state_step", "state", "step"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))

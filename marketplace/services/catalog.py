@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from collections.abc import Mapping
 
@@ -10,7 +12,8 @@ from sqlalchemy import select
 from marketplace.adapters import AdapterRegistry, AddonSpec
 from marketplace.errors import NotFound
 from marketplace.extensions import db
-from marketplace.models import Addon, Plan
+from marketplace.models import Addon, CatalogVersion, Plan
+from marketplace.models._types import utcnow
 from marketplace.services.crypto import Vault
 
 
@@ -26,8 +29,57 @@ def sync_catalog(
         a plan's own entry beats its add-on's, which beats the adapter's declaration.
     """
     addons = [_upsert_addon(adapter.spec, vault, modes or {}) for adapter in registry]
+    db.session.flush()
+    _record_version()
     db.session.commit()
     return addons
+
+
+def catalog_version() -> str:
+    """The digest of the catalog as last synced ("" before the first sync).
+
+    One primary-key read; callers cache what they render per version, so this is asked
+    every few seconds per process, not per request.
+    """
+    digest = db.session.scalar(select(CatalogVersion.digest).where(CatalogVersion.id == 1))
+    return digest or ""
+
+
+def _record_version() -> None:
+    """Store the digest of every add-on and plan in the store (not only this process's
+    adapters: another app on the same store may serve more), if it changed."""
+    digest = _catalog_digest()
+    row = db.session.get(CatalogVersion, 1)
+    if row is None:
+        db.session.add(CatalogVersion(id=1, digest=digest, changed_at=utcnow()))
+    elif row.digest != digest:
+        row.digest = digest
+        row.changed_at = utcnow()
+
+
+def _catalog_digest() -> str:
+    """SHA-256 over what the catalog shows (never the secrets); the same catalog always
+    gives the same digest, so processes syncing the same adapters agree."""
+    content = [
+        {
+            "id": addon.id,
+            "fields": [
+                addon.slug, addon.name, addon.summary, addon.description, addon.category,
+                addon.state, addon.config_vars_prefix, addon.config_vars, addon.regions,
+                addon.requires, addon.features,
+            ],
+            "plans": [
+                [
+                    plan.id, plan.slug, plan.human_name, plan.description, plan.price_cents,
+                    plan.is_default, plan.is_async, plan.state, plan.limits,
+                ]
+                for plan in sorted(addon.plans, key=lambda plan: plan.slug)
+            ],
+        }
+        for addon in db.session.scalars(select(Addon).order_by(Addon.slug))
+    ]
+    encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 def _upsert_addon(spec: AddonSpec, vault: Vault, modes: Mapping[str, str]) -> Addon:
