@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
-from tests.support import PartnerClient
+from bench.servers import broker_env, gunicorn
+from tests.support import ENCRYPTION_KEY, PartnerClient, build_app, name_prefix
 
 
 def broker_cycle(session: requests.Session, base: str, partner: PartnerClient, plan: str) -> float:
@@ -48,3 +52,23 @@ def ratio_line(
     print(f"ratio (median broker / median {label}): {ratio:.3f}{target}")
     print(f"p95 ratio (broker / {label}): {p95(broker) / p95(raw):.3f}")
     return ratio
+
+
+@contextmanager
+def served_broker(scratch: Path, slug: str, **settings: str) -> Iterator[tuple[str, PartnerClient]]:
+    """The broker as production runs it (gunicorn, the Procfile's 2 workers x 4 threads) on a
+    SQLite store in ``scratch``; yield its base URL and a platform client for ``slug``."""
+    store = f"sqlite:///{scratch}/store.db"
+    app = build_app(store, LOG_LEVEL="WARNING")  # migrations, catalog, and the manifest
+    partner = PartnerClient(app.test_client(), app, slug)
+    env = broker_env(
+        scratch,
+        store,
+        name_prefix(),
+        ENCRYPTION_KEYS=f'["{ENCRYPTION_KEY}"]',
+        SECRET_KEY=str(app.config["SECRET_KEY"]),
+        LOG_LEVEL="WARNING",
+        **settings,
+    )
+    with gunicorn("app:app", env, scratch / "web.log", 2, "/healthz", 4) as base:
+        yield base, partner

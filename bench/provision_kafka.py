@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from addons.kafka.admin import KafkaAdmin
 from addons.kafka.cluster import ClusterSettings, login_works
 from addons.kafka.quotas import QuotaAdmin
-from bench.harness import broker_cycle, ratio_line, report
+from bench.harness import broker_cycle, ratio_line, report, served_broker
 from marketplace.adapters import random_password
-from tests.support import PartnerClient, build_app, live_server
+from marketplace.config import load_config
 
 GOAL_RATIO = 1.5
 QUOTAS = {"producer_byte_rate": 65536.0, "consumer_byte_rate": 262144.0}
@@ -57,21 +57,28 @@ def raw_cycle(cluster: ClusterSettings, *, with_login: bool) -> float:
     return time.perf_counter() - started
 
 
+def kafka_settings() -> dict[str, object]:
+    """The Kafka add-on's settings from the environment (the local stack by default)."""
+    return load_config("/nonexistent", {"SECRET_KEY": "x", "ENCRYPTION_KEYS": ["x"]})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cycles", type=int, default=30)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
-        app = build_app(f"sqlite:///{scratch}/store.db", LOG_LEVEL="WARNING")
+        settings = kafka_settings()
         cluster = ClusterSettings(
-            app.config["KAFKA_BOOTSTRAP_SERVERS"],
-            app.config["KAFKA_ADMIN_USERNAME"],
-            app.config["KAFKA_ADMIN_PASSWORD"],
+            settings["KAFKA_BOOTSTRAP_SERVERS"],
+            settings["KAFKA_ADMIN_USERNAME"],
+            settings["KAFKA_ADMIN_PASSWORD"],
         )
-        partner = PartnerClient(app.test_client(), app, "kafka")
         series: dict[str, list[float]] = {"raw admin": [], "raw + login": [], "broker": []}
-        with live_server(app) as base, requests.Session() as session:
+        with (
+            served_broker(Path(scratch), "kafka") as (base, partner),
+            requests.Session() as session,
+        ):
             broker_cycle(session, base, partner, "basic-0")  # warm-up: imports, first connections
             raw_cycle(cluster, with_login=True)
             for _ in range(args.cycles):

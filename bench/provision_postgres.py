@@ -25,9 +25,9 @@ from psycopg import sql
 sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import broker_cycle, ratio_line, report
+from bench.harness import broker_cycle, ratio_line, report, served_broker
 from marketplace.adapters import random_password
-from tests.support import PartnerClient, admin_url, build_app, live_server
+from tests.support import admin_url
 
 GOAL_RATIO = 1.15
 
@@ -61,12 +61,10 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
-        app = build_app(f"sqlite:///{scratch}/store.db", LOG_LEVEL="WARNING")
-        partner = PartnerClient(app.test_client(), app, "postgres")
         raw: list[float] = []
         broker: list[float] = []
         with (
-            live_server(app) as base,
+            served_broker(Path(scratch), "postgres") as (base, partner),
             requests.Session() as session,
             psycopg.connect(admin_url(), autocommit=True) as warm,
         ):

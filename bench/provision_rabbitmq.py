@@ -28,9 +28,8 @@ from addons.rabbitmq.adapter import PLAN_POLICY, plan_policy, vhost_limits
 from addons.rabbitmq.management import HASHING_ALGORITHM, password_hash
 from addons.rabbitmq.plans import DEFAULT_MANAGEMENT_URL as DEFAULT_RABBITMQ_MANAGEMENT_URL
 from addons.rabbitmq.plans import SPEC
-from bench.harness import broker_cycle, ratio_line, report
+from bench.harness import broker_cycle, ratio_line, report, served_broker
 from marketplace.adapters import random_password
-from tests.support import PartnerClient, build_app, live_server
 
 GOAL_RATIO = 1.15
 PLAN = SPEC.default_plan
@@ -83,12 +82,10 @@ def main() -> None:
     api, admin = management_api()
 
     with tempfile.TemporaryDirectory() as scratch:
-        app = build_app(f"sqlite:///{scratch}/store.db", LOG_LEVEL="WARNING")
-        partner = PartnerClient(app.test_client(), app, "rabbitmq")
         raw: list[float] = []
         broker: list[float] = []
         with (
-            live_server(app) as base,
+            served_broker(Path(scratch), "rabbitmq") as (base, partner),
             requests.Session() as broker_session,
             requests.Session() as raw_session,
         ):
