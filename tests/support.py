@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import threading
 import time
 import uuid
@@ -160,9 +161,9 @@ def postgres_adapter(admin: str | None = None) -> PostgresAdapter:
 
 
 @contextmanager
-def live_server(app: Flask) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def live_server(app: Flask, port: int = 0) -> Iterator[str]:
+    """Serve ``app`` on loopback (``port``, or a free one) in a thread; yield its base URL."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -170,6 +171,13 @@ def live_server(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for an app that must know its URL up front)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def decrypt_config(app: Flask, token: str | None) -> Mapping[str, str]:
