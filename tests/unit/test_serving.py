@@ -4,6 +4,7 @@ before the app sees them, over-long bodies are cut and refused, environs follow 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from marketplace.serving import BufferingBridge, wsgi_environ
@@ -46,7 +47,9 @@ def _call(scope: dict[str, Any], messages: list[dict[str, Any]]) -> list[dict[st
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(bridge(scope, receive, send))
+    # On a thread of its own: a test elsewhere in the session may leave this thread's loop running.
+    with ThreadPoolExecutor(1) as runner:
+        runner.submit(asyncio.run, bridge(scope, receive, send)).result()
     return sent
 
 

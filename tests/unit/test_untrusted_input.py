@@ -25,6 +25,19 @@ from marketplace.untrusted import MAX_JSON_DEPTH, UntrustedInput, loads_untruste
         ("{not json", "not valid JSON"),
         (b"\xff\xfe", "UTF-8"),
     ],
+    ids=[
+        "deep-5000",
+        "deep-33",
+        "4301-digits",
+        "101-digits",
+        "nan",
+        "infinity",
+        "surrogate-value",
+        "surrogate-key",
+        "nul",
+        "syntax",
+        "not-utf8",
+    ],
 )
 def test_hostile_documents_are_refused_by_name(document, problem):
     with pytest.raises(UntrustedInput) as refused:
