@@ -33,8 +33,10 @@ def create_app(
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)  # default SQLite files live here
 
     from marketplace.logging import configure_logging, init_request_logging
+    from marketplace.untrusted import init_input_checks
 
     configure_logging(app.config["LOG_LEVEL"])
+    init_input_checks(app)
     init_request_logging(app)
     _init_extensions(app)
     registry = AdapterRegistry(adapters if adapters is not None else _installed_adapters(app))
@@ -50,7 +52,7 @@ def create_app(
             async_settings=AsyncSettings.from_config(app.config),
         ),
     )
-    _register_blueprints(app)
+    _register_blueprints(app, registry)
 
     from marketplace.catalog.cache import init_documents
     from marketplace.services.catalog import catalog_version
@@ -69,7 +71,7 @@ def create_app(
 
 def _init_extensions(app: Flask) -> None:
     from marketplace import models  # noqa: F401  (tables must be known to migrations)
-    from marketplace.extensions import api, csrf, db, migrate
+    from marketplace.extensions import csrf, db, migrate
 
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -79,8 +81,6 @@ def _init_extensions(app: Flask) -> None:
             tune_sqlite(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
-    api.init_app(app)
-    api.spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic"})
 
 
 def _installed_adapters(app: Flask) -> list[AddonAdapter]:
@@ -89,19 +89,21 @@ def _installed_adapters(app: Flask) -> list[AddonAdapter]:
     return [plugin(app.config) for _, plugin in sorted(plugins.items())]
 
 
-def _register_blueprints(app: Flask) -> None:
+def _register_blueprints(app: Flask, registry: AdapterRegistry) -> None:
     from marketplace.catalog import api_blp, pages_bp
     from marketplace.connect_api import api_bp as connect_api_bp
     from marketplace.connect_api import oauth_bp as connect_oauth_bp
     from marketplace.dashboard import api_bp as resource_api_bp
     from marketplace.dashboard import bp as dashboard_bp
     from marketplace.extensions import api, csrf
+    from marketplace.openapi import AddonExamples
     from marketplace.ops import bp as ops_bp
     from marketplace.partner_api import blp as partner_blp
-    from marketplace.schemas.partner_api import ErrorSchema
     from marketplace.sso import bp as sso_bp
 
-    api.spec.components.schema("ErrorSchema", schema=ErrorSchema)
+    examples = AddonExamples(adapter.spec for adapter in registry)
+    api.init_app(app, spec_kwargs={"extra_plugins": [examples]})
+    api.spec.components.security_scheme("basicAuth", {"type": "http", "scheme": "basic"})
     for blueprint in (partner_blp, api_blp):
         csrf.exempt(blueprint)  # machine APIs authenticate every call; no cookies involved
         api.register_blueprint(blueprint)

@@ -61,6 +61,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "ODATA_RATE_LIMIT_PER_HOUR", 20000, "External Objects: requests per service.", kind="int"
     ),
     Setting("CATALOG_CHECK_SECONDS", 5.0, "Catalog version check interval.", kind="float"),
+    Setting("WEB_THREADS", 4, "App threads per web worker process.", kind="int"),
 )
 
 
@@ -151,11 +152,13 @@ def _normalise_database_url(url: str) -> str:
 
 
 def _engine_options(url: str) -> dict[str, Any]:
+    """``hide_parameters``: a failed statement's error (and so any log of it) never shows
+    its parameters, which are request values."""
     if url.startswith("sqlite"):
         # Writers queue behind one another on SQLite; a long busy timeout turns contention
         # into waiting instead of "database is locked".
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "hide_parameters": True}
 
 
 def _apply_secrets(config: dict[str, Any], instance_path: str) -> None:

@@ -2,11 +2,17 @@
 
 Every error body is ``{"id": "<code>", "message": "<human text>"}`` (plus ``errors`` with
 field details for validation failures). Nothing else in the code base builds error responses.
+
+Messages never carry much of what a client sent: code that names a value in a message uses
+:func:`quoted` (a short, escaped prefix), and every message and detail is bounded here again.
+Unexpected errors are logged by type and stack only: exception messages (a failed statement's
+parameters, a constraint's key) may carry request values.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -83,6 +89,37 @@ _HTTP_CODES = {
 }
 
 
+QUOTE_LIMIT = 40
+MAX_MESSAGE = 500
+MAX_DETAIL = 200
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``value`` for a message: its ``repr`` (escaped), cut to ``limit`` characters + '…'."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bounded_details(details: Any, depth: int = 0) -> Any:
+    """Validation details with every key and string bounded (keys may be a client's)."""
+    if depth > 8:
+        return "…"
+    if isinstance(details, dict):
+        return {
+            (str(k) if len(str(k)) <= QUOTE_LIMIT else quoted(k)): _bounded_details(v, depth + 1)
+            for k, v in list(details.items())[:50]
+        }
+    if isinstance(details, list | tuple):
+        return [_bounded_details(v, depth + 1) for v in list(details)[:50]]
+    if isinstance(details, str):
+        return _bounded(details, MAX_DETAIL)
+    return details
+
+
 def from_adapter_error(error: adapters.AdapterError) -> MarketplaceError:
     """Translate an adapter's error into the broker's family (unknown kinds become 503)."""
     for kind, target in _ADAPTER_ERRORS.items():
@@ -95,12 +132,13 @@ def error_response(
     status: int, code: str, message: str, details: Any = None, headers: Any = None
 ) -> Response:
     """Build the error response every part of the broker uses: JSON, or a page for browsers."""
+    message = _bounded(message, MAX_MESSAGE)
     if _wants_html():
         page = render_template("errors/error.html", status=status, message=message)
         return Response(page, status=status, mimetype="text/html")
     body: dict[str, Any] = {"id": code, "message": message}
     if details:
-        body["errors"] = details
+        body["errors"] = _bounded_details(details)
     response = jsonify(body)
     response.status_code = status
     if headers:
@@ -147,7 +185,8 @@ def _summarise(messages: Any) -> str:
                 if key in ("json", "form", "query"):
                     walk(prefix, inner)
                 else:
-                    walk(f"{prefix}.{key}" if prefix else str(key), inner)
+                    name = str(key) if len(str(key)) <= QUOTE_LIMIT else quoted(key)
+                    walk(f"{prefix}.{name}" if prefix else name, inner)
         else:
             label = "body" if prefix in ("", "_schema") else prefix
             texts = value if isinstance(value, list) else [value]
@@ -176,5 +215,26 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log_unexpected(error)
         return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+def log_unexpected(error: BaseException) -> None:
+    """Log an unexpected error without anything a client sent: the route (not the path),
+    the exception's type and its cause chain's types, and the stack's frames (file, line,
+    code), never an exception's message."""
+    route = request.url_rule.rule if request.url_rule else "(no route)"
+    chain: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < 5:
+        chain.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        current = current.__cause__ or current.__context__
+    stack = "".join(traceback.format_tb(error.__traceback__))
+    log.error(
+        "unhandled %s on %s %s (caused by: %s)\n%s",
+        chain[0],
+        request.method,
+        route,
+        " <- ".join(chain[1:]) or "nothing",
+        stack,
+    )

@@ -17,6 +17,8 @@ import structlog
 from flask import Flask, Response, g, request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+#: A path is logged up to this length: a hostile one may be kilobytes long.
+MAX_LOGGED_PATH = 256
 access_log = structlog.get_logger("marketplace.access")
 
 
@@ -68,7 +70,7 @@ def init_request_logging(app: Flask) -> None:
             access_log.info(
                 "request",
                 method=request.method,
-                path=request.path,
+                path=request.path[:MAX_LOGGED_PATH],
                 status=response.status_code,
                 duration_ms=round((time.perf_counter() - g.request_started) * 1000, 1),
                 remote_addr=request.remote_addr,

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from marketplace.api import ApiBlueprint
 from marketplace.catalog.cache import Document, json_document, serve
-from marketplace.errors import NotFound
+from marketplace.errors import NotFound, quoted
 from marketplace.schemas.catalog import AddonServiceSchema, PlanSchema
 from marketplace.services.catalog import get_addon, list_addons, public_plans
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "catalog_api",
     __name__,
     url_prefix="/api/addon-services",
@@ -27,6 +27,7 @@ blp = Blueprint(
 @blp.route("")
 class AddonServices(MethodView):
     @blp.response(200, AddonServiceSchema(many=True))
+    @blp.errors(400, 500)
     def get(self) -> Response:
         """List add-on services."""
         return serve(lambda: json_document(AddonServiceSchema(many=True).dump(list_addons())))
@@ -35,7 +36,7 @@ class AddonServices(MethodView):
 @blp.route("/<string:slug>")
 class AddonService(MethodView):
     @blp.response(200, AddonServiceSchema)
-    @blp.alt_response(404, schema="ErrorSchema", description="Unknown add-on")
+    @blp.errors(400, 404, 500, e404="Unknown add-on")
     def get(self, slug: str) -> Response:
         """Show one add-on service."""
         return serve(lambda: json_document(AddonServiceSchema().dump(get_addon(slug))))
@@ -44,7 +45,7 @@ class AddonService(MethodView):
 @blp.route("/<string:slug>/plans")
 class AddonPlans(MethodView):
     @blp.response(200, PlanSchema(many=True))
-    @blp.alt_response(404, schema="ErrorSchema", description="Unknown add-on")
+    @blp.errors(400, 404, 500, e404="Unknown add-on")
     def get(self, slug: str) -> Response:
         """List an add-on's plans, cheapest first."""
         return serve(
@@ -55,7 +56,7 @@ class AddonPlans(MethodView):
 @blp.route("/<string:slug>/plans/<string:plan>")
 class AddonPlan(MethodView):
     @blp.response(200, PlanSchema)
-    @blp.alt_response(404, schema="ErrorSchema", description="Unknown add-on or plan")
+    @blp.errors(400, 404, 500, e404="Unknown add-on or plan")
     def get(self, slug: str, plan: str) -> Response:
         """Show one plan (``essential-0`` or ``postgres:essential-0``)."""
         return serve(lambda: _plan_document(slug, plan))
@@ -65,5 +66,5 @@ def _plan_document(slug: str, plan: str) -> Document:
     addon = get_addon(slug)
     found = addon.plan(plan.removeprefix(f"{slug}:"))
     if found is None or found.state != "public":
-        raise NotFound(f"No plan {plan!r} for {slug}.")
+        raise NotFound(f"No plan {quoted(plan)} for {slug}.")
     return json_document(PlanSchema().dump(found))

@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from marketplace.catalog.cache import Document, html_document, serve
 from marketplace.context import broker
-from marketplace.errors import NotFound
+from marketplace.errors import NotFound, quoted
 from marketplace.services.addon_assets import docs_html, logo_svg
 from marketplace.services.catalog import catalog_facets, get_addon, search_addons
 
@@ -69,7 +69,7 @@ def logo(slug: str) -> Response:
     adapter = broker().registry.get(slug)
     svg = logo_svg(adapter) if adapter else None
     if svg is None:
-        raise NotFound(f"No logo for {slug!r}.")
+        raise NotFound(f"No logo for {quoted(slug)}.")
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=3600"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"

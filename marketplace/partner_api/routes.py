@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response, g, jsonify, request
-from flask_smorest import Blueprint
 
+from marketplace.api import ApiBlueprint
 from marketplace.context import broker, lifecycle
-from marketplace.models._types import as_utc, utcnow
+from marketplace.models._types import utcnow
 from marketplace.schemas.partner_api import (
     PlanChangeRequestSchema,
     PlanChangeResponseSchema,
@@ -29,7 +29,7 @@ from marketplace.services.provisioning import (
     Removed,
 )
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "partner_api",
     __name__,
     url_prefix="/heroku/resources",
@@ -39,14 +39,13 @@ blp = Blueprint(
 
 GRANT_DEFAULT_LIFETIME = timedelta(minutes=5)
 
-_ERRORS = {
-    401: "Missing or wrong credentials",
-    409: "The uuid exists with another add-on or plan",
-    404: "Unknown resource",
-    410: "The resource was deprovisioned",
-    422: "Invalid body, unknown plan or region, or the data does not fit the plan",
-    503: "The backend is unavailable",
-}
+_E404 = "Unknown resource"
+_E410 = "The resource was deprovisioned"
+_E422 = (
+    "Invalid body (wrong types, missing fields, values too long, an oauth_grant without a "
+    "code or with an invalid expires_at), unknown plan or region, or the data does not fit "
+    "the plan"
+)
 
 
 @blp.before_request
@@ -70,13 +69,12 @@ def _provisioner() -> Provisioner:
 
 
 def _grant_expiry(grant: dict[str, Any] | None) -> datetime | None:
-    """The grant's ``expires_at``; the platform's default (5 minutes) when absent or odd."""
+    """The grant's ``expires_at`` (validated, in UTC); the platform's default (5 minutes)
+    when absent."""
     if not grant:
         return None
-    try:
-        return as_utc(datetime.fromisoformat(str(grant.get("expires_at"))))
-    except ValueError:
-        return utcnow() + GRANT_DEFAULT_LIFETIME
+    expires_at: datetime | None = grant.get("expires_at")
+    return expires_at or utcnow() + GRANT_DEFAULT_LIFETIME
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
@@ -107,15 +105,6 @@ def _removal_response(outcome: RemovalOutcome) -> Response:
     return Response(status=204)
 
 
-def _document(*statuses: int) -> Any:
-    def decorate(view: Any) -> Any:
-        for status in statuses:
-            view = blp.alt_response(status, schema="ErrorSchema", description=_ERRORS[status])(view)
-        return view
-
-    return decorate
-
-
 @blp.route("", methods=["POST"])
 @blp.arguments(ProvisionRequestSchema)
 @blp.doc(security=[{"basicAuth": []}])
@@ -125,7 +114,20 @@ def _document(*statuses: int) -> Any:
     schema=ProvisionResponseSchema,
     description="Accepted: asynchronous plan; config arrives through the Platform API",
 )
-@_document(401, 409, 410, 422, 503)
+@blp.errors(
+    400,
+    401,
+    409,
+    410,
+    413,
+    415,
+    422,
+    500,
+    503,
+    e409="The uuid exists with another add-on or plan",
+    e410=_E410,
+    e422=_E422,
+)
 def provision(payload: dict[str, Any]) -> Response:
     """Provision a resource."""
     command = ProvisionCommand(
@@ -145,7 +147,7 @@ def provision(payload: dict[str, Any]) -> Response:
 @blp.arguments(PlanChangeRequestSchema)
 @blp.doc(security=[{"basicAuth": []}])
 @blp.response(200, PlanChangeResponseSchema, description="Plan changed")
-@_document(401, 404, 410, 422, 503)
+@blp.errors(400, 401, 404, 410, 413, 415, 422, 500, 503, e404=_E404, e410=_E410, e422=_E422)
 def change_plan(payload: dict[str, Any], uuid: str) -> Response:
     """Change a resource's plan."""
     return _plan_change_response(_provisioner().change_plan(g.addon, uuid, payload["plan"]))
@@ -155,7 +157,7 @@ def change_plan(payload: dict[str, Any], uuid: str) -> Response:
 @blp.doc(security=[{"basicAuth": []}])
 @blp.response(204, description="Deprovisioned")
 @blp.alt_response(202, schema=PlanChangeResponseSchema, description="Removal under way (async)")
-@_document(401, 404, 410, 503)
+@blp.errors(400, 401, 404, 410, 500, 503, e404=_E404, e410=_E410)
 def deprovision(uuid: str) -> Response:
     """Deprovision a resource."""
     return _removal_response(_provisioner().deprovision(g.addon, uuid))

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, post_load
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+
+from marketplace.schemas.errors import ErrorSchema
+
+__all__ = [
+    "ErrorSchema",
+    "OAuthGrantSchema",
+    "PlanChangeRequestSchema",
+    "PlanChangeResponseSchema",
+    "ProvisionRequestSchema",
+    "ProvisionResponseSchema",
+]
+
+#: Column sizes of the store (``models/resource.py``), enforced before anything is stored.
+NAME_MAX = 255
+REGION_MAX = 64
+SLUG_MAX = 64
+URL_MAX = 2048
+TOKEN_MAX = 1024
 
 
 class _Lenient(Schema):
@@ -14,29 +33,70 @@ class _Lenient(Schema):
         unknown = EXCLUDE
 
 
+class GrantExpiry(fields.String):
+    """An ISO 8601 timestamp, loaded as an aware UTC datetime; one that is not a timestamp,
+    or that leaves the representable range once converted to UTC, is a validation error."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            parsed = datetime.fromisoformat(text)
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        except (ValueError, OverflowError) as error:
+            raise ValidationError("Not an ISO 8601 timestamp within years 1-9999.") from error
+
+
 class OAuthGrantSchema(_Lenient):
-    code = fields.String(required=True)
-    expires_at = fields.String(load_default=None)
-    type = fields.String(load_default="authorization_code")
+    """``oauth_grant``: when present it must carry the authorization ``code``."""
+
+    code = fields.String(required=True, validate=validate.Length(min=1, max=TOKEN_MAX))
+    expires_at = GrantExpiry(
+        load_default=None,
+        allow_none=True,
+        metadata={"format": "date-time", "example": "2026-03-03T18:01:31-08:00"},
+    )
+    type = fields.String(load_default="authorization_code", validate=validate.Length(max=64))
 
 
 class ProvisionRequestSchema(_Lenient):
     """``POST /heroku/resources``."""
 
     uuid = fields.UUID(required=True, metadata={"description": "The platform's resource id"})
-    plan = fields.String(required=True, metadata={"example": "essential-0"})
-    region = fields.String(
-        load_default=None, metadata={"example": "amazon-web-services::us-east-1"}
+    plan = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=SLUG_MAX),
+        metadata={
+            "description": "A plan of the add-on the credentials belong to "
+            "(`GET /api/addon-services/{slug}/plans`); the examples show one per add-on."
+        },
     )
-    name = fields.String(load_default=None, allow_none=True)
-    callback_url = fields.String(load_default=None, allow_none=True)
+    region = fields.String(
+        load_default=None,
+        validate=validate.Length(max=REGION_MAX),
+        metadata={"example": "amazon-web-services::us-east-1"},
+    )
+    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=NAME_MAX))
+    callback_url = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=URL_MAX)
+    )
     options = fields.Dict(
-        keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict
+        keys=fields.String(validate=validate.Length(max=SLUG_MAX)),
+        values=fields.Raw(allow_none=True),
+        load_default=dict,
     )
     oauth_grant = fields.Nested(OAuthGrantSchema, load_default=None, allow_none=True)
-    log_input_url = fields.String(load_default=None, allow_none=True)
-    log_drain_token = fields.String(load_default=None, allow_none=True)
-    heroku_id = fields.String(load_default=None, allow_none=True, metadata={"deprecated": True})
+    log_input_url = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=URL_MAX)
+    )
+    log_drain_token = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=TOKEN_MAX)
+    )
+    heroku_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=NAME_MAX),
+        metadata={"deprecated": True},
+    )
 
     @post_load
     def _stringify(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -52,7 +112,11 @@ class ProvisionRequestSchema(_Lenient):
 class PlanChangeRequestSchema(_Lenient):
     """``PUT /heroku/resources/<uuid>``."""
 
-    plan = fields.String(required=True, metadata={"example": "essential-1"})
+    plan = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=SLUG_MAX),
+        metadata={"description": "The target plan, a plan of the same add-on."},
+    )
 
 
 class ProvisionResponseSchema(Schema):
@@ -64,9 +128,3 @@ class ProvisionResponseSchema(Schema):
 class PlanChangeResponseSchema(Schema):
     config = fields.Dict(keys=fields.String(), values=fields.String())
     message = fields.String()
-
-
-class ErrorSchema(Schema):
-    id = fields.String(required=True, metadata={"example": "unprocessable_entity"})
-    message = fields.String(required=True)
-    errors = fields.Dict()

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 
 from marketplace.adapters import AdapterRegistry, AddonSpec
-from marketplace.errors import NotFound
+from marketplace.errors import NotFound, quoted
 from marketplace.extensions import db
 from marketplace.models import Addon, CatalogVersion, Plan
 from marketplace.models._types import utcnow
@@ -132,7 +132,7 @@ def get_addon(slug: str) -> Addon:
     """
     addon = db.session.scalar(select(Addon).where(Addon.slug == slug))
     if addon is None:
-        raise NotFound(f"No add-on called {slug!r}.")
+        raise NotFound(f"No add-on called {quoted(slug)}.")
     return addon
 
 

@@ -25,7 +25,7 @@ from marketplace.adapters import (
     Rotation,
     Usage,
 )
-from marketplace.errors import Forbidden, NotFound, Unprocessable, from_adapter_error
+from marketplace.errors import Forbidden, NotFound, Unprocessable, from_adapter_error, quoted
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
 from marketplace.models._types import utcnow
@@ -178,7 +178,7 @@ def perform_action(
             raise Unprocessable(f"The resource is {resource.state}; try again once it is ready.")
         adapter = lifecycle.adapter(resource)
         if not isinstance(adapter, Actions):
-            raise Unprocessable(f"Unknown action {action!r}.")
+            raise Unprocessable(f"Unknown action {quoted(action)}.")
         ref = lifecycle.ref(resource)
         db.session.commit()
         try:

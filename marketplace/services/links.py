@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 
 from marketplace.adapters import ActionResult, AdapterError, LinkedResource, Linking, LinkSpec
-from marketplace.errors import Unprocessable, from_adapter_error
+from marketplace.errors import Unprocessable, from_adapter_error, quoted
 from marketplace.extensions import db
 from marketplace.models import Addon, Resource, ResourceLink, ResourceState
 from marketplace.models._types import utcnow
@@ -77,7 +77,7 @@ def resolve_target(source: Resource, addon_slug: str, key: str) -> Resource:
         .limit(1)
     )
     if target is None:
-        raise Unprocessable(f"This app has no {addon_slug} resource called {key[:80]!r}.")
+        raise Unprocessable(f"This app has no {addon_slug} resource called {quoted(key)}.")
     return target
 
 
@@ -208,7 +208,9 @@ def _declared_link(source: Resource, link_name: str, lifecycle: Lifecycle) -> Li
         raise Unprocessable(f"The resource is {source.state}; links can change once it is ready.")
     spec = lifecycle.adapter(source).spec.link(link_name)
     if spec is None:
-        raise Unprocessable(f"{source.addon.name} resources have no link called {link_name!r}.")
+        raise Unprocessable(
+            f"{source.addon.name} resources have no link called {quoted(link_name)}."
+        )
     return spec
 
 

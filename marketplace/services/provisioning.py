@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.adapters import AdapterError
-from marketplace.errors import Conflict, Gone, NotFound, Unprocessable, from_adapter_error
+from marketplace.errors import Conflict, Gone, NotFound, Unprocessable, from_adapter_error, quoted
 from marketplace.extensions import db
 from marketplace.models import Addon, Plan, PlatformAuthorization, Resource, ResourceState
 from marketplace.models._types import utcnow
@@ -403,5 +403,7 @@ def _find_plan(addon: Addon, slug: str, *, public_only: bool) -> Plan:
     plan = addon.plan(name)
     if plan is None or (public_only and plan.state != "public"):
         choices = ", ".join(p.slug for p in addon.plans if p.state == "public")
-        raise Unprocessable(f"Unknown plan {slug!r} for {addon.slug}; choose one of: {choices}.")
+        raise Unprocessable(
+            f"Unknown plan {quoted(slug)} for {addon.slug}; choose one of: {choices}."
+        )
     return plan

@@ -64,10 +64,20 @@ def _post(partner, data: str | bytes, content_type: str = "application/json"):
                 {
                     "uuid": "0b6f1a52-0b44-4f1e-8a4b-44b1a1d6b0c1",
                     "plan": "essential-0",
-                    "region": "\u0000\u202e../../etc",
+                    "region": "\u202e../../etc",
                 }
             ),
             422,
+        ),
+        (
+            json.dumps(
+                {
+                    "uuid": "0b6f1a52-0b44-4f1e-8a4b-44b1a1d6b0c1",
+                    "plan": "essential-0",
+                    "region": "\u0000\u202e../../etc",
+                }
+            ),
+            400,
         ),
     ],
 )

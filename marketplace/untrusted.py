@@ -1,0 +1,218 @@
+"""The edge where request input enters: every kind of hostile input is refused here, once.
+
+Whatever a client sends passes these checks before any view, service or store sees it:
+
+* JSON bodies (``request.get_json`` and flask-smorest's webargs parser alike) are decoded by
+  :func:`loads_untrusted`: at most :data:`MAX_JSON_DEPTH` levels of nesting, integers of at
+  most :data:`MAX_INTEGER_DIGITS` digits, no ``NaN``/``Infinity``, and no string (key or
+  value) holding NUL or a lone UTF-16 surrogate. Each refusal is a 400 with a message that
+  names the problem, never the value.
+* The path, the query string and form fields may not hold NUL (400): PostgreSQL text cannot
+  store it, and no legitimate caller sends it.
+* A body longer than ``MAX_CONTENT_LENGTH`` is 413 whether it was announced by
+  ``Content-Length`` or sent chunked (werkzeug alone would cut a chunked body at the limit
+  and let the app read the truncated bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import IO, Any, NoReturn, cast
+
+import flask
+from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
+from webargs.core import missing
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_input_stream
+
+from marketplace.errors import BadRequest
+
+MAX_JSON_DEPTH = 32
+MAX_INTEGER_DIGITS = 100
+_FORBIDDEN_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+class UntrustedInput(ValueError):
+    """Input the broker refuses; ``str(error)`` is safe to show and names no value."""
+
+
+def loads_untrusted(data: str | bytes | bytearray) -> Any:
+    """Decode a JSON document from a client, refusing what would hurt later.
+
+    :raises UntrustedInput: syntax errors (a ``json.JSONDecodeError``, itself a subclass of
+        ValueError, is wrapped), nesting deeper than :data:`MAX_JSON_DEPTH`, an integer of
+        more than :data:`MAX_INTEGER_DIGITS` digits, ``NaN``/``Infinity``, NUL or a lone
+        surrogate in a string.
+    """
+    if isinstance(data, bytes | bytearray):
+        try:
+            text = bytes(data).decode("utf-8-sig" if data[:3] == b"\xef\xbb\xbf" else "utf-8")
+        except UnicodeDecodeError as error:
+            raise UntrustedInput("The body is not valid UTF-8.") from error
+    else:
+        text = data
+    try:
+        value = json.loads(text, parse_int=_parse_int, parse_constant=_refuse_constant)
+    except RecursionError as error:
+        raise UntrustedInput(_TOO_DEEP) from error
+    except UntrustedInput:
+        raise
+    except ValueError as error:
+        raise UntrustedInput("The body is not valid JSON.") from error
+    check_json_value(value)
+    return value
+
+
+_TOO_DEEP = f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise UntrustedInput(
+            f"The JSON body has a number of more than {MAX_INTEGER_DIGITS} digits."
+        )
+    return int(digits)
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise UntrustedInput(f"The JSON body holds {name}, which JSON does not allow.")
+
+
+def check_json_value(value: Any) -> None:
+    """Walk a decoded document (without recursion): depth and every string are checked.
+
+    :raises UntrustedInput: too deep, or a string with NUL or a lone surrogate.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            check_text(item, "The JSON body")
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise UntrustedInput(_TOO_DEEP)
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    check_text(key, "The JSON body")
+                    stack.append((inner, depth + 1))
+            else:
+                stack.extend((inner, depth + 1) for inner in item)
+
+
+def check_text(value: str, where: str) -> None:
+    """Refuse NUL and lone surrogates in ``value`` (``where`` names its place in messages).
+
+    :raises UntrustedInput: with a message naming ``where`` and the kind of character.
+    """
+    found = _FORBIDDEN_CHARACTERS.search(value)
+    if found is None:
+        return
+    if found.group() == "\x00":
+        raise UntrustedInput(f"{where} holds a NUL character, which the broker does not accept.")
+    raise UntrustedInput(f"{where} holds a lone UTF-16 surrogate, which is not valid text.")
+
+
+class UntrustedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider whose ``loads`` is :func:`loads_untrusted` (so is
+    ``request.get_json``); dumping is unchanged."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Decode like :func:`loads_untrusted` (``kwargs`` are not supported and ignored)."""
+        return loads_untrusted(s)
+
+
+class CheckedRequest(flask.Request):
+    """The request class: JSON and form input are checked when first read, and a chunked
+    body over the limit is 413 (see the module docstring)."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        """A refused JSON body is 400 with the refusal's own (value-free) message; a body
+        that is not JSON at all keeps Flask's 415."""
+        if isinstance(e, UntrustedInput):
+            raise BadRequest(str(e))
+        return super().on_json_loading_failed(e)
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        form = cast(MultiDict[str, str], self.__dict__["form"])
+        try:
+            for key, value in form.items(multi=True):
+                check_text(key, "A form field name")
+                check_text(value, "A form field")
+        except UntrustedInput as error:
+            self.__dict__["form"] = MultiDict()  # nothing later reads the refused values
+            raise BadRequest(str(error)) from error
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """The body stream; one without ``Content-Length`` that runs past the limit is 413."""
+        limit = self.max_content_length
+        if (
+            limit is not None
+            and self.content_length is None
+            and "wsgi.input_terminated" in self.environ
+        ):
+            return cast(IO[bytes], _StrictLimitedStream(self.environ["wsgi.input"], limit))
+        return get_input_stream(self.environ, max_content_length=limit)
+
+
+class _StrictLimitedStream(LimitedStream):
+    """Reads one byte past ``limit``: if that byte exists the body is too large (413).
+
+    werkzeug's own maximum stream stops at the limit and returns what it read, which makes a
+    chunked body over the limit look like a complete, truncated one.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__(stream, limit + 1, is_max=True)
+        self._allowed = limit
+
+    def readinto(self, b: Any) -> int | None:
+        size = super().readinto(b)
+        if self._pos > self._allowed:
+            raise RequestEntityTooLarge()
+        return size
+
+
+class CheckedParser(FlaskParser):
+    """webargs' Flask parser (flask-smorest's ``@blp.arguments``) decoding JSON with
+    :func:`loads_untrusted`; a refusal is 400 with its message."""
+
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        if not is_json_request(req):
+            return missing
+        data = req.get_data(cache=True)
+        if not data:
+            return missing  # as webargs: an empty body is no body (fields are then missing)
+        try:
+            return loads_untrusted(data)
+        except UntrustedInput as error:
+            raise BadRequest(str(error)) from error
+
+
+def init_input_checks(app: Flask) -> None:
+    """Install the checks on ``app``: request class, JSON provider, path and query checks,
+    and the early 413 for an announced body over the limit."""
+    app.request_class = CheckedRequest
+    app.json = UntrustedJSONProvider(app)
+    app.before_request(_check_request_line)
+
+
+def _check_request_line() -> None:
+    """Path and query string: no NUL anywhere; an announced body over the limit is 413
+    before anything reads it."""
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
+    try:
+        check_text(request.path, "The path")
+        for key, value in request.args.items(multi=True):
+            check_text(key, "A query parameter name")
+            check_text(value, "A query parameter")
+    except UntrustedInput as error:
+        raise BadRequest(str(error)) from error
