@@ -94,6 +94,9 @@ class Ticker:
         )
         if resource is None or resource.state != ResourceState.PROVISIONED:
             return "idle", None
+        if resource.next_tick_at is None or as_utc(resource.next_tick_at) > utcnow():
+            # A duplicate job that passed the due check while another worker ticked.
+            return "not due", None
         adapter = self._lifecycle.adapter(resource)
         if not isinstance(adapter, Background):
             self._write(uuid, TickResult(None))
