@@ -105,7 +105,7 @@ ensure_replication_settings() {
 # only a superuser may create a REPLICATION role or change one (the admin's CREATEROLE is not
 # enough, and giving the admin REPLICATION does not help either; see CONNECT_NOTES.md). This
 # superuser-owned SECURITY DEFINER function in the superuser-owned database marketplace_ops is the
-# one narrow door: it creates, or resets the password of, roles named mkt_c_* with LOGIN
+# one narrow door: it creates, or resets the password of, connector roles with LOGIN
 # REPLICATION and nothing else, from a SCRAM verifier (never a plaintext password), and makes the
 # caller a member so that the caller can SET ROLE to it (slots), DROP OWNED BY and DROP ROLE it.
 # Only the admin role may connect to the database and execute the function. The default connection
@@ -135,10 +135,14 @@ DECLARE
   r pg_catalog.pg_roles%ROWTYPE;
   tries integer := 0;
 BEGIN
-  IF role_name IS NULL OR role_name !~ '^mkt_c_[a-z0-9_]{1,57}$' THEN
+  -- Connector roles are <prefix>c_<tail>: any broker prefix that starts with mkt_ (tests use
+  -- mkt_t1a2b3c4_), then the segment c, then one segment without '_'. Tenant owner roles are
+  -- <prefix>u_<hex>: their next-to-last segment is u, never c, so they cannot match.
+  IF role_name IS NULL OR length(role_name) > 63
+     OR role_name !~ '^mkt_([a-z0-9]+_)*c_[a-z0-9]+$' THEN
     RAISE EXCEPTION 'not a connector role name: %', coalesce(quote_literal(role_name), 'NULL')
       USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'mkt_c_ followed by 1 to 57 of a-z, 0-9 and _';
+            HINT = 'mkt_, optional segments of a-z and 0-9 each ending in _, then c_ and a-z/0-9 (at most 63 characters)';
   END IF;
   IF password_verifier IS NULL OR password_verifier !~
       '^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/]+=*\$[A-Za-z0-9+/]+=*:[A-Za-z0-9+/]+=*$' THEN
@@ -178,7 +182,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION marketplace_ops.create_replication_role(text, text, integer) IS
-  'Create (or reset the password and connection limit of) a LOGIN REPLICATION role named mkt_c_*, '
+  'Create (or reset the password and connection limit of) a LOGIN REPLICATION connector role (mkt_..._c_<tail>), '
   'from a SCRAM-SHA-256 verifier, and make the caller a member. Installed by scripts/services/postgres.sh.';
 REVOKE ALL ON FUNCTION marketplace_ops.create_replication_role(text, text, integer) FROM PUBLIC;
 SELECT format('GRANT CONNECT ON DATABASE marketplace_ops TO %I', :'admin') \gexec
