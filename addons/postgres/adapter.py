@@ -22,6 +22,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from addons.postgres.connections import AdminConnections
+from addons.postgres.data_connectors import DataConnectorsMixin  # data connectors (issue 15)
 from addons.postgres.plans import SPEC
 from addons.postgres.removal import drop_database, drop_role
 from marketplace.adapters import (
@@ -46,7 +47,7 @@ from marketplace.adapters import (
 DEFAULT_RESERVED_CONNECTIONS = 10
 
 
-class PostgresAdapter:
+class PostgresAdapter(DataConnectorsMixin):  # data connectors (issue 15)
     """One database plus one owner role per resource.
 
     Capabilities: metering, dashboard (details, no actions), rotation, reconciliation.
@@ -118,6 +119,7 @@ class PostgresAdapter:
 
     def deprovision(self, resource: ResourceRef) -> None:
         """Drop the database (ending its sessions) and the role; missing objects are fine."""
+        self.destroy_all_connectors(resource)  # data connectors (issue 15): before the database
         with self._connections.maintenance() as conn:
             self._drop(conn, resource.resource_id)
 
@@ -225,17 +227,21 @@ class PostgresAdapter:
                 " WHERE starts_with(rolname, %(p)s)",
                 {"p": self._prefix},
             ).fetchall()
-        return sorted(BackendObject(kind, name) for kind, name in rows)
+        objects = [BackendObject(kind, name) for kind, name in rows]
+        objects += self.connector_owned()  # data connectors (issue 15)
+        return sorted(objects)
 
     def objects_of(self, resource: ResourceRef) -> set[BackendObject]:
         """The resource's database and role."""
         return {
             BackendObject("database", self._database_name(resource.resource_id)),
             BackendObject("role", self._role_name(resource.resource_id)),
-        }
+        } | self.connector_objects_of(resource)  # data connectors (issue 15)
 
     def remove_orphan(self, orphan: BackendObject) -> None:
         """Drop a database or role with our prefix that no resource owns."""
+        if self.remove_connector_orphan(orphan):  # data connectors (issue 15)
+            return
         name = orphan.name
         if orphan.kind not in ("database", "role") or not name.startswith(self._prefix):
             raise ValueError(f"{orphan} is not a database or role with this broker's prefix")

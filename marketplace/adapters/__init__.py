@@ -24,6 +24,14 @@ from marketplace.adapters.capabilities import (
     Rotation,
     TableCatalog,
 )
+from marketplace.adapters.connectors import (
+    ALLOWED_SETTINGS,
+    ConnectorChange,
+    ConnectorHealth,
+    ConnectorSpec,
+    DataConnectors,
+    KafkaLogin,
+)
 from marketplace.adapters.contract import AdapterPlugin, AddonAdapter
 from marketplace.adapters.errors import (
     AdapterError,
@@ -60,6 +68,7 @@ from marketplace.adapters.values import (
 )
 
 __all__ = [
+    "ALLOWED_SETTINGS",
     "DEFAULT_NAME_PREFIX",
     "ENTRY_POINT_GROUP",
     "ActionField",
@@ -76,8 +85,13 @@ __all__ = [
     "BackendStatus",
     "BackendUnavailable",
     "Background",
+    "ConnectorChange",
+    "ConnectorHealth",
+    "ConnectorSpec",
     "Dashboard",
+    "DataConnectors",
     "DataService",
+    "KafkaLogin",
     "LinkSpec",
     "LinkedResource",
     "Linking",

@@ -1,0 +1,117 @@
+"""The Kafka Connect config of one data connector: Debezium's PostgreSQL connector.
+
+Property names and meanings are Debezium 3.6's (``io.debezium.connector.postgresql``) and
+Kafka Connect's (``producer.override.*``, ``transforms``, ``predicates``); see
+``scripts/services/CONNECT_NOTES.md`` for why each matters:
+
+* ``snapshot.mode=no_data``: stream changes from the slot's creation on (Heroku's connectors
+  stream new changes only; no initial copy of the tables).
+* ``publication.autocreate.mode=disabled``: the broker made the publication (as the owner).
+* ``producer.override.sasl.jaas.config``: the task's producer logs in as the Kafka tenant, so
+  the tenant's ACLs (its prefix only) and quotas apply to every event. No ``topic.creation.*``:
+  the broker creates the topics within the Kafka plan's caps, and the tenant may not.
+* ``heartbeat.action.query`` writes a logical message into the tenant's own WAL every
+  ``heartbeat.interval.ms``, so a quiet database's slot still advances and pins no WAL;
+  ``message.prefix.exclude.list`` keeps those messages out of Kafka. Debezium's heartbeat
+  records go to ``<topic prefix>.heartbeat`` (a ``RegexRouter`` renames Debezium's
+  ``<heartbeat prefix>.<topic prefix>``), a topic the broker creates with the others. They
+  cannot be dropped instead: with a ``Filter`` transform on them the slot's confirmed position
+  stopped advancing (measured: lag grew from 30 kB to 147 MB in 25 s while other databases
+  wrote WAL; without the filter it fell back).
+
+The config holds two secrets (the connector role's password, the tenant's SCRAM password):
+:func:`masked` is the only form that may be shown or logged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from marketplace.adapters import ConnectorSpec, KafkaLogin
+
+CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector"
+HEARTBEAT_MESSAGE_PREFIX = "marketplace-heartbeat"
+DEFAULT_HEARTBEAT_MS = 2000
+SECRET_KEYS = ("database.password", "producer.override.sasl.jaas.config")
+MASK = "••••••••"
+_SAFE_JAAS_VALUE = re.compile(r"^[A-Za-z0-9._@-]+$")
+
+
+def connector_config(
+    *,
+    name: str,
+    host: str,
+    port: str,
+    database: str,
+    password: str,
+    connector: ConnectorSpec,
+    kafka: KafkaLogin,
+    heartbeat_ms: int = DEFAULT_HEARTBEAT_MS,
+) -> dict[str, str]:
+    """The connector's config. ``name`` is the connector's backend name: its Connect name,
+    role (``database.user``), slot and publication.
+
+    :raises ValueError: the Kafka login has characters a JAAS string cannot carry safely.
+    """
+    heartbeat_prefix = f"{connector.topic_prefix(kafka)}.heartbeat"
+    config = {
+        "connector.class": CONNECTOR_CLASS,
+        "tasks.max": "1",
+        "plugin.name": "pgoutput",
+        "database.hostname": host,
+        "database.port": port,
+        "database.user": name,
+        "database.password": password,
+        "database.dbname": database,
+        "slot.name": name,
+        "publication.name": name,
+        "publication.autocreate.mode": "disabled",
+        "snapshot.mode": "no_data",
+        "topic.prefix": connector.topic_prefix(kafka),
+        "table.include.list": ",".join(_exact(table) for table in connector.tables),
+        "producer.override.sasl.jaas.config": jaas(kafka),
+        "heartbeat.interval.ms": str(heartbeat_ms),
+        "heartbeat.action.query": (
+            f"SELECT pg_catalog.pg_logical_emit_message(false, '{HEARTBEAT_MESSAGE_PREFIX}',"
+            " now()::text)"
+        ),
+        "message.prefix.exclude.list": HEARTBEAT_MESSAGE_PREFIX,
+        "topic.heartbeat.prefix": heartbeat_prefix,
+        "transforms": "heartbeatTopic",
+        "transforms.heartbeatTopic.type": "org.apache.kafka.connect.transforms.RegexRouter",
+        "transforms.heartbeatTopic.regex": re.escape(
+            f"{heartbeat_prefix}.{connector.topic_prefix(kafka)}"
+        ),
+        "transforms.heartbeatTopic.replacement": connector.heartbeat_topic(kafka),
+    }
+    if connector.excluded_columns:
+        config["column.exclude.list"] = ",".join(
+            _exact(column) for column in connector.excluded_columns
+        )
+    config.update(connector.settings)
+    return config
+
+
+def jaas(kafka: KafkaLogin) -> str:
+    """The SCRAM login module line for the tenant's user.
+
+    :raises ValueError: the user name or password could break out of the quotes.
+    """
+    if not (_SAFE_JAAS_VALUE.match(kafka.username) and _SAFE_JAAS_VALUE.match(kafka.password)):
+        raise ValueError("the Kafka tenant's credentials have characters JAAS cannot carry")
+    return (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{kafka.username}" password="{kafka.password}";'
+    )
+
+
+def masked(config: Mapping[str, str]) -> dict[str, str]:
+    """``config`` with every secret replaced by a mask: safe for pages, logs and answers."""
+    return {key: (MASK if key in SECRET_KEYS else value) for key, value in config.items()}
+
+
+def _exact(name: str) -> str:
+    """Debezium's include/exclude lists are anchored regular expressions: match ``name``
+    (``schema.table`` or ``schema.table.column``) exactly."""
+    return re.escape(name)
