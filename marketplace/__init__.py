@@ -120,3 +120,10 @@ def _register_blueprints(app: Flask, registry: AdapterRegistry) -> None:
     from marketplace.odata import init_odata
 
     init_odata(app)
+
+    from marketplace.cdc_api import api_bp as cdc_api_bp
+    from marketplace.cdc_api import pages_bp as cdc_pages_bp
+
+    csrf.exempt(cdc_api_bp)  # checked per request, as for the resource API
+    app.register_blueprint(cdc_api_bp)
+    app.register_blueprint(cdc_pages_bp)

@@ -25,6 +25,10 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(connect)
 
+    from marketplace.cdc_api import cli_group as data_connectors
+
+    app.cli.add_command(data_connectors)
+
 
 @click.command()
 @with_appcontext

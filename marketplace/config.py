@@ -54,6 +54,12 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "RECONCILE_STUCK_AFTER_SECONDS", 600.0, "When a sync provision is stuck.", kind="float"
     ),
     Setting("RECONCILE_REMOVE_ORPHANS", False, "Remove orphans, not only report.", kind="bool"),
+    Setting(
+        "CDC_MAX_PAUSED_LAG_BYTES",
+        512 * 1024**2,
+        "A paused data connector whose slot lag passes this is flagged for removal.",
+        kind="int",
+    ),
     Setting("LOG_LEVEL", "INFO", "Log level."),
     Setting("SESSION_LIFETIME_MINUTES", 90, "Dashboard session lifetime.", kind="int"),
     Setting("ODATA_PAGE_SIZE", 2000, "External Objects: rows per OData page.", kind="int"),

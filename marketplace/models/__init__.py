@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per domain."""
 
 from marketplace.models.catalog import Addon, CatalogVersion, Plan
+from marketplace.models.data_connector import ConnectorStatus, DataConnector
 from marketplace.models.odata import ODataService
 from marketplace.models.platform import PlatformAuthorization
 from marketplace.models.resource import Resource, ResourceLink, ResourceState
@@ -9,6 +10,8 @@ from marketplace.models.sso import UsedSsoToken
 __all__ = [
     "Addon",
     "CatalogVersion",
+    "ConnectorStatus",
+    "DataConnector",
     "ODataService",
     "Plan",
     "PlatformAuthorization",

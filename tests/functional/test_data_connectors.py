@@ -1,0 +1,99 @@
+"""Streaming data connectors end to end: real PostgreSQL, Kafka and Kafka Connect + Debezium;
+events read with confluent-kafka as the Kafka tenant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from tests.functional.cdc_support import CdcWorld, connect_names, read_events
+from tests.support import admin_url
+
+pytestmark = pytest.mark.backend
+
+
+@pytest.fixture
+def world(sqlite_url) -> Iterator[CdcWorld]:
+    world = CdcWorld(sqlite_url)
+    try:
+        yield world
+    finally:
+        world.deprovision_all()
+
+
+def _slots_and_roles(name: str) -> tuple[set[str], set[str], set[str]]:
+    with psycopg.connect(admin_url(), autocommit=True) as conn:
+        slots = {r[0] for r in conn.execute("SELECT slot_name FROM pg_replication_slots")}
+        roles = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles")}
+    return {s for s in slots if s == name}, {r for r in roles if r == name}, set()
+
+
+def test_changes_arrive_as_debezium_events_on_the_tenants_topic(world):
+    app_id = str(uuid.uuid4())
+    database, kafka = world.database(app_id), world.kafka_tenant(app_id)
+    database.execute(
+        "CREATE TABLE items (id serial PRIMARY KEY, name text, secret text)",
+        "CREATE TABLE other (id int PRIMARY KEY)",
+    )
+    response = world.create(
+        database,
+        kafka=kafka.name,
+        tables=["public.items"],
+        excluded_columns=["public.items.secret"],
+        name="orders",
+    )
+    assert response.status_code == 201, response.get_json()
+    connector = response.get_json()
+    assert connector["status"] == "creating"
+    assert connector["topics"] == [
+        {"table_name": "public.items", "topic_name": f"{kafka.prefix}orders.public.items"}
+    ]
+    assert connector["kafka_addon"] == {"name": kafka.name, "uuid": kafka.uuid}
+    assert connector["postgres_addon"]["uuid"] == database.uuid
+    world.wait_streaming(database, connector["uuid"])
+
+    consumer = kafka.consumer(f"{kafka.prefix}orders.public.items")
+    try:
+        database.execute(
+            "INSERT INTO items (name, secret) VALUES ('a', 'hunter2')",
+            "INSERT INTO other VALUES (1)",
+            "UPDATE items SET name = 'b', secret = 'x'",
+            "DELETE FROM items",
+        )
+        events = read_events(consumer, 3)
+    finally:
+        consumer.close()
+    assert [e["op"] for e in events] == ["c", "u", "d"]
+    assert events[0]["before"] is None and events[0]["after"] == {"id": 1, "name": "a"}
+    assert events[1]["after"] == {"id": 1, "name": "b"}
+    assert events[2]["after"] is None and events[2]["before"]["id"] == 1
+    for event in events:
+        assert event["source"]["table"] == "items" and event["source"]["schema"] == "public"
+        assert "secret" not in (event["after"] or {}) and "secret" not in (event["before"] or {})
+    # The uncaptured table has no topic, so nothing of it can have been published.
+    assert not [t for t in world.kafka_adapter.list_topics(_ref(kafka)) if "other" in t.name]
+
+    name = _backend_name(world, database.uuid, connector["uuid"])
+    response = world.client.delete(
+        f"/data/cdc/v0/connectors/{connector['uuid']}", headers=database.auth
+    )
+    assert response.status_code == 200 and response.get_json()["status"] == "deprovisioned"
+    assert name not in connect_names()
+    slots, roles, _ = _slots_and_roles(name)
+    assert not slots and not roles
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        assert not conn.execute("SELECT 1 FROM pg_publication").fetchall()
+
+
+def _ref(kafka):
+    from marketplace.adapters import ResourceRef
+    from addons.kafka import SPEC
+
+    return ResourceRef(kafka.uuid, SPEC.default_plan, "us", kafka.config)
+
+
+def _backend_name(world: CdcWorld, database_uuid: str, connector_id: str) -> str:
+    return world.postgres_adapter._connector_name(database_uuid, connector_id)
