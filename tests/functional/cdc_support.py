@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
+import subprocess
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -26,6 +31,7 @@ from marketplace.services import api_tokens
 from tests.support import PartnerClient, build_app, name_prefix, wait_until
 
 KAFKA_CONNECT_URL = "http://127.0.0.1:8083"
+WORKER_TAG = b"-Dmarketplace.kafka-connect.state="
 #: A small plan with data connectors (standard-0 sells 120 connections: too many for tests).
 CDC_PLAN = PlanSpec(
     "cdc-test",
@@ -151,9 +157,11 @@ class CdcWorld:
 
     def wait_streaming(self, database: Database, connector_id: str, timeout: float = 60) -> Any:
         return wait_until(
-            lambda: (c := self.connector(database, connector_id))["status"] == "available"
-            and c["streaming"]
-            and c,
+            lambda: (
+                (c := self.connector(database, connector_id))["status"] == "available"
+                and c["streaming"]
+                and c
+            ),
             timeout,
             "the connector streams",
         )
@@ -185,3 +193,38 @@ def nothing_more(consumer: Consumer, seconds: float = 3.0) -> list[Any]:
 def connect_names() -> list[str]:
     """Every connector Kafka Connect has."""
     return list(requests.get(f"{KAFKA_CONNECT_URL}/connectors", timeout=10).json())
+
+
+def _worker() -> tuple[int, Path] | None:
+    """The running Kafka Connect worker's pid and its repository (from the state tag that
+    kafka-connect.sh puts on the JVM's command line), or None."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for arg in args:
+            if arg.startswith(WORKER_TAG):
+                state = Path(arg[len(WORKER_TAG) :].decode())
+                return int(cmdline.parent.name), state.parents[1]
+    return None
+
+
+@contextmanager
+def killed_kafka_connect() -> Iterator[None]:
+    """SIGKILL the Kafka Connect worker, run the block, then start the worker again with the
+    stack's own script (also when the block fails) and wait until it serves."""
+    found = _worker()
+    assert found is not None, "no Kafka Connect worker runs (make services)"
+    pid, repository = found
+    os.kill(pid, signal.SIGKILL)
+    try:
+        wait_until(lambda: not Path(f"/proc/{pid}").exists(), 30, "the worker is gone")
+        yield
+    finally:
+        subprocess.run(
+            [str(repository / "scripts/services/kafka-connect.sh"), "start"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
