@@ -1,0 +1,233 @@
+"""Data connectors: authorization, plan limits, isolation between tenants, removal with either
+linked resource, orphans, and Kafka Connect being down (real services)."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import requests
+from click.testing import CliRunner
+from sqlalchemy import delete, select, update
+
+from addons.kafka import SPEC
+from marketplace.adapters import ResourceRef
+from marketplace.cdc_api import cli_group
+from marketplace.context import lifecycle
+from marketplace.extensions import db
+from marketplace.models import DataConnector, Resource
+from marketplace.services.reconciler import Reconciler
+from tests.functional.cdc_support import KAFKA_CONNECT_URL, CdcWorld, connect_names
+from tests.support import admin_url, owned_names
+
+pytestmark = pytest.mark.backend
+
+
+@pytest.fixture
+def world(sqlite_url) -> Iterator[CdcWorld]:
+    world = CdcWorld(sqlite_url)
+    try:
+        yield world
+    finally:
+        world.deprovision_all()
+
+
+def _pair(world: CdcWorld, plan: str = "cdc-test"):
+    app_id = str(uuid.uuid4())
+    database, kafka = world.database(app_id, plan), world.kafka_tenant(app_id)
+    database.execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
+    return database, kafka
+
+
+def _connector_objects(world: CdcWorld) -> set[str]:
+    kinds = ("connector:", "slot:", "publication:")
+    return {
+        name
+        for name in owned_names(world.postgres_adapter)
+        if name.startswith(kinds) or "_c_" in name
+    }
+
+
+def test_the_api_takes_the_resources_token_or_session_only(world):
+    database, kafka = _pair(world)
+    other, _ = _pair(world)
+    path = f"/data/cdc/v0/databases/{database.uuid}/connectors"
+    body = {"kafka": kafka.uuid, "tables": ["public.items"]}
+    assert world.client.post(path, json=body).status_code == 403  # no credentials
+    assert world.client.post(path, json=body, headers=other.auth).status_code == 403
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert world.client.get(path, headers=bad).status_code == 401
+    created = world.client.post(path, json=body, headers=database.auth)
+    assert created.status_code == 201, created.get_json()
+    connector = created.get_json()["uuid"]
+    one = f"/data/cdc/v0/connectors/{connector}"
+    assert world.client.get(one, headers=other.auth).status_code == 403
+    assert world.client.delete(one, headers=other.auth).status_code == 403
+    assert world.client.put(f"{one}/pause", headers=other.auth).status_code == 403
+    listed = world.client.get(path, headers=database.auth).get_json()
+    assert [c["uuid"] for c in listed] == [connector]
+    assert world.client.get(f"/data/cdc/v0/connectors/{uuid.uuid4()}").status_code == 404
+    # A session opens it too (the dashboard's), with the CSRF header for writes.
+    form = world.postgres.sso_form(database.uuid)
+    assert world.client.post("/sso/login", data=form).status_code == 302
+    assert world.client.get(one).status_code == 200
+    assert world.client.delete(one).status_code == 400  # session write without X-CSRFToken
+    text = str(world.client.get(one).get_data(as_text=True))
+    assert kafka.config["KAFKA_PASSWORD"] not in text
+    assert world.client.delete(one, headers=database.auth).status_code == 200
+
+
+def test_plan_limits_answer_422_naming_the_limit(world):
+    essential, kafka = _pair(world, plan="essential-0")
+    response = world.create(essential, kafka=kafka.uuid, tables=["public.items"])
+    assert response.status_code == 422
+    assert "max_connectors" in response.get_json()["message"]
+    database, kafka = _pair(world)
+    database.execute("CREATE TABLE a (id int PRIMARY KEY)", "CREATE TABLE b (id int PRIMARY KEY)")
+    tables = ["public.items", "public.a", "public.b", "public.c"]
+    response = world.create(database, kafka=kafka.uuid, tables=tables)
+    assert response.status_code == 422
+    assert "max_connector_tables" in response.get_json()["message"]
+    for name in ("one", "two"):
+        created = world.create(database, kafka=kafka.uuid, tables=["public.items"], name=name)
+        assert created.status_code == 201, created.get_json()
+    third = world.create(database, kafka=kafka.uuid, tables=["public.a"], name="three")
+    assert third.status_code == 422 and "max_connectors" in third.get_json()["message"]
+    bad = world.create(database, kafka=kafka.uuid, tables=["public.a"], settings={"x": "y"})
+    assert bad.status_code == 422
+
+
+def test_a_tenant_cannot_capture_another_tenants_tables_nor_use_its_kafka(world):
+    database, kafka = _pair(world)
+    victim, victim_kafka = _pair(world)
+    victim.execute("CREATE TABLE secrets (id int PRIMARY KEY, card text)")
+    # Another app's Kafka resource cannot be named, and other databases' tables do not exist.
+    foreign = world.create(database, kafka=victim_kafka.uuid, tables=["public.items"])
+    assert foreign.status_code == 422
+    stolen = world.create(database, kafka=kafka.uuid, tables=["public.secrets"])
+    assert stolen.status_code == 422
+    for hostile in (["pg_catalog.pg_authid"], ["public.items; DROP TABLE items"], ["items"]):
+        assert world.create(database, kafka=kafka.uuid, tables=hostile).status_code == 422
+    assert (
+        world.create(database, kafka=kafka.uuid, tables=["public.items"], name="a.b").status_code
+        == 422
+    )
+    created = world.create(database, kafka=kafka.uuid, tables=["public.items"]).get_json()
+    role = world.postgres_adapter._connector_name(database.uuid, created["uuid"])
+    victim_db = psycopg.conninfo.conninfo_to_dict(victim.url)["dbname"]
+    with psycopg.connect(admin_url(), autocommit=True) as conn:
+        can_connect = conn.execute(
+            "SELECT has_database_privilege(%s, %s, 'CONNECT')", (role, victim_db)
+        ).fetchone()[0]
+        attributes = conn.execute(
+            "SELECT rolreplication, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls"
+            " FROM pg_roles WHERE rolname = %s",
+            (role,),
+        ).fetchone()
+    assert not can_connect and attributes == (True, False, False, False, False)
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        database.execute("CREATE TABLE private (id int PRIMARY KEY)")
+        granted = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND has_table_privilege(%s, c.oid, 'SELECT')",
+            (role,),
+        ).fetchall()
+    assert granted == [("items",)]
+    # The connector's producer logs in as this tenant and writes under its prefix only.
+    config = requests.get(f"{KAFKA_CONNECT_URL}/connectors/{role}/config", timeout=10).json()
+    assert (
+        f'username="{kafka.config["KAFKA_USERNAME"]}"'
+        in config["producer.override.sasl.jaas.config"]
+    )
+    assert config["topic.prefix"].startswith(kafka.prefix)
+    assert victim_kafka.config["KAFKA_USERNAME"] not in str(config)
+
+
+def test_removing_either_resource_destroys_its_connectors_first(world):
+    database, kafka = _pair(world)
+    created = world.create(database, kafka=kafka.uuid, tables=["public.items"]).get_json()
+    name = world.postgres_adapter._connector_name(database.uuid, created["uuid"])
+    assert name in connect_names()
+    assert world.kafka.deprovision(kafka.uuid).status_code == 204
+    assert name not in connect_names()
+    gone = world.connector(database, created["uuid"])
+    assert gone["status"] == "deprovisioned" and "Kafka" in gone["status_reason"]
+    assert not _connector_objects(world)
+
+    kafka = world.kafka_tenant(world_app(world, database))
+    created = world.create(database, kafka=kafka.uuid, tables=["public.items"]).get_json()
+    world.wait_streaming(database, created["uuid"])  # a WAL sender holds the database
+    assert world.postgres.deprovision(database.uuid).status_code == 204
+    assert not _connector_objects(world)
+    assert not [n for n in connect_names() if n.startswith(world.postgres_adapter._prefix)]
+
+
+def world_app(world: CdcWorld, database) -> str:
+    with world.app.app_context():
+        return db.session.scalar(select(Resource.app_id).where(Resource.uuid == database.uuid))
+
+
+def test_orphaned_connector_objects_are_reported_and_removed(world):
+    database, kafka = _pair(world)
+    created = world.create(database, kafka=kafka.uuid, tables=["public.items"]).get_json()
+    objects = _connector_objects(world)
+    assert {o.split(":")[0] for o in objects} == {"connector", "slot", "publication", "role"}
+    with world.app.app_context():
+        report = Reconciler(lifecycle(), None, stuck_after_seconds=600, remove_orphans=False).run()
+    assert not [o for o in report.orphans.get("postgres", []) if o in objects]
+    # The broker forgets the connector (a lost row): its objects become orphans.
+    with world.app.app_context():
+        db.session.execute(delete(DataConnector).where(DataConnector.id == created["uuid"]))
+        db.session.execute(
+            update(Resource)
+            .where(Resource.uuid == database.uuid)
+            .values(adapter_state_encrypted=None)
+        )
+        db.session.commit()
+        report = Reconciler(lifecycle(), None, stuck_after_seconds=600, remove_orphans=True).run()
+    assert objects <= set(report.orphans["postgres"]), report.orphans
+    assert not _connector_objects(world)
+
+
+def test_kafka_connect_down_answers_503_and_leaves_nothing(sqlite_url):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    world = CdcWorld(sqlite_url, KAFKA_CONNECT_URL=closed)
+    try:
+        database, kafka = _pair(world)
+        response = world.create(database, kafka=kafka.uuid, tables=["public.items"])
+        assert response.status_code == 503, response.get_json()
+        assert "Kafka Connect" in response.get_json()["message"]
+        assert not _connector_objects(world)
+        listed = world.client.get(
+            f"/data/cdc/v0/databases/{database.uuid}/connectors", headers=database.auth
+        )
+        assert listed.get_json() == []
+        assert not [t for t in world.kafka_adapter.list_topics(_kafka_ref(kafka))]
+    finally:
+        world.deprovision_all()
+
+
+def _kafka_ref(kafka):
+    return ResourceRef(kafka.uuid, SPEC.default_plan, "us", kafka.config)
+
+
+def test_cli_lists_and_shows_connectors_without_secrets(world):
+    database, kafka = _pair(world)
+    created = world.create(database, kafka=kafka.uuid, tables=["public.items"], name="cli")
+    connector = created.get_json()["uuid"]
+    runner = CliRunner()
+    with world.app.app_context():
+        listed = runner.invoke(cli_group, ["list", "--addon", database.uuid])
+        info = runner.invoke(cli_group, ["info", connector, "--json"])
+        refused = runner.invoke(cli_group, ["destroy", connector])
+        destroyed = runner.invoke(cli_group, ["destroy", connector, "--confirm", connector])
+    assert listed.exit_code == 0 and "cli" in listed.output
+    assert info.exit_code == 0 and '"topic_name"' in info.output
+    assert kafka.config["KAFKA_PASSWORD"] not in listed.output + info.output
+    assert refused.exit_code != 0
+    assert destroyed.exit_code == 0 and "deprovisioned" in destroyed.output
