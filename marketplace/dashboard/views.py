@@ -15,6 +15,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from marketplace.cdc_api.panel import connector_panel
 from marketplace.context import broker, lifecycle
 from marketplace.dashboard.access import require_session_for
 from marketplace.errors import MarketplaceError
@@ -50,6 +51,7 @@ def _show(
         back_url=back if app_name else None,
         new_api_token=new_api_token,
         revealed=revealed or {},
+        data_connectors=connector_panel(uuid),  # data connectors (issue 15)
     )
 
 

@@ -3,10 +3,12 @@ linked resource, orphans, and Kafka Connect being down (real services)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import uuid
 from collections.abc import Iterator
 
+import html5lib
 import psycopg
 import pytest
 import requests
@@ -231,3 +233,34 @@ def test_cli_lists_and_shows_connectors_without_secrets(world):
     assert kafka.config["KAFKA_PASSWORD"] not in listed.output + info.output
     assert refused.exit_code != 0
     assert destroyed.exit_code == 0 and "deprovisioned" in destroyed.output
+
+
+def test_the_dashboard_panel_lists_creates_pauses_and_destroys(world):
+    database, kafka = _pair(world)
+    client = world.client
+    form = world.postgres.sso_form(database.uuid)
+    assert client.post("/sso/login", data=form).status_code == 302
+    page = client.get(f"/dashboard/{database.uuid}", headers={"Accept": "text/html"})
+    html = page.get_data(as_text=True)
+    html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(html)
+    assert "Data connectors" in html and kafka.name in html
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    created = client.post(
+        f"/dashboard/{database.uuid}/data-connectors",
+        data={"csrf_token": csrf, "kafka": kafka.uuid, "tables": "public.items", "name": "panel"},
+    )
+    assert created.status_code == 302
+    listed = client.get(f"/data/cdc/v0/databases/{database.uuid}/connectors").get_json()
+    assert [c["name"] for c in listed] == ["panel"]
+    connector = listed[0]["uuid"]
+    html = client.get(f"/dashboard/{database.uuid}").get_data(as_text=True)
+    html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(html)
+    assert "<code>panel</code>" in html and "Slot lag (bytes)" in html
+    assert kafka.config["KAFKA_PASSWORD"] not in html
+    base = f"/dashboard/{database.uuid}/data-connectors/{connector}"
+    assert client.post(f"{base}/pause", data={"csrf_token": csrf}).status_code == 302
+    assert world.connector(database, connector)["status"] == "paused"
+    assert client.post(f"{base}/pause", data={}).status_code == 400  # no CSRF token
+    assert client.post(f"{base}/destroy", data={"csrf_token": csrf}).status_code == 302
+    assert world.connector(database, connector)["status"] == "deprovisioned"
+    assert not _connector_objects(world)
