@@ -71,6 +71,14 @@ def connector_config(
         "topic.prefix": connector.topic_prefix(kafka),
         "table.include.list": ",".join(_exact(table) for table in connector.tables),
         "producer.override.sasl.jaas.config": jaas(kafka),
+        # Latency and throughput (bench/data_connector.py): wait at most 50 ms for new
+        # changes, hand Connect bigger batches, and let the producer batch and compress them.
+        "poll.interval.ms": "50",
+        "max.batch.size": "16384",
+        "max.queue.size": "65536",
+        "producer.override.linger.ms": "20",
+        "producer.override.batch.size": "524288",
+        "producer.override.compression.type": "lz4",
         "heartbeat.interval.ms": str(heartbeat_ms),
         "heartbeat.action.query": (
             f"SELECT pg_catalog.pg_logical_emit_message(false, '{HEARTBEAT_MESSAGE_PREFIX}',"
