@@ -78,6 +78,7 @@ def connector_config(
         "max.queue.size": "65536",
         "producer.override.linger.ms": "20",
         "producer.override.batch.size": "524288",
+        # Compressed batches count less against the tenant's producer byte-rate quota.
         "producer.override.compression.type": "lz4",
         "heartbeat.interval.ms": str(heartbeat_ms),
         "heartbeat.action.query": (

@@ -40,7 +40,8 @@ def test_the_connector_config_writes_as_the_tenant_under_its_prefix():
     assert config["publication.autocreate.mode"] == "disabled"
     assert config["snapshot.mode"] == "no_data"
     assert not any(key.startswith(("topic.creation", "admin.override")) for key in config)
-    assert config["transforms.heartbeatTopic.replacement"] == "mkt_0123456789abcdef.orders.heartbeat"
+    heartbeat = config["transforms.heartbeatTopic.replacement"]
+    assert heartbeat == "mkt_0123456789abcdef.orders.heartbeat"
 
 
 def test_masked_configs_carry_no_secret():
