@@ -98,6 +98,7 @@ class PostgresAdapter(DataConnectorsMixin):  # data connectors (issue 15)
 
     def change_plan(self, resource: ResourceRef, new_plan: PlanSpec) -> ProvisionResult:
         """Check the data fits ``new_plan``, then apply its connection limit."""
+        self.check_connectors_fit(resource, new_plan)  # data connectors (issue 15)
         usage = self.usage(resource)
         for metric_name in ("storage_bytes", "max_tables"):
             limit = new_plan.limits.get(metric_name)

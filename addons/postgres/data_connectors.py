@@ -38,6 +38,8 @@ from marketplace.adapters import (
     ConnectorSpec,
     KafkaLogin,
     LinkedResource,
+    PlanChangeRejected,
+    PlanSpec,
     ProvisionRejected,
     ResourceRef,
     random_password,
@@ -157,6 +159,18 @@ class DataConnectorsMixin:
                 state = sorted(tasks - {"RUNNING"})[0]
             health[cid] = ConnectorHealth(state, status.failure, active, lag, wal)
         return health
+
+    def check_connectors_fit(self, resource: ResourceRef, new_plan: PlanSpec) -> None:
+        """A plan change must leave room for the resource's connectors.
+
+        :raises PlanChangeRejected: more connectors than ``new_plan``'s ``max_connectors``.
+        """
+        count, allowed = len(_listed(resource.state)), int(new_plan.limits.get("max_connectors", 0))
+        if count > allowed:
+            raise PlanChangeRejected(
+                f"The database has {count} data connectors and plan {new_plan.slug} allows "
+                f"{allowed} (max_connectors); destroy some first."
+            )
 
     # --- Linking ----------------------------------------------------------------------------
 
@@ -281,7 +295,7 @@ class DataConnectorsMixin:
         if not name.startswith(f"{self._prefix}c_"):
             raise ValueError(f"{orphan} is not a data connector object of this broker")
         if orphan.kind == "connector":
-            self._remove_from_connect(name)
+            self._kafka_connect.remove(name, STOP_WAIT_SECONDS)
         elif orphan.kind == "slot":
             with self._connections.maintenance() as conn:
                 self._drop_slot(conn, name)
@@ -331,7 +345,7 @@ class DataConnectorsMixin:
         """Stop the connector, reset its offsets and delete it; then drop its slot (ending
         the WAL sender if Connect did not), its publication and its role."""
         try:
-            self._remove_from_connect(name)
+            self._kafka_connect.remove(name, STOP_WAIT_SECONDS)
         except BackendUnavailable:
             if connect_required:
                 raise
@@ -345,23 +359,6 @@ class DataConnectorsMixin:
                 capture.drop_publication(conn, name)
         with self._connections.maintenance() as conn:
             drop_role(conn, self._connections, name)
-
-    def _remove_from_connect(self, name: str) -> None:
-        """``stop``, wait for STOPPED, reset the offsets (a later connector of the same name
-        must not resume at the old position), ``DELETE``."""
-        client = self._kafka_connect
-        if not client.stop(name):
-            return
-        deadline = time.monotonic() + STOP_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            status = client.status(name)
-            if status is None or (
-                status.state == "STOPPED" and all(t.state == "STOPPED" for t in status.tasks)
-            ):
-                break
-            time.sleep(_POLL_SECONDS)
-        client.reset_offsets(name)
-        client.delete(name)
 
     def _drop_slot(self, conn: Any, slot: str) -> None:
         """End the slot's WAL sender and drop the slot as its role (re-made if it is gone:

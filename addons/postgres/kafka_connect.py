@@ -14,6 +14,7 @@ Connector configs carry secrets: nothing here logs a config or puts one into an 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ import requests
 from marketplace.adapters import BackendUnavailable, ProvisionRejected
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+POLL_SECONDS = 0.1
 UNREACHABLE = "Kafka Connect is not reachable right now; try again shortly."
 
 
@@ -117,6 +119,23 @@ class KafkaConnectClient:
     def delete(self, name: str) -> None:
         """``DELETE /connectors/{name}``; a missing connector is fine."""
         self._call("DELETE", f"/connectors/{_q(name)}", missing_ok=True)
+
+    def remove(self, name: str, stop_wait_seconds: float = 15.0) -> None:
+        """Remove the connector for good: ``stop``, wait until it and its tasks are STOPPED,
+        reset its offsets (a later connector of the same name must not resume at the old
+        position), ``DELETE``. A missing connector is fine."""
+        if not self.stop(name):
+            return
+        deadline = time.monotonic() + stop_wait_seconds
+        while time.monotonic() < deadline:
+            status = self.status(name)
+            if status is None or (
+                status.state == "STOPPED" and all(t.state == "STOPPED" for t in status.tasks)
+            ):
+                break
+            time.sleep(POLL_SECONDS)
+        self.reset_offsets(name)
+        self.delete(name)
 
     def _call(self, method: str, path: str, *, json: Any = None, missing_ok: bool = False) -> Any:
         try:

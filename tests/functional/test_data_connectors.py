@@ -168,3 +168,35 @@ def test_a_killed_kafka_connect_worker_recovers_and_loses_no_committed_change(wo
     # row 1), but every committed change arrives, in order.
     assert [i for i in dict.fromkeys(ids) if i != 1] == [2, 3, 4], ids
     world.wait_streaming(database, connector["uuid"], timeout=120)
+
+
+def test_update_adds_a_table_and_a_plan_without_connectors_is_refused(world):
+    database, kafka, connector = _streaming_connector(world, name="grow")
+    database.execute("CREATE TABLE extra (id int PRIMARY KEY, note text)")
+    path = f"/data/cdc/v0/connectors/{connector['uuid']}"
+    bad = world.client.patch(path, json={"tables": ["public.nope"]}, headers=database.auth)
+    assert bad.status_code == 422
+    response = world.client.patch(
+        path,
+        json={
+            "tables": ["public.items", "public.extra"],
+            "settings": {"tombstones.on.delete": "false"},
+        },
+        headers=database.auth,
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["tables"] == ["public.items", "public.extra"]
+    assert body["settings"] == {"tombstones.on.delete": "false"}
+    topic = f"{kafka.prefix}grow.public.extra"
+    assert {"table_name": "public.extra", "topic_name": topic} in body["topics"]
+    world.wait_streaming(database, connector["uuid"])
+    consumer = kafka.consumer(topic)
+    try:
+        database.execute("INSERT INTO extra VALUES (1, 'new table')")
+        events = read_events(consumer, 1)
+    finally:
+        consumer.close()
+    assert events[0]["after"] == {"id": 1, "note": "new table"}
+    refused = world.postgres.change_plan(database.uuid, "essential-0")
+    assert refused.status_code == 422 and "max_connectors" in refused.get_json()["message"]
