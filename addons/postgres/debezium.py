@@ -12,8 +12,8 @@ Kafka Connect's (``producer.override.*``, ``transforms``, ``predicates``); see
   the broker creates the topics within the Kafka plan's caps, and the tenant may not.
 * ``heartbeat.action.query`` writes a logical message into the tenant's own WAL every
   ``heartbeat.interval.ms``, so a quiet database's slot still advances and pins no WAL;
-  ``message.prefix.exclude.list`` keeps those messages out of Kafka. Debezium's heartbeat
-  records go to ``<topic prefix>.heartbeat`` (a ``RegexRouter`` renames Debezium's
+  ``message.prefix.exclude.list=.*`` keeps them (and any other logical message) out of
+  Kafka. Debezium's heartbeat records go to ``<topic prefix>.heartbeat`` (a ``RegexRouter`` renames Debezium's
   ``<heartbeat prefix>.<topic prefix>``), a topic the broker creates with the others. They
   cannot be dropped instead: with a ``Filter`` transform on them the slot's confirmed position
   stopped advancing (measured: lag grew from 30 kB to 147 MB in 25 s while other databases
@@ -85,7 +85,9 @@ def connector_config(
             f"SELECT pg_catalog.pg_logical_emit_message(false, '{HEARTBEAT_MESSAGE_PREFIX}',"
             " now()::text)"
         ),
-        "message.prefix.exclude.list": HEARTBEAT_MESSAGE_PREFIX,
+        # No logical message is published: not the heartbeats, and not a tenant's own
+        # pg_logical_emit_message calls (their topic would not exist and fail the task).
+        "message.prefix.exclude.list": ".*",
         "topic.heartbeat.prefix": heartbeat_prefix,
         "transforms": "heartbeatTopic",
         "transforms.heartbeatTopic.type": "org.apache.kafka.connect.transforms.RegexRouter",

@@ -162,10 +162,13 @@ def _q(name: str) -> str:
 
 
 def _message(response: requests.Response) -> str:
-    """Connect's error message (``{"error_code", "message"}``), cut short. Connect quotes
-    config keys in these, never config values."""
+    """Connect's error message (``{"error_code", "message"}``), cut short; withheld when it
+    might quote a config value (a password)."""
     try:
         message = str(response.json().get("message", ""))
     except ValueError:
         message = response.text
-    return message.strip().splitlines()[0][:300] if message.strip() else str(response.status_code)
+    first = message.strip().splitlines()[0][:300] if message.strip() else str(response.status_code)
+    if any(word in first.lower() for word in ("password", "jaas", "invalid value")):
+        return "the connector's configuration was not accepted (details withheld: it has secrets)"
+    return first
