@@ -13,11 +13,11 @@ Kafka Connect's (``producer.override.*``, ``transforms``, ``predicates``); see
 * ``heartbeat.action.query`` writes a logical message into the tenant's own WAL every
   ``heartbeat.interval.ms``, so a quiet database's slot still advances and pins no WAL;
   ``message.prefix.exclude.list=.*`` keeps them (and any other logical message) out of
-  Kafka. Debezium's heartbeat records go to ``<topic prefix>.heartbeat`` (a ``RegexRouter`` renames Debezium's
-  ``<heartbeat prefix>.<topic prefix>``), a topic the broker creates with the others. They
-  cannot be dropped instead: with a ``Filter`` transform on them the slot's confirmed position
-  stopped advancing (measured: lag grew from 30 kB to 147 MB in 25 s while other databases
-  wrote WAL; without the filter it fell back).
+  Kafka. Debezium's heartbeat records go to ``<topic prefix>.heartbeat`` (a ``RegexRouter``
+  renames Debezium's ``<heartbeat prefix>.<topic prefix>``), a topic the broker creates with
+  the others. They cannot be dropped instead: with a ``Filter`` transform on them the slot's
+  confirmed position stopped advancing (measured: lag grew from 30 kB to 147 MB in 25 s while
+  other databases wrote WAL; without the filter it fell back).
 
 The config holds two secrets (the connector role's password, the tenant's SCRAM password):
 :func:`masked` is the only form that may be shown or logged.
