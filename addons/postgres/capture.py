@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from marketplace.adapters import ProvisionRejected
+from marketplace.adapters import BackendUnavailable, ProvisionRejected
 
 OPS_DATABASE = "marketplace_ops"
 #: Connections a connector role may hold: one Debezium 3.6 task holds 2 JDBC connections and
@@ -93,12 +93,22 @@ def check_capture(
 
 def create_role(conn: psycopg.Connection[Any], role: str, password: str) -> None:
     """Create the connector role, or reset its password (through the ops function: the
-    verifier goes over the wire, never the password). ``conn`` is on ``marketplace_ops``."""
+    verifier goes over the wire, never the password). ``conn`` is on ``marketplace_ops``.
+
+    :raises BackendUnavailable: the function is missing or refuses the name (out of date).
+    """
     verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
-    conn.execute(
-        "SELECT marketplace_ops.create_replication_role(%s, %s, %s)",
-        (role, verifier.decode(), CONNECTOR_CONNECTION_LIMIT),
-    )
+    try:
+        conn.execute(
+            "SELECT marketplace_ops.create_replication_role(%s, %s, %s)",
+            (role, verifier.decode(), CONNECTOR_CONNECTION_LIMIT),
+        )
+    except (psycopg.errors.InvalidParameterValue, psycopg.errors.UndefinedFunction) as error:
+        # An older function (names mkt_c_* only) or none: the server's setup is behind.
+        raise BackendUnavailable(
+            "PostgreSQL cannot create data connector roles: its marketplace_ops function is "
+            "missing or out of date (scripts/services/postgres.sh start installs it)."
+        ) from error
 
 
 def grant_and_publish(

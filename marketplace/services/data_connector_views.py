@@ -147,7 +147,8 @@ def live_status(
             "Destroy the connector and create a new one.",
             False,
         )
-    if health.state in ("STOPPED", "PAUSED"):
+    if health.state in ("STOPPED", "PAUSED") or stored == ConnectorStatus.PAUSED:
+        # Paused by the broker: Kafka Connect stops the tasks shortly after it answered.
         return ConnectorStatus.PAUSED, None, False
     if health.slot_active:
         return ConnectorStatus.AVAILABLE, None, True

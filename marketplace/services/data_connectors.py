@@ -289,8 +289,14 @@ class DataConnectorService:
                 self._max_paused_lag,
                 unavailable if connector in live else None,
             )
-            if view.status != connector.status and connector.status != ConnectorStatus.PAUSED:
-                connector.status = view.status  # creating -> available, or -> error
+            # Remember what the backends said (creating -> available, -> error and back);
+            # paused and resumed are only ever set by pause() and resume().
+            if (
+                view.status != connector.status
+                and connector.status != ConnectorStatus.PAUSED
+                and view.status in (ConnectorStatus.AVAILABLE, ConnectorStatus.ERROR)
+            ):
+                connector.status = view.status
                 connector.status_reason = view.status_reason
             views.append(view)
         db.session.commit()

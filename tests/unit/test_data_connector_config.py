@@ -117,6 +117,7 @@ def test_running_is_not_available_until_the_slot_streams():
     lost = ConnectorHealth("RUNNING", slot_active=False, wal_status="lost")
     assert live_status(_row("available"), lost)[0] == "error"
     assert live_status(_row("available"), ConnectorHealth("STOPPED"))[0] == "paused"
+    assert live_status(_row("paused"), streaming)[0] == "paused"  # still stopping
     missing = ConnectorHealth("MISSING", reason="gone")
     assert live_status(_row("creating"), missing)[0] == "creating"
     assert live_status(_row("creating", age=3600), missing)[0] == "error"
