@@ -13,7 +13,12 @@ from addons.postgres.debezium import MASK, connector_config, jaas, masked
 from marketplace.adapters import ConnectorHealth, ConnectorSpec, KafkaLogin, ProvisionRejected
 from marketplace.errors import Unprocessable
 from marketplace.models._types import utcnow
-from marketplace.services.data_connector_views import human_bytes, live_status, parse_request
+from marketplace.services.data_connector_views import (
+    human_bytes,
+    live_status,
+    parse_request,
+    view_of,
+)
 
 LOGIN = KafkaLogin("mkt_0123456789abcdef.", "mkt_0123456789abcdef", "s3cretPassw0rd")
 SPEC = ConnectorSpec("id", "orders", ("public.items", "app.line$items"), ("public.items.card",))
@@ -127,3 +132,28 @@ def test_lag_in_words():
     assert human_bytes(None) == "unknown"
     assert human_bytes(1000) == "< 1 MB"
     assert human_bytes(5 * 1024**2) == "5.0 MB"
+
+
+def test_a_paused_connector_past_the_lag_threshold_is_flagged():
+    resource = SimpleNamespace(name="r", uuid="u")
+    row = SimpleNamespace(
+        id="c",
+        name="orders",
+        status="paused",
+        status_reason=None,
+        created_at=utcnow(),
+        tables=["public.items"],
+        excluded_columns=[],
+        settings={},
+        kafka=resource,
+        postgres=resource,
+    )
+    over = view_of(row, LOGIN, ConnectorHealth("STOPPED", lag_bytes=2_000), 1_000)
+    under = view_of(row, LOGIN, ConnectorHealth("STOPPED", lag_bytes=500), 1_000)
+    assert over.lag_exceeded and not under.lag_exceeded
+    assert over.topics == (("public.items", "mkt_0123456789abcdef.orders.public.items"),)
+    row.status = "available"
+    running = view_of(
+        row, LOGIN, ConnectorHealth("RUNNING", slot_active=True, lag_bytes=2_000), 1_000
+    )
+    assert not running.lag_exceeded
