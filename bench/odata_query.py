@@ -12,15 +12,14 @@ credentials. Each page is fetched both ways, interleaved:
   trip);
 * direct: the equivalent SELECT on one open connection as the tenant, then ``json.dumps``.
 
-The broker serves from a forked process (werkzeug's server, one request at a time), as a
-web worker would, so the client and the server do not share one interpreter lock.
+The broker serves the same store from gunicorn (2 workers x 4 threads, ``bench/odata_app.py``),
+as a web dyno would, so the client and the server do not share one interpreter lock.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -33,7 +32,6 @@ from typing import Any
 import psycopg
 import requests
 from psycopg.rows import dict_row
-from werkzeug.serving import make_server
 
 # The repository replaces bench/ on the path: bench/odata_query.py would shadow the library.
 sys.path.remove(str(Path(__file__).resolve().parent))
@@ -41,8 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from addons.postgres.dataservice import close_idle_connections
 from bench.harness import p95
+from bench.servers import broker_env, gunicorn
 from marketplace.extensions import db
 from tests.odata_support import odata_world
+from tests.support import ENCRYPTION_KEY, admin_url, name_prefix
 
 GOAL_RATIO = 1.5
 FILTER = "amount ge 1000 and category ne 'x'"
@@ -83,20 +83,22 @@ def service_page(session: requests.Session, url: str, skip: int, top: int) -> fl
 
 
 @contextmanager
-def forked_server(app: Any) -> Iterator[str]:
-    """Serve ``app`` from a forked child process; yield its base URL."""
+def served(app: Any, scratch: Path) -> Iterator[str]:
+    """Serve ``app``'s store from gunicorn with the same keys; yield its base URL."""
     with app.app_context():
-        db.engine.dispose()  # no store connection crosses the fork
+        db.engine.dispose()
     close_idle_connections()
-    server = make_server("127.0.0.1", 0, app)
-    child = multiprocessing.get_context("fork").Process(target=server.serve_forever, daemon=True)
-    child.start()
-    server.socket.close()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        child.terminate()
-        child.join(10)
+    env = broker_env(
+        scratch,
+        str(app.config["SQLALCHEMY_DATABASE_URI"]),
+        name_prefix(),
+        ENCRYPTION_KEYS=f'["{ENCRYPTION_KEY}"]',
+        SECRET_KEY=str(app.config["SECRET_KEY"]),
+        POSTGRES_ADMIN_URL=admin_url(),
+        LOG_LEVEL="WARNING",
+    )
+    with gunicorn("bench.odata_app:app", env, scratch / "web.log", 2, "/healthz", 4) as base:
+        yield base
 
 
 def main() -> None:
@@ -114,7 +116,7 @@ def main() -> None:
         credentials = world.enable()
         world.share("public.bench")
         with (
-            forked_server(world.app) as base,
+            served(world.app, Path(folder)) as base,
             psycopg.connect(world.database_url, row_factory=dict_row, autocommit=True) as conn,
         ):
             url = base + "/odata/v4/" + credentials["url"].split("/odata/v4/")[1] + "public$bench"
