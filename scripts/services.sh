@@ -4,9 +4,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 action="${1:-start}"
-services=(postgres rabbitmq kafka kafka-connect) # kafka-connect needs kafka (and uses postgres)
+services=(postgres rabbitmq kafka kafka-connect redis) # kafka-connect needs kafka (and uses postgres)
 if [ "$action" = stop ]; then
-  services=(kafka-connect kafka rabbitmq postgres) # dependants first
+  services=(redis kafka-connect kafka rabbitmq postgres) # dependants first
 fi
 for service in "${services[@]}"; do
   "$here/services/$service.sh" "$action"
