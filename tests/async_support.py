@@ -14,14 +14,33 @@ from typing import Any
 
 import requests
 from flask import Flask
+from huey.storage import PostgresStorage
 
 from marketplace.context import broker
 from standins.platform import create_platform_app
 from standins.platform.store import PlatformStore
-from tests.support import ENCRYPTION_KEY, admin_url, live_server, manifest
+from tests.support import ENCRYPTION_KEY, admin_url, live_server, manifest, name_prefix
 
 CLIENT_SECRET = "local-client-secret"
 ROOT = Path(__file__).resolve().parent.parent
+REDIS_QUEUE_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+QUEUE_KINDS = ("sqlite", "postgres", "redis")
+
+
+def queue_name() -> str:
+    """The current test's job queue name: a Redis server is shared, so each test's queues
+    (and its worker processes') are its own."""
+    return f"q{name_prefix()}".rstrip("_")
+
+
+def flush_redis_queues(url: str = REDIS_QUEUE_URL) -> None:
+    """Remove the current test's queues from the Redis server."""
+    from huey import RedisHuey
+
+    for name in (queue_name(), f"{queue_name()}-ticks"):
+        huey = RedisHuey(name, url=url)
+        huey.flush()
+        huey.storage.conn.close()
 
 
 @dataclass
@@ -104,6 +123,7 @@ def async_overrides(platform_url: str, queue_url: str, **extra: Any) -> dict[str
         "PROVISIONING_MODES": {"postgres": "async"},
         "MARKETPLACE_ADDONS": ["postgres"],
         "QUEUE_URL": queue_url,
+        "QUEUE_NAME": queue_name(),
         "RETRY_BASE_SECONDS": 0.05,
         "RETRY_MAX_SECONDS": 0.2,
         **extra,
@@ -116,6 +136,11 @@ def in_process_worker(app: Flask, threads: int = 2) -> Iterator[None]:
     after)."""
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     queue = broker_of(app).queue
+    for huey in (queue.huey, queue.tick_huey):
+        if isinstance(huey.storage, PostgresStorage):
+            # Poll: a blocking dequeue opens a LISTEN connection per consumer thread, which
+            # Huey leaves to the garbage collector once the thread is gone.
+            huey.storage.blocking = False
     consumers = [
         huey.create_consumer(
             workers=threads,
@@ -157,6 +182,7 @@ def worker_env(store_url: str, queue_url: str, platform_url: str, **extra: str) 
     return {
         "DATABASE_URL": store_url,
         "QUEUE_URL": queue_url,
+        "QUEUE_NAME": queue_name(),
         "SECRET_KEY": "test-secret-key",
         "ENCRYPTION_KEYS": ENCRYPTION_KEY,
         "PLATFORM_API_URL": platform_url,

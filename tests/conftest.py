@@ -16,6 +16,7 @@ from marketplace.config import load_config
 from marketplace.context import broker
 from marketplace.extensions import db
 from tests import support
+from tests.async_support import QUEUE_KINDS, REDIS_QUEUE_URL, flush_redis_queues
 from tests.support import (
     CREATED_APPS,
     PartnerClient,
@@ -123,6 +124,19 @@ def _dispose_engines() -> Iterator[None]:
             db.session.remove()
             db.engine.dispose()
             broker().queue.close()
+
+
+@pytest.fixture(params=QUEUE_KINDS)
+def any_queue_url(request, tmp_path) -> Iterator[str]:
+    """Job queue storage of each kind the broker supports: SQLite (one machine), PostgreSQL
+    (a database of the test's own) and Redis (the test's own queue names, flushed after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'queue.db'}"
+    elif request.param == "postgres":
+        yield request.getfixturevalue("postgres_store_url")
+    else:
+        yield REDIS_QUEUE_URL
+        flush_redis_queues()
 
 
 @pytest.fixture

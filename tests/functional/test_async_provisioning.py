@@ -31,8 +31,9 @@ pytestmark = pytest.mark.backend
 
 
 @pytest.fixture
-def queue_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'queue.db'}"
+def queue_url(any_queue_url) -> str:
+    """Every test here runs on each queue storage: SQLite, PostgreSQL and Redis."""
+    return any_queue_url
 
 
 @pytest.fixture

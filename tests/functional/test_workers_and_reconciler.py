@@ -17,7 +17,9 @@ from marketplace.models import Resource, ResourceState
 from marketplace.models._types import utcnow
 from marketplace.services.reconciler import Reconciler
 from tests.async_support import (
+    REDIS_QUEUE_URL,
     async_overrides,
+    flush_redis_queues,
     local_platform,
     worker_env,
     worker_process,
@@ -58,8 +60,10 @@ def _reconciler(app, **options) -> Reconciler:
     )
 
 
-def test_a_worker_killed_mid_provision_is_replaced_and_the_resource_completes(tmp_path, sqlite_url):
-    prefix, queue_url = _prefix(), f"sqlite:///{tmp_path / 'queue.db'}"
+def test_a_worker_killed_mid_provision_is_replaced_and_the_resource_completes(
+    tmp_path, sqlite_url, any_queue_url
+):
+    prefix, queue_url = _prefix(), any_queue_url
     with local_platform(tmp_path) as platform:
         settings = async_overrides(
             platform.url, queue_url, BACKEND_NAME_PREFIX=prefix, JOB_LEASE_SECONDS=60
@@ -106,9 +110,13 @@ def test_a_worker_killed_mid_provision_is_replaced_and_the_resource_completes(tm
                 assert owned_names(adapter) == set()
 
 
-def test_two_workers_on_a_postgres_store_never_run_an_operation_twice(tmp_path, postgres_store_url):
+@pytest.mark.parametrize("queue", ["postgres", "redis"])
+def test_two_workers_on_a_postgres_store_never_run_an_operation_twice(
+    tmp_path, postgres_store_url, queue
+):
     prefix = _prefix()
-    queue_url = postgres_store_url  # PostgresHuey: the queue lives in the same PostgreSQL
+    # PostgresHuey keeps the queue in the store's own database; RedisHuey on the local Redis.
+    queue_url = postgres_store_url if queue == "postgres" else REDIS_QUEUE_URL
     with local_platform(tmp_path) as platform:
         settings = async_overrides(platform.url, queue_url, BACKEND_NAME_PREFIX=prefix)
         app = build_app(postgres_store_url, **settings)
@@ -129,6 +137,8 @@ def test_two_workers_on_a_postgres_store_never_run_an_operation_twice(tmp_path, 
             for worker in workers:
                 worker.terminate()
                 worker.wait(timeout=30)
+            if queue == "redis":
+                flush_redis_queues()
 
         for addon_uuid in uuids:
             exchanges = platform.calls(
