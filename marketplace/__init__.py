@@ -53,6 +53,9 @@ def create_app(
         ),
     )
     _register_blueprints(app, registry)
+    from marketplace.metrics import init_metrics
+
+    init_metrics(app, registry)
 
     from marketplace.catalog.cache import init_documents
     from marketplace.services.catalog import catalog_version

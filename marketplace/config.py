@@ -37,6 +37,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("MARKETPLACE_ADDONS", [], "Adapter entry points to serve.", kind="list"),
     Setting("BACKEND_NAME_PREFIX", "mkt_", "Prefix of every backend object."),
     Setting("QUEUE_URL", None, "Job queue storage.", secret=True),
+    Setting("QUEUE_NAME", "marketplace", "Name of the job queues in their storage."),
     Setting("WORKER_THREADS", 2, "Provisioning job threads per worker.", kind="int"),
     Setting("TICK_WORKER_THREADS", 2, "Background tick threads per worker.", kind="int"),
     Setting("PLATFORM_API_URL", "https://api.heroku.com", "Platform API for Partners."),
@@ -61,6 +62,9 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         kind="int",
     ),
     Setting("LOG_LEVEL", "INFO", "Log level."),
+    Setting("METRICS_TOKEN", "", "Bearer token for GET /metrics.", secret=True),
+    Setting("PROMETHEUS_MULTIPROC_DIR", "", "Metrics files of all processes on a host."),
+    Setting("OPERATOR_TOKEN", "", "Bearer token for the operator's API.", secret=True),
     Setting("SESSION_LIFETIME_MINUTES", 90, "Dashboard session lifetime.", kind="int"),
     Setting("ODATA_PAGE_SIZE", 2000, "External Objects: rows per OData page.", kind="int"),
     Setting(

@@ -148,7 +148,16 @@ def error_response(
     return response
 
 
-_JSON_PREFIXES = ("/api", "/heroku", "/healthz", "/readyz", "/resources", "/connect", "/data")
+_JSON_PREFIXES = (
+    "/api",
+    "/heroku",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/resources",
+    "/connect",
+    "/data",
+)
 
 
 def _wants_html() -> bool:

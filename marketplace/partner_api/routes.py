@@ -9,6 +9,7 @@ from flask import Response, g, jsonify, request
 
 from marketplace.api import ApiBlueprint
 from marketplace.context import broker, lifecycle
+from marketplace.metrics import partner_operation
 from marketplace.models._types import utcnow
 from marketplace.schemas.partner_api import (
     PlanChangeRequestSchema,
@@ -140,7 +141,10 @@ def provision(payload: dict[str, Any]) -> Response:
         grant_code=(payload["oauth_grant"] or {}).get("code"),
         grant_expires_at=_grant_expiry(payload["oauth_grant"]),
     )
-    return _provision_response(_provisioner().provision(g.addon, command))
+    with partner_operation(g.addon.slug, "provision") as operation:
+        outcome = _provisioner().provision(g.addon, command)
+        operation.succeeded(outcome)
+    return _provision_response(outcome)
 
 
 @blp.route("/<string:uuid>", methods=["PUT"])
@@ -150,7 +154,10 @@ def provision(payload: dict[str, Any]) -> Response:
 @blp.errors(400, 401, 404, 410, 413, 415, 422, 500, 503, e404=_E404, e410=_E410, e422=_E422)
 def change_plan(payload: dict[str, Any], uuid: str) -> Response:
     """Change a resource's plan."""
-    return _plan_change_response(_provisioner().change_plan(g.addon, uuid, payload["plan"]))
+    with partner_operation(g.addon.slug, "plan_change") as operation:
+        outcome = _provisioner().change_plan(g.addon, uuid, payload["plan"])
+        operation.succeeded(outcome)
+    return _plan_change_response(outcome)
 
 
 @blp.route("/<string:uuid>", methods=["DELETE"])
@@ -160,4 +167,7 @@ def change_plan(payload: dict[str, Any], uuid: str) -> Response:
 @blp.errors(400, 401, 404, 410, 500, 503, e404=_E404, e410=_E410)
 def deprovision(uuid: str) -> Response:
     """Deprovision a resource."""
-    return _removal_response(_provisioner().deprovision(g.addon, uuid))
+    with partner_operation(g.addon.slug, "deprovision") as operation:
+        outcome = _provisioner().deprovision(g.addon, uuid)
+        operation.succeeded(outcome)
+    return _removal_response(outcome)

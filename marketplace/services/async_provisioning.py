@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 
 from marketplace.adapters import AdapterError, BackendUnavailable
 from marketplace.extensions import db
+from marketplace.metrics import async_step
 from marketplace.models import Resource, ResourceState
 from marketplace.models._types import as_utc, utcnow
 from marketplace.services import leases
@@ -195,6 +196,7 @@ class AsyncDriver:
         db.session.commit()
         if finished.rowcount != 1:  # type: ignore[attr-defined]
             return None
+        async_step(resource, "done")
         log.info("async provision complete", extra={"resource": resource.uuid})
         if ticking and self._schedule_tick is not None:
             self._schedule_tick(resource.uuid, 0.0)
@@ -242,6 +244,7 @@ class AsyncDriver:
     def _fail(self, resource: Resource, reason: str) -> None:
         """End in ``failed`` with every backend object removed, and tell the platform at once
         (the add-on is marked deprovisioned there) rather than let it wait for hours."""
+        async_step(resource, "failed")
         try:
             self._lifecycle.remove_backend(resource)
         except AdapterError as error:
@@ -260,6 +263,7 @@ class AsyncDriver:
         log.warning("async provision failed", extra={"resource": resource.uuid, "reason": reason})
 
     def _advance(self, resource: Resource, step: str | None) -> None:
+        async_step(resource, "done")
         resource.step = step
         db.session.commit()
 
@@ -268,6 +272,7 @@ class AsyncDriver:
         resource = _load(uuid)
         if resource is None:
             return 0.0
+        async_step(resource, "retry")
         resource.attempts += 1
         resource.last_error = reason
         delay = self._settings.backoff(resource.attempts)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import current_app
 
 from marketplace.context import broker, lifecycle
+from marketplace.metrics import async_drive, reconciler_report, reconciler_run
 from marketplace.queue import JobHandlers
 from marketplace.services.async_provisioning import AsyncDriver
 from marketplace.services.background import Ticker, TickSettings
@@ -27,7 +28,9 @@ def driver() -> AsyncDriver:
 
 def drive_resource(uuid: str) -> str:
     """Drive one resource's pending asynchronous work."""
-    return driver().drive(uuid)
+    outcome = driver().drive(uuid)
+    async_drive(outcome)
+    return outcome
 
 
 def tick_resource(uuid: str) -> str:
@@ -46,12 +49,15 @@ def reconcile_once() -> ReconcileReport:
     """Run the reconciler once with the app's settings."""
     state = broker()
     config = current_app.config
-    return Reconciler(
-        lifecycle(),
-        state.queue,
-        stuck_after_seconds=float(config["RECONCILE_STUCK_AFTER_SECONDS"]),
-        remove_orphans=bool(config["RECONCILE_REMOVE_ORPHANS"]),
-    ).run()
+    with reconciler_run():
+        report = Reconciler(
+            lifecycle(),
+            state.queue,
+            stuck_after_seconds=float(config["RECONCILE_STUCK_AFTER_SECONDS"]),
+            remove_orphans=bool(config["RECONCILE_REMOVE_ORPHANS"]),
+        ).run()
+    reconciler_report(report)
+    return report
 
 
 HANDLERS = JobHandlers(drive=drive_resource, tick=tick_resource, reconcile=reconcile_once)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.errors import Forbidden
 from marketplace.extensions import db
+from marketplace.metrics import sso_login
 from marketplace.models import Resource, ResourceState, UsedSsoToken
 from marketplace.services.crypto import Vault, secrets_equal
 
@@ -64,20 +65,21 @@ def verify_sso(form: Mapping[str, str], vault: Vault, now: datetime | None = Non
     timestamp = (form.get("timestamp") or "").strip()
     issued = _parse_timestamp(timestamp)
     if issued is None or now - issued > MAX_AGE or issued - now > MAX_CLOCK_SKEW:
-        _refuse("timestamp outside the accepted window")
+        _refuse("timestamp outside the accepted window", "bad_timestamp")
     resource = db.session.scalar(select(Resource).where(Resource.uuid == resource_id))
     if resource is None or resource.state in (
         ResourceState.DEPROVISIONING,
         ResourceState.DEPROVISIONED,
     ):
-        _refuse("unknown or removed resource")
+        _refuse("unknown or removed resource", "unknown_resource")
     salt = vault.decrypt(resource.addon.sso_salt_encrypted)
     given = _given_token(form)
     if given is None or not secrets_equal(
         given, _expected_token(form, resource_id, salt, timestamp)
     ):
-        _refuse("token mismatch")
+        _refuse("token mismatch", "bad_token")
     _consume(given or "", issued + MAX_AGE + MAX_CLOCK_SKEW, now)
+    sso_login("ok")
     return SsoLogin(
         resource_uuid=resource.uuid,
         email=form.get("email", ""),
@@ -119,9 +121,11 @@ def _consume(token: str, expires_at: datetime, now: datetime) -> None:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        _refuse("token already used")
+        _refuse("token already used", "replayed")
 
 
-def _refuse(reason: str) -> NoReturn:
+def _refuse(reason: str, outcome: str) -> NoReturn:
+    """Refuse with one message for every reason; ``outcome`` labels the metric."""
     log.info("sso refused: %s", reason)
+    sso_login(outcome)
     raise Forbidden(_REFUSED)
