@@ -43,19 +43,27 @@ def create_app(
     from marketplace.queue import JobQueue
     from marketplace.services.jobs import HANDLERS
 
-    init_broker(
-        app,
-        Broker(
-            registry=registry,
-            vault=Vault(app.config["ENCRYPTION_KEYS"]),
-            queue=JobQueue(app.config["QUEUE_URL"], app, app.config, HANDLERS),
-            async_settings=AsyncSettings.from_config(app.config),
-        ),
+    broker_state = Broker(
+        registry=registry,
+        vault=Vault(app.config["ENCRYPTION_KEYS"]),
+        queue=JobQueue(app.config["QUEUE_URL"], app, app.config, HANDLERS),
+        async_settings=AsyncSettings.from_config(app.config),
     )
+    init_broker(app, broker_state)
     _register_blueprints(app, registry)
     from marketplace.metrics import init_metrics
+    from marketplace.services.events import init_events
+    from marketplace.services.log_drain import LogDrainSender
 
     init_metrics(app, registry)
+    init_events(
+        app,
+        broker_state.vault,
+        LogDrainSender(
+            capacity=app.config["LOG_DRAIN_QUEUE_SIZE"],
+            timeout=app.config["LOG_DRAIN_TIMEOUT_SECONDS"],
+        ),
+    )
 
     from marketplace.catalog.cache import init_documents
     from marketplace.services.catalog import catalog_version

@@ -65,6 +65,9 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("METRICS_TOKEN", "", "Bearer token for GET /metrics.", secret=True),
     Setting("PROMETHEUS_MULTIPROC_DIR", "", "Metrics files of all processes on a host."),
     Setting("OPERATOR_TOKEN", "", "Bearer token for the operator's API.", secret=True),
+    Setting("LOG_DRAIN_QUEUE_SIZE", 1000, "Add-on log lines held per process.", kind="int"),
+    Setting("LOG_DRAIN_TIMEOUT_SECONDS", 2.0, "Timeout of one post to a log input.", kind="float"),
+    Setting("USAGE_SAMPLE_INTERVAL_MINUTES", 60, "How often usage is sampled.", kind="int"),
     Setting("SESSION_LIFETIME_MINUTES", 90, "Dashboard session lifetime.", kind="int"),
     Setting("ODATA_PAGE_SIZE", 2000, "External Objects: rows per OData page.", kind="int"),
     Setting(

@@ -111,6 +111,7 @@ def local_platform(tmp_path: Path, **options: Any) -> Iterator[LocalPlatform]:
         str(tmp_path / "platform.db"), default_client_secret=CLIENT_SECRET, **options
     )
     with live_server(app) as url:
+        app.extensions["platform_broker_calls"].public_url = url  # callback and log input URLs
         yield LocalPlatform(url, app.extensions["platform_store"])
 
 

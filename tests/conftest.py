@@ -120,10 +120,12 @@ def _dispose_engines() -> Iterator[None]:
     """Close every store connection the test's apps opened."""
     yield
     while CREATED_APPS:
-        with CREATED_APPS.pop().app_context():
+        app = CREATED_APPS.pop()
+        with app.app_context():
             db.session.remove()
             db.engine.dispose()
             broker().queue.close()
+        app.extensions["marketplace_events"].sender.close(timeout=1.0)
 
 
 @pytest.fixture(params=QUEUE_KINDS)

@@ -6,6 +6,7 @@ from marketplace.models.odata import ODataService
 from marketplace.models.platform import PlatformAuthorization
 from marketplace.models.resource import Resource, ResourceLink, ResourceState
 from marketplace.models.sso import UsedSsoToken
+from marketplace.models.usage import UsageRecord
 
 __all__ = [
     "Addon",
@@ -18,5 +19,6 @@ __all__ = [
     "Resource",
     "ResourceLink",
     "ResourceState",
+    "UsageRecord",
     "UsedSsoToken",
 ]

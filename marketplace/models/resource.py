@@ -79,6 +79,11 @@ class Resource(Model):
     # Background work (services/background.py): when the adapter's next tick is due.
     next_tick_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    # The app's log input (services/log_drain.py): Logplex's URL carries credentials, so it
+    # is encrypted; the drain token names the app's log stream in each syslog line.
+    log_input_url_encrypted: Mapped[str | None] = mapped_column(Text)
+    log_drain_token: Mapped[str | None] = mapped_column(String(255))
+
     # A per-resource API token (services/api_tokens.py), stored as its SHA-256 only.
     api_token_hash: Mapped[str | None] = mapped_column(String(64))
     api_token_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -140,6 +140,8 @@ def provision(payload: dict[str, Any]) -> Response:
         options=payload["options"],
         grant_code=(payload["oauth_grant"] or {}).get("code"),
         grant_expires_at=_grant_expiry(payload["oauth_grant"]),
+        log_input_url=payload["log_input_url"],
+        log_drain_token=payload["log_drain_token"],
     )
     with partner_operation(g.addon.slug, "provision") as operation:
         outcome = _provisioner().provision(g.addon, command)

@@ -29,7 +29,7 @@ from marketplace.extensions import db
 from marketplace.metrics import async_step
 from marketplace.models import Resource, ResourceState
 from marketplace.models._types import as_utc, utcnow
-from marketplace.services import leases
+from marketplace.services import events, leases
 from marketplace.services.async_settings import AsyncSettings
 from marketplace.services.crypto import Vault
 from marketplace.services.lifecycle import Lifecycle
@@ -197,6 +197,7 @@ class AsyncDriver:
         if finished.rowcount != 1:  # type: ignore[attr-defined]
             return None
         async_step(resource, "done")
+        events.record(resource, "provisioned", commit=True)
         log.info("async provision complete", extra={"resource": resource.uuid})
         if ticking and self._schedule_tick is not None:
             self._schedule_tick(resource.uuid, 0.0)

@@ -22,6 +22,10 @@ class Vault:
         """Return the token for ``plaintext``."""
         return self._fernet.encrypt(plaintext.encode()).decode()
 
+    def encrypt_optional(self, plaintext: str | None) -> str | None:
+        """Return the token for ``plaintext``, or None when there is nothing to encrypt."""
+        return self.encrypt(plaintext) if plaintext else None
+
     def decrypt(self, token: str) -> str:
         """Return the plaintext of ``token``.
 

@@ -29,6 +29,7 @@ from marketplace.errors import Forbidden, NotFound, Unprocessable, from_adapter_
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
 from marketplace.models._types import utcnow
+from marketplace.services import events
 from marketplace.services.async_provisioning import PUSH_CONFIG_STEP
 from marketplace.services.leases import request_lease
 from marketplace.services.lifecycle import Lifecycle
@@ -147,6 +148,7 @@ def rotate_credentials(
             raise from_adapter_error(error) from error
         changed = lifecycle.merge_config(resource, result.config)
         lifecycle.store_state(resource, result.state)
+        events.record(resource, "credentials_rotated", config_vars=",".join(sorted(changed)))
         pushed = _push_config_later(resource)
         db.session.commit()
     if pushed:

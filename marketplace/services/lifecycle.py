@@ -44,6 +44,7 @@ from marketplace.adapters import (
 from marketplace.extensions import db
 from marketplace.models import Plan, Resource, ResourceLink, ResourceState
 from marketplace.models._types import utcnow
+from marketplace.services import events
 from marketplace.services.crypto import Vault
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,7 @@ class Lifecycle:
         resource.next_attempt_at = None
         if self.has_background_work(resource):
             resource.next_tick_at = utcnow()
+        events.record(resource, "provisioned")
 
     def has_background_work(self, resource: Resource) -> bool:
         """Whether the resource's adapter does background work (ticks)."""
@@ -239,6 +241,7 @@ class Lifecycle:
         result = adapter.change_plan(ref, new_spec)
         changed = self.merge_config(resource, result.config)
         self.store_state(resource, result.state)
+        events.plan_changed(resource, new_plan)
         resource.plan_id = new_plan.id
         resource.plan = new_plan
         return PlanChange(result.message or f"Now on plan {new_plan.slug}.", changed)
@@ -322,7 +325,8 @@ class Lifecycle:
 
     def forget(self, resource: Resource, state: ResourceState) -> None:
         """Leave ``state`` and drop everything secret: config vars, the adapter's state,
-        platform tokens, the API token, links, and any pending work."""
+        platform tokens, the API token, the log input, links, and any pending work."""
+        events.record(resource, str(state), state=state)
         resource.state = state
         resource.step = None
         resource.config_encrypted = None
@@ -331,6 +335,7 @@ class Lifecycle:
         resource.next_tick_at = None
         resource.api_token_hash = None
         resource.api_token_created_at = None
+        resource.log_input_url_encrypted = None
         if state == ResourceState.DEPROVISIONED:
             resource.deprovisioned_at = utcnow()
         if resource.authorization is not None:

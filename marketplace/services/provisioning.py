@@ -48,6 +48,8 @@ class ProvisionCommand:
     options: Mapping[str, str] = field(default_factory=dict)
     grant_code: str | None = None
     grant_expires_at: datetime | None = None
+    log_input_url: str | None = None
+    log_drain_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,8 @@ class Provisioner:
             attempts=0 if is_async else 1,
             lease_owner=None if is_async else owner,
             lease_expires_at=None if is_async else utcnow() + REQUEST_LEASE,
+            log_input_url_encrypted=self._vault.encrypt_optional(command.log_input_url),
+            log_drain_token=command.log_drain_token,
         )
         resource.addon, resource.plan = addon, plan
         if is_async:

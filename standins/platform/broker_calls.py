@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
@@ -18,27 +19,28 @@ class BrokerCalls:
 
     def __init__(self, store: PlatformStore, public_url: str, grant_ttl: float) -> None:
         self._store = store
-        self._public_url = public_url
+        self.public_url = public_url  # where the broker reaches this platform
         self._grant_ttl = grant_ttl
 
     def provision(self, slug: str, plan: str, app: str, options: dict[str, str]) -> dict[str, Any]:
         manifest = self._manifest(slug)
         addon = self._store.create_addon(slug, plan, app, self._grant_ttl)
         grant = addon["grant"]
+        log_input = self._store.create_log_input(addon["uuid"], app)
         body = {
             "uuid": addon["uuid"],
             "name": addon["name"],
             "plan": plan,
             "region": "amazon-web-services::us-east-1",
-            "callback_url": f"{self._public_url}/addons/{addon['uuid']}",
+            "callback_url": f"{self.public_url}/addons/{addon['uuid']}",
             "options": options,
             "oauth_grant": {
                 "code": grant["code"],
                 "expires_at": datetime.fromtimestamp(grant["expires_at"], UTC).isoformat(),
                 "type": "authorization_code",
             },
-            "log_input_url": None,
-            "log_drain_token": None,
+            "log_input_url": self._log_input_url(app, log_input["token"]),
+            "log_drain_token": log_input["drain_token"],
         }
         response = self._send(manifest, "POST", "", json=body)
         result = self._json(response)
@@ -89,6 +91,12 @@ class BrokerCalls:
             "status": response.status_code,
             "body": self._json(response),
         }
+
+    def _log_input_url(self, app: str, token: str) -> str:
+        """``<scheme>://token:<token>@<platform host>/logs/<app>``, as Logplex hands out."""
+        parts = urlsplit(self.public_url)
+        netloc = f"token:{token}@{parts.netloc}"
+        return urlunsplit((parts.scheme, netloc, f"{parts.path}/logs/{quote(app)}", "", ""))
 
     def _manifest(self, slug: str) -> dict[str, Any]:
         manifest = self._store.manifest(slug)

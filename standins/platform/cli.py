@@ -133,6 +133,14 @@ def list_command() -> None:
         )
 
 
+@platform.command("logs")
+@click.argument("app_name")
+def logs(app_name: str) -> None:
+    """Print the lines add-ons posted to APP_NAME's log stream, like `heroku logs`."""
+    for line in _admin("GET", f"/_admin/logs/{app_name}"):
+        click.echo(f"{line['timestamp']} app[{line['procid']}]: {line['message']}")
+
+
 def parse_options(words: tuple[str, ...]) -> dict[str, str]:
     """``--foo bar --baz`` → ``{"foo": "bar", "baz": "true"}`` (as the Heroku CLI does)."""
     options: dict[str, str] = {}

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template_string, request
 
 from standins.platform.broker_calls import BrokerCalls
+from standins.platform.logs import FrameError, parse_frames, parse_syslog
 from standins.platform.store import PlatformStore
 
 VENDOR_JSON = "application/vnd.heroku+json; version=3"
@@ -54,6 +55,7 @@ def create_platform_app(
     secrets = dict(client_secrets or {})
     broker = BrokerCalls(store, public_url.rstrip("/"), grant_ttl)
     app.extensions["platform_store"] = store
+    app.extensions["platform_broker_calls"] = broker
 
     def secret_for(slug: str) -> str:
         return secrets.get(slug) or default_client_secret
@@ -160,6 +162,44 @@ def create_platform_app(
         store.update_addon(addon_uuid, state=target)
         store.log("POST", request.path, 200)
         return _addon_json(store.addon(addon_uuid) or {})
+
+    # --- the apps' log input (Logplex's HTTP input) -------------------------------------------
+
+    @app.post("/logs/<app_name>")
+    def log_input(app_name: str) -> Response:
+        auth = request.authorization
+        if (
+            auth is None
+            or auth.username != "token"
+            or not store.log_input_accepts(app_name, auth.password or "")
+        ):
+            return _logged(401, "unauthorized", "Unknown log input credentials.")
+        if request.mimetype != "application/logplex-1":
+            return _logged(415, "unsupported_media_type", "Send application/logplex-1.")
+        try:
+            lines = [parse_syslog(m) for m in parse_frames(request.get_data())]
+        except FrameError as error:
+            return _logged(400, "bad_request", str(error))
+        if request.headers.get("Logplex-Msg-Count") != str(len(lines)):
+            return _logged(400, "bad_request", "Logplex-Msg-Count does not match the body.")
+        store.add_log_lines(
+            app_name,
+            [
+                {
+                    "timestamp": line.timestamp,
+                    "hostname": line.hostname,
+                    "procid": line.procid,
+                    "message": line.message,
+                }
+                for line in lines
+            ],
+        )
+        store.log("POST", request.path, 204, lines=len(lines))
+        return Response(status=204)
+
+    @app.get("/_admin/logs/<app_name>")
+    def app_logs(app_name: str) -> Response:
+        return jsonify(store.log_lines(app_name))
 
     # --- the platform's own side --------------------------------------------------------------
 

@@ -29,6 +29,13 @@ CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, method TEXT NOT NULL,
     path TEXT NOT NULL, status INTEGER NOT NULL, detail TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS log_inputs (
+    uuid TEXT PRIMARY KEY, app TEXT NOT NULL, token TEXT NOT NULL, drain_token TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_lines (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, app TEXT NOT NULL,
+    timestamp TEXT NOT NULL, hostname TEXT NOT NULL, procid TEXT NOT NULL, message TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT, method TEXT NOT NULL, path_prefix TEXT NOT NULL,
     status INTEGER NOT NULL, delay_seconds REAL NOT NULL DEFAULT 0, remaining INTEGER NOT NULL
@@ -168,6 +175,57 @@ class PlatformStore:
     def expire_access_tokens(self) -> None:
         with self._connect() as conn:
             conn.execute("UPDATE tokens SET expires_at = 0 WHERE kind = 'access'")
+
+    # --- the apps' log streams ---------------------------------------------------------------
+
+    def create_log_input(self, addon_uuid: str, app: str) -> dict[str, str]:
+        """The add-on's credentials for its app's log input: ``token`` (the URL's password)
+        and ``drain_token``."""
+        token, drain = f"t.{uuid.uuid4()}", f"d.{uuid.uuid4()}"
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO log_inputs (uuid, app, token, drain_token) VALUES (?, ?, ?, ?)",
+                (addon_uuid, app, token, drain),
+            )
+        return {"token": token, "drain_token": drain}
+
+    def log_input(self, addon_uuid: str) -> dict[str, str] | None:
+        """The log input credentials handed to the add-on (``token``, ``drain_token``)."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT app, token, drain_token FROM log_inputs WHERE uuid = ?", (addon_uuid,)
+            ).fetchone()
+        return dict(row) if row else None
+
+    def log_input_accepts(self, app: str, token: str) -> bool:
+        """Whether ``token`` was handed to an add-on of ``app``."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM log_inputs WHERE app = ? AND token = ?", (app, token)
+            ).fetchone()
+        return row is not None
+
+    def add_log_lines(self, app: str, lines: list[dict[str, str]]) -> None:
+        with self._connect() as conn:
+            conn.executemany(
+                "INSERT INTO log_lines (at, app, timestamp, hostname, procid, message)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (time.time(), app, ln["timestamp"], ln["hostname"], ln["procid"],
+                     ln["message"])
+                    for ln in lines
+                ],
+            )
+
+    def log_lines(self, app: str) -> list[dict[str, Any]]:
+        """The app's log lines in the order they arrived."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT timestamp, hostname, procid, message FROM log_lines WHERE app = ?"
+                " ORDER BY id",
+                (app,),
+            ).fetchall()
+        return [dict(row) for row in rows]
 
     # --- log and faults -----------------------------------------------------------------------
 

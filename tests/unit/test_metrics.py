@@ -46,7 +46,8 @@ def test_operations_sso_and_requests_move_their_counters(memory_app, platform):
     after = scrape(client)
 
     ops = "marketplace_partner_api_operations_total"
-    assert after.moved(before, ops, addon="memory", operation="provision", outcome="provisioned") == 1
+    provisioned = {"operation": "provision", "outcome": "provisioned"}
+    assert after.moved(before, ops, addon="memory", **provisioned) == 1
     assert after.moved(before, ops, operation="plan_change", outcome="plan_changed") == 1
     assert after.moved(before, ops, operation="plan_change", outcome="unprocessable_entity") == 1
     assert after.moved(before, ops, operation="deprovision", outcome="removed") == 1
