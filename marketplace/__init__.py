@@ -109,6 +109,7 @@ def _register_blueprints(app: Flask, registry: AdapterRegistry) -> None:
     from marketplace.extensions import api, csrf
     from marketplace.openapi import AddonExamples
     from marketplace.ops import bp as ops_bp
+    from marketplace.ops import usage_bp
     from marketplace.partner_api import blp as partner_blp
     from marketplace.sso import bp as sso_bp
 
@@ -119,6 +120,7 @@ def _register_blueprints(app: Flask, registry: AdapterRegistry) -> None:
         csrf.exempt(blueprint)  # machine APIs authenticate every call; no cookies involved
         api.register_blueprint(blueprint)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(usage_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(sso_bp)
     app.register_blueprint(dashboard_bp)

@@ -13,6 +13,7 @@ from marketplace.context import broker
 from marketplace.services.catalog import get_addon, list_addons, sync_catalog
 from marketplace.services.jobs import reconcile_once
 from marketplace.services.manifest import build_manifest
+from marketplace.usage_cli import usage
 
 
 def register_commands(app: Flask) -> None:
@@ -24,6 +25,7 @@ def register_commands(app: Flask) -> None:
     from marketplace.connect_api.cli import connect
 
     app.cli.add_command(connect)
+    app.cli.add_command(usage)
 
     from marketplace.cdc_api import cli_group as data_connectors
 

@@ -12,6 +12,7 @@ from marketplace.queue import JobHandlers
 from marketplace.services.async_provisioning import AsyncDriver
 from marketplace.services.background import Ticker, TickSettings
 from marketplace.services.reconciler import Reconciler, ReconcileReport
+from marketplace.services.usage import sample_usage
 
 
 def driver() -> AsyncDriver:
@@ -60,4 +61,14 @@ def reconcile_once() -> ReconcileReport:
     return report
 
 
-HANDLERS = JobHandlers(drive=drive_resource, tick=tick_resource, reconcile=reconcile_once)
+def sample_usage_once() -> int:
+    """Record a usage sample of every metered resource; return how many were written."""
+    return sample_usage(lifecycle())
+
+
+HANDLERS = JobHandlers(
+    drive=drive_resource,
+    tick=tick_resource,
+    reconcile=reconcile_once,
+    sample_usage=sample_usage_once,
+)

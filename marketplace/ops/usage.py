@@ -1,0 +1,43 @@
+"""``GET /api/usage?from=&to=``: plan periods, usage samples and raw usage records, for
+billing. Operator-authenticated (``OPERATOR_TOKEN``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from marketplace.errors import BadRequest
+from marketplace.models._types import as_utc, utcnow
+from marketplace.ops.auth import require_operator
+from marketplace.services.usage import report, report_json
+
+bp = Blueprint("usage", __name__)
+
+
+def parse_time(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 time (a date alone is midnight UTC; no offset means UTC), or None.
+
+    :raises BadRequest: not a time.
+    """
+    if not value:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError as error:
+        raise BadRequest(
+            f"'{name}' must be an ISO 8601 time, like 2026-11-01T00:00:00Z."
+        ) from error
+
+
+@bp.get("/api/usage")
+def usage() -> Response:
+    """Usage in ``[from, to)``: ``from`` is required, ``to`` defaults to now."""
+    require_operator(str(current_app.config["OPERATOR_TOKEN"] or ""))
+    start = parse_time(request.args.get("from"), "from")
+    if start is None:
+        raise BadRequest("Give 'from' (and optionally 'to') as ISO 8601 times.")
+    end = parse_time(request.args.get("to"), "to") or utcnow()
+    response = jsonify(report_json(report(start, end)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
