@@ -34,3 +34,22 @@ asgi_lifespan = "on"
 # Access lines come from the app (JSON, with the request id, never a query string).
 accesslog = None
 loglevel = "info"
+
+# --- operations: JSON logs and the metrics' process hooks (marketplace/gunicorn_hooks.py) ---
+# gunicorn's error lines (and access lines, if ever enabled) in the app's JSON format, with the
+# request id. The class and the hooks import the broker's modules lazily, never its app.
+logger_class = "marketplace.gunicorn_hooks.JsonLogger"
+
+
+def on_starting(server: object) -> None:
+    """Master start: empty PROMETHEUS_MULTIPROC_DIR of an earlier run's metrics files."""
+    from marketplace.gunicorn_hooks import on_starting as prepare_metrics
+
+    prepare_metrics(server)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker exited: drop its live gauges from the metrics sums."""
+    from marketplace.gunicorn_hooks import child_exit as forget_worker
+
+    forget_worker(server, worker)

@@ -9,7 +9,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
+from marketplace.config import metrics_multiproc_dir
 from marketplace.context import broker
+from marketplace.metrics.exposition import prepare_multiprocess_dir
 from marketplace.services.catalog import get_addon, list_addons, sync_catalog
 from marketplace.services.jobs import reconcile_once
 from marketplace.services.manifest import build_manifest
@@ -83,6 +85,8 @@ def worker(threads: int | None, tick_threads: int | None) -> None:
     """Run the job consumers: provisioning steps and the reconciler on one queue, background
     ticks on another (each with its own threads, so ticks never delay provisioning)."""
     config = current_app.config
+    if metrics_multiproc_dir():  # this process's metrics join the web processes' files
+        prepare_multiprocess_dir(metrics_multiproc_dir())
     queue = broker().queue
     ticks = queue.tick_huey.create_consumer(
         workers=tick_threads or int(config["TICK_WORKER_THREADS"]),

@@ -78,6 +78,12 @@ CORE_SETTINGS: tuple[Setting, ...] = (
 )
 
 
+def metrics_multiproc_dir() -> str:
+    """``PROMETHEUS_MULTIPROC_DIR`` as the process started with it ("" when unset): the
+    Prometheus client reads it once, when it is imported, to choose its mode."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot run the broker (for example a production secret is missing)."""
 

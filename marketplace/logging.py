@@ -11,6 +11,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import structlog
@@ -22,29 +23,42 @@ MAX_LOGGED_PATH = 256
 access_log = structlog.get_logger("marketplace.access")
 
 
+_SHARED: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
+
+
+def json_formatter(extra_keys: Collection[str] = ()) -> logging.Formatter:
+    """The formatter of every log line: JSON with level, time (UTC), logger name and the
+    context bound for the request (``request_id``). gunicorn's logs use it too.
+
+    :param extra_keys: ``extra=`` fields of stdlib records to render (none by default:
+        only fields chosen here can reach the log).
+    """
+    chain: list[Any] = [*_SHARED, structlog.stdlib.add_logger_name]
+    if extra_keys:
+        chain.append(structlog.stdlib.ExtraAdder(allow=tuple(extra_keys)))
+    return structlog.stdlib.ProcessorFormatter(
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        foreign_pre_chain=chain,
+    )
+
+
 def configure_logging(level: str) -> None:
     """Send stdlib and structlog records to stderr as JSON lines."""
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                structlog.processors.JSONRenderer(),
-            ],
-            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
-        )
-    )
+    handler.setFormatter(json_formatter())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
