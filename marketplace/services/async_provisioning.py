@@ -177,6 +177,7 @@ class AsyncDriver:
 
     def _finish(self, resource: Resource) -> object | None:
         """Move to ``provisioned`` (the platform has the add-on as provisioned)."""
+        async_step(resource, "done")
         # Only from "provisioning": a DELETE may have cancelled the resource while the platform
         # was being told; then the loop reads "deprovisioning" and removes what exists.
         values: dict[str, Any] = {
@@ -196,7 +197,6 @@ class AsyncDriver:
         db.session.commit()
         if finished.rowcount != 1:  # type: ignore[attr-defined]
             return None
-        async_step(resource, "done")
         events.record(resource, "provisioned", commit=True)
         log.info("async provision complete", extra={"resource": resource.uuid})
         if ticking and self._schedule_tick is not None:
