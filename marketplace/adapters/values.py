@@ -155,13 +155,26 @@ class ProvisionResult:
 
 
 @dataclass(frozen=True)
+class AddonEvent:
+    """A line for the customer's app log stream, which the core posts after the work it
+    reports was stored: ``event=<name> addon_id=… addon=… plan=… state=… <fields>``
+    (Heroku Connect's style, e.g. ``AddonEvent("sync_completed", {"objects": "3"})``).
+    ``fields`` must never hold a secret (the core also withholds a line that contains a
+    config value)."""
+
+    name: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ActionResult:
     """What a dashboard action (or a link change) hands back.
 
     ``message`` is shown to the customer; ``redirect`` (an absolute URL), when set, is where
     the browser goes next (for example an OAuth login); ``state``, when not None, replaces
     the adapter's private state; ``config`` holds config vars that changed; ``wake`` asks for
-    a background tick now (for adapters with the background capability, e.g. after resume).
+    a background tick now (for adapters with the background capability, e.g. after resume);
+    ``events`` go to the app's log stream (a data connector's state change).
     """
 
     message: str
@@ -169,6 +182,7 @@ class ActionResult:
     state: Mapping[str, Any] | None = None
     config: Mapping[str, str] = field(default_factory=dict)
     wake: bool = False
+    events: tuple[AddonEvent, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,11 +190,13 @@ class TickResult:
     """What one background tick hands back.
 
     ``next_in_seconds`` is when to tick again (None: stop ticking until something restarts
-    it); ``state``, when not None, replaces the adapter's private state.
+    it); ``state``, when not None, replaces the adapter's private state; ``events`` go to the
+    app's log stream once the state is stored (a sync's progress).
     """
 
     next_in_seconds: float | None
     state: Mapping[str, Any] | None = None
+    events: tuple[AddonEvent, ...] = ()
 
 
 @dataclass(frozen=True)

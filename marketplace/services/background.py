@@ -27,7 +27,7 @@ from marketplace.adapters import AdapterError, BackendUnavailable, Background, T
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceState
 from marketplace.models._types import as_utc, utcnow
-from marketplace.services import leases
+from marketplace.services import events, leases
 from marketplace.services.lifecycle import Lifecycle
 from marketplace.services.scheduling import Scheduler
 
@@ -131,6 +131,7 @@ class Ticker:
                 # starts from the action's. Ticks are safe to repeat.
                 return "state changed", 0.0
             return "lease lost", None
+        events.emit_all(resource, result.events, commit=True)
         return "ticked", next_delay
 
     def _write(

@@ -188,6 +188,7 @@ def perform_action(
         except AdapterError as error:
             raise from_adapter_error(error) from error
         wake = result.wake and lifecycle.has_background_work(resource)
+        events.emit_all(resource, result.events)  # sent once the commit below lands
         lifecycle.store_state(resource, result.state)
         pushed = bool(lifecycle.merge_config(resource, result.config)) and _push_config_later(
             resource

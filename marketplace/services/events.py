@@ -18,7 +18,7 @@ values is withheld (and counted).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from marketplace.adapters import AddonEvent
 from marketplace.extensions import db
 from marketplace.metrics.instruments import ADDON_LOG_LINES
 from marketplace.models import Plan, Resource, UsageRecord
@@ -105,6 +106,16 @@ def emit(resource: Resource, name: str, *, commit: bool = False, **fields: objec
     transaction commits (``commit=True`` commits it now). Does nothing when the platform
     gave no log input. Never raises (except a failing ``commit``)."""
     _queue_line(resource, name, fields)
+    if commit:
+        db.session.commit()
+
+
+def emit_all(
+    resource: Resource, addon_events: Iterable[AddonEvent], *, commit: bool = False
+) -> None:
+    """Queue the lines an adapter reported in a result (:class:`AddonEvent`)."""
+    for addon_event in addon_events:
+        _queue_line(resource, addon_event.name, dict(addon_event.fields))
     if commit:
         db.session.commit()
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import socket
 import threading
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
 
+from marketplace.adapters import ActionResult, AddonEvent, TickResult
 from marketplace.context import broker, lifecycle
-from marketplace.services.dashboard import rotate_credentials
+from marketplace.services.dashboard import perform_action, rotate_credentials
 from marketplace.services.events import EXTENSION_KEY
 from marketplace.services.log_drain import LogDrainSender, LogLine, frame, syslog_message
 from standins.platform.logs import parse_frames, parse_syslog
-from tests.async_support import local_platform
-from tests.memory import MemoryAdapter, MemoryBackend
+from tests.async_support import in_process_worker, local_platform
+from tests.memory import MemoryAdapter, MemoryBackend, TickingAdapter
 from tests.support import PartnerClient, build_app, live_server, wait_until
 
 AT = datetime(2026, 11, 29, 23, 40, 1, 250000, tzinfo=UTC)
@@ -213,3 +215,53 @@ def test_an_unreachable_log_input_fails_quietly(sqlite_url, tmp_path):
     assert _lines_counted("failed") - failed == 1
     partner.deprovision(response.get_json()["id"])
     assert _sender(app).flush(30)
+
+
+class ReportingAdapter(TickingAdapter):
+    """Reports a sync from each tick and a state change from an action (as Connect and the
+    data connectors will)."""
+
+    def tick(self, resource):
+        result = super().tick(resource)
+        return TickResult(None, result.state, events=(AddonEvent("sync_completed", {"rows": "3"}),))
+
+    def perform(self, resource, action, params):
+        if action == "pause":
+            paused = AddonEvent("connector_state", {"to": "paused"})
+            return ActionResult("Paused.", events=(paused,))
+        return super().perform(resource, action, params)
+
+
+def test_adapters_report_events_from_ticks_and_actions(sqlite_url, tmp_path, platform):
+    app = build_app(
+        sqlite_url, adapters=[ReportingAdapter()], QUEUE_URL=f"sqlite:///{tmp_path / 'q.db'}"
+    )
+    partner = PartnerClient(app.test_client(), app, "ticking")
+    addon_uuid = str(uuid.uuid4())
+    log_input = platform.store.create_log_input(addon_uuid, "demo")
+    host = platform.url.removeprefix("http://")
+    with in_process_worker(app):
+        created = partner.provision(
+            uuid=addon_uuid,
+            plan="small",
+            log_input_url=f"http://token:{log_input['token']}@{host}/logs/demo",
+            log_drain_token=log_input["drain_token"],
+        )
+        assert created.status_code == 200
+
+        def messages() -> list[str]:
+            return [line["message"] for line in platform.store.log_lines("demo")]
+
+        wait_until(lambda: any("sync_completed" in m for m in messages()), what="the tick's line")
+        with app.app_context():
+            perform_action(addon_uuid, "pause", {}, lifecycle(), broker().queue)
+        assert partner.deprovision(addon_uuid).status_code == 204
+        assert _sender(app).flush(10)
+    assert [m.split()[0] for m in messages()] == [
+        "event=provisioned",
+        "event=sync_completed",
+        "event=connector_state",
+        "event=deprovisioned",
+    ]
+    assert messages()[1].endswith("state=provisioned rows=3")
+    assert messages()[2].endswith("to=paused")
