@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+import redis
 from flask import Flask
 from psycopg import sql
 
@@ -67,6 +68,13 @@ def _service_stack(_needs_backends, installed_adapters) -> None:
                 "run `make services`",
                 returncode=3,
             )
+    client = redis.Redis.from_url(REDIS_QUEUE_URL, socket_connect_timeout=5)
+    try:  # the job queue tests run on Redis too
+        client.ping()
+    except redis.RedisError as error:
+        pytest.exit(f"Redis is not reachable ({error}); run `make services`", returncode=3)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session", autouse=True)
