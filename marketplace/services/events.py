@@ -66,17 +66,19 @@ def record(resource: Resource, name: str, *, commit: bool = False, **fields: obj
     ``fields`` are added to the line (``state`` overrides the resource's).
     """
     try:
-        if name in PERIOD_KINDS:
-            db.session.add(
-                UsageRecord(
-                    resource_uuid=resource.uuid,
-                    addon=resource.addon.slug,
-                    plan=resource.plan.slug,
-                    kind=name,
-                    occurred_at=utcnow(),
+        # Reading the resource must not flush its pending changes early (one UPDATE, not two).
+        with db.session.no_autoflush:
+            if name in PERIOD_KINDS:
+                db.session.add(
+                    UsageRecord(
+                        resource_uuid=resource.uuid,
+                        addon=resource.addon.slug,
+                        plan=resource.plan.slug,
+                        kind=name,
+                        occurred_at=utcnow(),
+                    )
                 )
-            )
-        _queue_line(resource, name, fields)
+            _queue_line(resource, name, fields)
     except Exception:  # an event must never break the transition it reports
         log.exception("event not recorded", extra={"resource": resource.uuid, "event": name})
     if commit:
@@ -85,18 +87,20 @@ def record(resource: Resource, name: str, *, commit: bool = False, **fields: obj
 
 def plan_changed(resource: Resource, new_plan: Plan) -> None:
     """The resource moves to ``new_plan`` (call it before the plan is replaced)."""
-    previous = resource.plan.slug
     try:
-        db.session.add(
-            UsageRecord(
-                resource_uuid=resource.uuid,
-                addon=resource.addon.slug,
-                plan=new_plan.slug,
-                kind="plan_changed",
-                occurred_at=utcnow(),
+        with db.session.no_autoflush:
+            previous = resource.plan.slug
+            db.session.add(
+                UsageRecord(
+                    resource_uuid=resource.uuid,
+                    addon=resource.addon.slug,
+                    plan=new_plan.slug,
+                    kind="plan_changed",
+                    occurred_at=utcnow(),
+                )
             )
-        )
-        _queue_line(resource, "plan_changed", {"plan": new_plan.slug, "previous_plan": previous})
+            fields = {"plan": new_plan.slug, "previous_plan": previous}
+            _queue_line(resource, "plan_changed", fields)
     except Exception:
         log.exception("event not recorded", extra={"resource": resource.uuid})
 
@@ -105,7 +109,8 @@ def emit(resource: Resource, name: str, *, commit: bool = False, **fields: objec
     """Queue one line about ``resource`` for its app's log stream, sent after the current
     transaction commits (``commit=True`` commits it now). Does nothing when the platform
     gave no log input. Never raises (except a failing ``commit``)."""
-    _queue_line(resource, name, fields)
+    with db.session.no_autoflush:
+        _queue_line(resource, name, fields)
     if commit:
         db.session.commit()
 
