@@ -48,11 +48,18 @@ class JsonLogger(Logger):  # type: ignore[misc]
                 "method": environ.get("REQUEST_METHOD"),
                 "path": environ.get("PATH_INFO"),
                 "status": int(status) if str(status).isdigit() else status,
-                "duration_ms": round(request_time.total_seconds() * 1000, 1),
+                "duration_ms": _milliseconds(request_time),
                 "request_id": headers.get("x-request-id"),
                 "remote_addr": environ.get("REMOTE_ADDR"),
             },
         )
+
+
+def _milliseconds(elapsed: Any) -> float:
+    """A request's duration: a ``timedelta`` (sync workers), or the asyncio worker's object
+    with ``seconds`` and ``microseconds``."""
+    seconds = float(elapsed.seconds) + float(elapsed.microseconds) / 1e6
+    return round(seconds * 1000, 1)
 
 
 def on_starting(server: Any) -> None:
