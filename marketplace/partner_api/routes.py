@@ -19,12 +19,12 @@ from marketplace.schemas.partner_api import (
 )
 from marketplace.services.jobs import driver
 from marketplace.services.partner_auth import authenticate_partner
-from marketplace.services.provisioning import (
+from marketplace.services.provisioning import Provisioner
+from marketplace.services.provisioning_outcomes import (
     Accepted,
     PlanChanged,
     ProvisionCommand,
     Provisioned,
-    Provisioner,
     RemovalAccepted,
     RemovalOutcome,
     Removed,

@@ -12,9 +12,8 @@ blueprint chooses the HTTP status.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,69 +27,22 @@ from marketplace.services.async_provisioning import CANCEL_STEP, DEPROVISION_STE
 from marketplace.services.crypto import Vault
 from marketplace.services.leases import REQUEST_LEASE, Lease, new_owner, request_lease
 from marketplace.services.lifecycle import Lifecycle
+from marketplace.services.provisioning_outcomes import (
+    Accepted,
+    PlanChanged,
+    ProvisionCommand,
+    Provisioned,
+    ProvisionOutcome,
+    RemovalAccepted,
+    RemovalOutcome,
+    Removed,
+)
 from marketplace.services.regions import supported_region
 from marketplace.services.scheduling import Scheduler
 
 log = logging.getLogger(__name__)
 
 _GONE_STATES = (ResourceState.DEPROVISIONING, ResourceState.DEPROVISIONED)
-
-
-@dataclass(frozen=True)
-class ProvisionCommand:
-    """A parsed provision request."""
-
-    uuid: str
-    plan: str
-    region: str | None = None
-    name: str | None = None
-    callback_url: str | None = None
-    options: Mapping[str, str] = field(default_factory=dict)
-    grant_code: str | None = None
-    grant_expires_at: datetime | None = None
-    log_input_url: str | None = None
-    log_drain_token: str | None = None
-
-
-@dataclass(frozen=True)
-class Provisioned:
-    """The resource exists: its id, every config var and a message (the same on retries)."""
-
-    id: str
-    config: Mapping[str, str]
-    message: str
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """The work goes on in the worker; the platform hears back through its API."""
-
-    id: str
-    message: str
-
-
-@dataclass(frozen=True)
-class PlanChanged:
-    """The plan changed (or already was the one asked for); ``config`` holds changed vars."""
-
-    message: str
-    config: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Removed:
-    """Everything is gone."""
-
-
-@dataclass(frozen=True)
-class RemovalAccepted:
-    """The removal goes on in the worker; the platform hears back through its API."""
-
-    message: str
-
-
-ProvisionOutcome = Provisioned | Accepted
-RemovalOutcome = Removed | RemovalAccepted
 
 
 class Provisioner:
