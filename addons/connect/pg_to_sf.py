@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +36,9 @@ from psycopg.rows import dict_row
 
 from addons.connect import states
 from addons.connect.mappings import now_iso
+from addons.connect.records import current_sfids, record_body
 from addons.connect.salesforce import MAX_COLLECTION, OrgSession
-from addons.connect.schema import SYSTEM_FIELDS, column_name
+from addons.connect.write_recovery import already_applied
 
 _LOG_COLUMNS = (
     "id, action, table_name, record_id, sfid, updated_at, processed_tx, "
@@ -53,39 +54,6 @@ class WriteReport:
     failed: int = 0
     reconciled: int = 0
     tables: set[str] = field(default_factory=set)
-
-
-def sf_value(kind: str, text: str | None) -> Any:
-    """A captured column value (hstore text) as Salesforce's JSON for a field of ``kind``."""
-    if text is None:
-        return None
-    if kind == "boolean":
-        return text in ("t", "true")
-    if kind in ("double", "currency", "percent"):
-        return float(text)
-    if kind == "int":
-        return int(text)
-    if kind == "datetime":
-        return text.replace(" ", "T") + ("" if text.endswith("Z") else "Z")
-    return text
-
-
-def _body(
-    mapping: Mapping[str, Any], values: Mapping[str, Any], *, creating: bool
-) -> dict[str, Any]:
-    """The fields of a captured row Salesforce accepts in a create or update."""
-    body: dict[str, Any] = {}
-    for name, meta in mapping["field_types"].items():
-        if name in SYSTEM_FIELDS or not meta.get("createable" if creating else "updateable"):
-            continue
-        column = column_name(name)
-        if column not in values:
-            continue
-        value = sf_value(str(meta.get("type")), values[column])
-        if creating and value is None:
-            continue
-        body[name] = value
-    return body
 
 
 def _by_table(mappings: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
@@ -163,18 +131,6 @@ def _claim(
     return run
 
 
-def _current_sfids(
-    conn: psycopg.Connection[Any], schema: str, table: str, record_ids: Sequence[int]
-) -> dict[int, str]:
-    rows = conn.execute(
-        sql.SQL("SELECT id, sfid FROM {}.{} WHERE id = ANY(%s) AND sfid IS NOT NULL").format(
-            sql.Identifier(schema), sql.Identifier(table)
-        ),
-        (list(record_ids),),
-    ).fetchall()
-    return {int(r[0]): str(r[1]) for r in rows}
-
-
 def _send(
     org: OrgSession,
     mapping: Mapping[str, Any],
@@ -187,12 +143,12 @@ def _send(
     object_name = str(mapping["object_name"])
     if action == "INSERT":
         upsert_field = mapping["config"].get("upsert_field")
-        bodies = [_body(mapping, r["new_values"] or {}, creating=True) for r in batch]
+        bodies = [record_body(mapping, r["new_values"] or {}, creating=True) for r in batch]
         if upsert_field and all(b.get(upsert_field) not in (None, "") for b in bodies):
             records = [{"attributes": {"type": object_name}, **b} for b in bodies]
             return org.upsert(object_name, upsert_field, records)
         return org.create([{"attributes": {"type": object_name}, **b} for b in bodies])
-    known = _current_sfids(conn, schema, table, [r["record_id"] for r in batch])
+    known = current_sfids(conn, schema, table, [r["record_id"] for r in batch])
     sfids = [r["sfid"] or known.get(r["record_id"]) for r in batch]
     results: list[dict[str, Any] | None] = [None] * len(batch)
     sendable = [i for i, sfid in enumerate(sfids) if sfid]
@@ -213,7 +169,7 @@ def _send(
                 {
                     "attributes": {"type": object_name},
                     "id": sfids[i],
-                    **_body(mapping, batch[i]["new_values"] or {}, creating=False),
+                    **record_body(mapping, batch[i]["new_values"] or {}, creating=False),
                 }
                 for i in sendable
             ]
@@ -333,7 +289,7 @@ def _reconcile(
         mapping = writable.get(table)
         if mapping is None:
             continue
-        found = _already_applied(org, conn, schema, mapping, action, group)
+        found = already_applied(org, conn, schema, mapping, action, group)
         results = []
         for row in group:
             sfid = found.get(row["id"])
@@ -355,83 +311,3 @@ def _reconcile(
                 (retry,),
             )
     conn.commit()
-
-
-def _soql_list(values: Sequence[str]) -> str:
-    return ", ".join("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
-
-
-def _already_applied(
-    org: OrgSession,
-    conn: psycopg.Connection[Any],
-    schema: str,
-    mapping: Mapping[str, Any],
-    action: str,
-    group: list[dict[str, Any]],
-) -> dict[int, str]:
-    """Log row id -> sfid for the rows of ``group`` Salesforce already holds."""
-    object_name = str(mapping["object_name"])
-    found: dict[int, str] = {}
-    if action == "INSERT":
-        upsert_field = mapping["config"].get("upsert_field")
-        bodies = {r["id"]: _body(mapping, r["new_values"] or {}, creating=True) for r in group}
-        keyed = {rid: b.get(upsert_field) for rid, b in bodies.items()} if upsert_field else {}
-        if keyed and all(v not in (None, "") for v in keyed.values()):
-            answer = org.query(
-                f"SELECT Id, {upsert_field} FROM {object_name} WHERE "
-                f"{upsert_field} IN ({_soql_list([str(v) for v in keyed.values()])})"
-            )
-            by_key = {str(r[upsert_field]): str(r["Id"]) for r in answer.get("records", [])}
-            return {rid: by_key[str(v)] for rid, v in keyed.items() if str(v) in by_key}
-        since = min(r["updated_at"] for r in group).strftime("%Y-%m-%dT%H:%M:%SZ")
-        names = sorted({n for b in bodies.values() for n in b})
-        answer = org.query(
-            f"SELECT {', '.join(['Id', *names])} FROM {object_name} WHERE CreatedDate >= {since}"
-        )
-        taken = set(
-            _current_sfids(
-                conn, schema, group[0]["table_name"], [r["record_id"] for r in group]
-            ).values()
-        )
-        for rid, body in bodies.items():
-            for record in answer.get("records", []):
-                if record["Id"] not in taken and all(
-                    str(record.get(k)) == str(v) for k, v in body.items()
-                ):
-                    found[rid] = str(record["Id"])
-                    taken.add(str(record["Id"]))
-                    break
-        return found
-    known = _current_sfids(conn, schema, group[0]["table_name"], [r["record_id"] for r in group])
-    sfids = {r["id"]: r["sfid"] or known.get(r["record_id"]) for r in group}
-    ids = [str(v) for v in sfids.values() if v]
-    if not ids:
-        return found
-    if action == "DELETE":
-        answer = org.query(
-            f"SELECT Id, IsDeleted FROM {object_name} WHERE Id IN ({_soql_list(ids)})",
-            include_deleted=True,
-        )
-        live = {str(r["Id"]) for r in answer.get("records", []) if not r.get("IsDeleted")}
-        return {rid: str(sfid) for rid, sfid in sfids.items() if sfid and sfid not in live}
-    bodies = {r["id"]: _body(mapping, r["new_values"] or {}, creating=False) for r in group}
-    names = sorted({n for b in bodies.values() for n in b})
-    answer = org.query(
-        f"SELECT Id{''.join(', ' + n for n in names)} FROM {object_name} "
-        f"WHERE Id IN ({_soql_list(ids)})"
-    )
-    records = {str(r["Id"]): r for r in answer.get("records", [])}
-    for rid, sfid in sfids.items():
-        record = records.get(str(sfid)) if sfid else None
-        if record is not None and all(_same(record.get(k), v) for k, v in bodies[rid].items()):
-            found[rid] = str(sfid)
-    return found
-
-
-def _same(held: Any, sent: Any) -> bool:
-    """Whether Salesforce's value equals the one sent (numbers and stamps compared loosely)."""
-    if isinstance(sent, float) and isinstance(held, int | float):
-        return abs(float(held) - sent) < 1e-9
-    if isinstance(sent, str) and isinstance(held, str) and "T" in sent and sent.endswith("Z"):
-        return held[:19] == sent[:19]
-    return bool(held == sent)
