@@ -25,10 +25,8 @@ from sqlalchemy import delete, select
 
 from marketplace.adapters import (
     AdapterError,
-    ConnectorHealth,
     ConnectorSpec,
     DataConnectors,
-    KafkaLogin,
 )
 from marketplace.errors import NotFound, Unprocessable, from_adapter_error
 from marketplace.extensions import db
@@ -40,6 +38,7 @@ from marketplace.models import (
     ResourceState,
 )
 from marketplace.models._types import utcnow
+from marketplace.services.data_connector_health import live_views
 from marketplace.services.data_connector_topics import ConnectorTopics
 from marketplace.services.data_connector_views import (
     ConnectorRequest,
@@ -47,7 +46,6 @@ from marketplace.services.data_connector_views import (
     check_unique,
     login_of,
     spec_of,
-    view_of,
 )
 from marketplace.services.leases import request_lease
 from marketplace.services.lifecycle import Lifecycle
@@ -260,47 +258,7 @@ class DataConnectorService:
         return self.get(connector_id)
 
     def _views(self, postgres: Resource, connectors: list[DataConnector]) -> list[ConnectorView]:
-        """Views with live health (one call to the adapter for all of them); a backend that
-        is down gives the stored status and says so."""
-        live = [c for c in connectors if c.status != ConnectorStatus.DEPROVISIONED]
-        health: dict[str, ConnectorHealth] = {}
-        unavailable = None
-        adapter = self._lifecycle.registry.get(postgres.addon.slug)
-        if live and isinstance(adapter, DataConnectors):
-            try:
-                health = dict(
-                    adapter.connector_health(
-                        self._lifecycle.ref(postgres, links=False), [c.id for c in live]
-                    )
-                )
-            except AdapterError as error:
-                unavailable = f"Live status unavailable: {error.message}"
-        views = []
-        for connector in connectors:
-            login = None
-            if connector.kafka.state == ResourceState.PROVISIONED:
-                config = self._lifecycle.config(connector.kafka)
-                if "KAFKA_PREFIX" in config:
-                    login = KafkaLogin(config["KAFKA_PREFIX"], "", "")
-            view = view_of(
-                connector,
-                login,
-                health.get(connector.id),
-                self._max_paused_lag,
-                unavailable if connector in live else None,
-            )
-            # Remember what the backends said (creating -> available, -> error and back);
-            # paused and resumed are only ever set by pause() and resume().
-            if (
-                view.status != connector.status
-                and connector.status != ConnectorStatus.PAUSED
-                and view.status in (ConnectorStatus.AVAILABLE, ConnectorStatus.ERROR)
-            ):
-                connector.status = view.status
-                connector.status_reason = view.status_reason
-            views.append(view)
-        db.session.commit()
-        return views
+        return live_views(self._lifecycle, postgres, connectors, self._max_paused_lag)
 
     def _check_limits(self, postgres: Resource, connectors: int, tables: Sequence[str]) -> None:
         plan = self._lifecycle.plan_spec(postgres)
