@@ -20,7 +20,6 @@ import logging
 import uuid as uuid_module
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 
@@ -180,14 +179,8 @@ class AsyncDriver:
         async_step(resource, "done")
         # Only from "provisioning": a DELETE may have cancelled the resource while the platform
         # was being told; then the loop reads "deprovisioning" and removes what exists.
-        values: dict[str, Any] = {
-            "state": ResourceState.PROVISIONED,
-            "step": None,
-            "last_error": None,
-            "next_attempt_at": None,
-        }
-        ticking = self._lifecycle.has_background_work(resource)
-        values["next_tick_at"] = utcnow() if ticking else None
+        values = self._lifecycle.provisioned_values(resource)
+        ticking = values["next_tick_at"] is not None
         finished = db.session.execute(
             update(Resource)
             .where(Resource.uuid == resource.uuid, Resource.state == ResourceState.PROVISIONING)

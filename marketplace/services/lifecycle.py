@@ -214,14 +214,29 @@ class Lifecycle:
             return False
         return True
 
+    def mark_provision_failed(self, resource: Resource, reason: str) -> None:
+        """A synchronous provision failed and was undone (not committed): ``failed``, with no
+        config or adapter state. The grant stays, so the platform's retry can use it."""
+        resource.state = ResourceState.FAILED
+        resource.config_encrypted = None
+        resource.adapter_state_encrypted = None
+        resource.last_error = reason
+
+    def provisioned_values(self, resource: Resource) -> dict[str, Any]:
+        """The columns of a resource that works: provisioned, no step or error pending, and
+        its first tick due now if its adapter does background work."""
+        return {
+            "state": ResourceState.PROVISIONED,
+            "step": None,
+            "last_error": None,
+            "next_attempt_at": None,
+            "next_tick_at": utcnow() if self.has_background_work(resource) else None,
+        }
+
     def mark_provisioned(self, resource: Resource) -> None:
-        """The resource works: provisioned, and ticking if its adapter does background work."""
-        resource.state = ResourceState.PROVISIONED
-        resource.step = None
-        resource.last_error = None
-        resource.next_attempt_at = None
-        if self.has_background_work(resource):
-            resource.next_tick_at = utcnow()
+        """The resource works: :meth:`provisioned_values` set on it (not committed)."""
+        for column, value in self.provisioned_values(resource).items():
+            setattr(resource, column, value)
         events.record(resource, "provisioned")
 
     def has_background_work(self, resource: Resource) -> bool:

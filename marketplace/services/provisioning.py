@@ -220,10 +220,7 @@ class Provisioner:
             result = self._lifecycle.adapter(resource).provision(request)
         except AdapterError as error:
             self._lifecycle.undo(resource)  # nothing half-created stays behind
-            resource.state = ResourceState.FAILED
-            resource.config_encrypted = None
-            resource.adapter_state_encrypted = None
-            resource.last_error = error.message
+            self._lifecycle.mark_provision_failed(resource, error.message)
             lease.clear(resource)
             db.session.commit()
             log.warning(

@@ -127,10 +127,9 @@ class Reconciler:
             if not self._lifecycle.undo(resource):  # down: report it, go on with the others
                 report.unreachable.append(resource.addon.slug)
                 continue
-            resource.state = ResourceState.FAILED
-            resource.config_encrypted = None
-            resource.adapter_state_encrypted = None
-            resource.last_error = "Provisioning was interrupted; it was cleaned up."
+            self._lifecycle.mark_provision_failed(
+                resource, "Provisioning was interrupted; it was cleaned up."
+            )
             report.abandoned.append(resource.uuid)
         db.session.commit()
 
