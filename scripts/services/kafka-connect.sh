@@ -34,6 +34,9 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")
+SCRIPT_NAME=kafka-connect.sh
+# shellcheck source-path=SCRIPTDIR source=jvm-common.sh
+source "$SCRIPT_DIR/jvm-common.sh"
 ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd -P)
 POM="$SCRIPT_DIR/kafka-connect/pom.xml"
 
@@ -63,34 +66,10 @@ TOPIC_BASE="_${GROUP_ID//-/_}"
 PROC_TAG="-Dmarketplace.kafka-connect.state=$STATE"
 MAIN_CLASS="org.apache.kafka.connect.cli.ConnectDistributed"
 
-log() { printf 'kafka-connect.sh: %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- prerequisites
-apt_install() {
-  command -v apt-get >/dev/null || die "$1 is missing and apt-get is not available"
-  [ "$(id -u)" = 0 ] || die "$1 is missing; install it (apt-get install $1) or run as root"
-  log "installing $1 with apt-get"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$1" >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$1" >/dev/null
-  fi
-}
 
-ensure_java() {
-  command -v java >/dev/null || apt_install openjdk-17-jre-headless
-  command -v java >/dev/null || die "java still not found after installing openjdk-17-jre-headless"
-  local major
-  major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
-  case "$major" in
-    1.*|[0-9]|1[0-6]) die "Kafka Connect 4.x and Debezium 3.x need Java 17+, found $major" ;;
-  esac
-}
 
-ensure_mvn() {
-  command -v mvn >/dev/null || apt_install maven
-  command -v mvn >/dev/null || die "mvn still not found after installing maven"
-}
 
 validate_credentials() {
   [[ "$ADMIN_USER" =~ ^[A-Za-z0-9._-]+$ ]] \
@@ -102,7 +81,6 @@ validate_credentials() {
 }
 
 # ---------------------------------------------------------------- jars
-pom_hash() { sha256sum "$POM" | cut -d' ' -f1; }
 
 jars_complete() { [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$(pom_hash)" ]; }
 
@@ -285,7 +263,6 @@ is_our_worker() {
   [[ "$cmd" == *"$PROC_TAG "* && "$cmd" == *" $MAIN_CLASS "* ]]
 }
 
-port_in_use() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 # http_get PATH: print the body of a GET on the REST API; non-zero unless the status is 200.
 # Plain bash (/dev/tcp), so neither curl nor python is needed. HTTP/1.0: the server closes.
@@ -348,11 +325,6 @@ check_kafka() {
 }
 
 # ---------------------------------------------------------------- commands
-lock() {
-  mkdir -p "$STATE"
-  exec 9>"$LOCKFILE"
-  flock -w 300 9 || die "another kafka-connect.sh is still running (lock $LOCKFILE)"
-}
 
 cmd_start() {
   validate_credentials
@@ -370,7 +342,7 @@ cmd_start() {
   fi
   rm -f "$PIDFILE"
 
-  ensure_java
+  ensure_java "Kafka Connect 4.x and Debezium 3.x"
   fetch_jars
   write_configs
   check_kafka
@@ -437,19 +409,6 @@ cmd_stop() {
 }
 
 # SIGTERM (the worker stops its tasks, commits offsets and leaves the group), then SIGKILL.
-stop_pid() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  local deadline=$((SECONDS + STOP_TIMEOUT))
-  while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
-    sleep 0.2
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "still running after ${STOP_TIMEOUT}s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  fi
-}
 
 cmd_status() {
   local pid

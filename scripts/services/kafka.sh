@@ -38,6 +38,9 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")") # via symlinks too
+SCRIPT_NAME=kafka.sh
+# shellcheck source-path=SCRIPTDIR source=jvm-common.sh
+source "$SCRIPT_DIR/jvm-common.sh"
 ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd -P)
 ASSETS="$SCRIPT_DIR/kafka"
 POM="$ASSETS/pom.xml"
@@ -79,35 +82,10 @@ PY="${PYTHON:-python3}"
 # Marks our JVM on its command line, so a recycled pid is never mistaken for the broker.
 PROC_TAG="-Dmarketplace.kafka.state=$STATE"
 
-log() { printf 'kafka.sh: %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- prerequisites
-apt_install() {
-  # Install without updating first. Run `apt-get update` only when the package cannot be found.
-  command -v apt-get >/dev/null || die "$1 is missing and apt-get is not available"
-  [ "$(id -u)" = 0 ] || die "$1 is missing; install it (apt-get install $1) or run as root"
-  log "installing $1 with apt-get"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$1" >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$1" >/dev/null
-  fi
-}
 
-ensure_java() {
-  command -v java >/dev/null || apt_install openjdk-17-jre-headless
-  command -v java >/dev/null || die "java still not found after installing openjdk-17-jre-headless"
-  local major
-  major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
-  case "$major" in
-    1.*|[0-9]|1[0-6]) die "Kafka 4.x needs Java 17+, found java.specification.version=$major" ;;
-  esac
-}
 
-ensure_mvn() {
-  command -v mvn >/dev/null || apt_install maven
-  command -v mvn >/dev/null || die "mvn still not found after installing maven"
-}
 
 validate_credentials() {
   [[ "$ADMIN_USER" =~ ^[A-Za-z0-9._-]+$ ]] \
@@ -120,7 +98,6 @@ validate_credentials() {
 }
 
 # ---------------------------------------------------------------- jars
-pom_hash() { sha256sum "$POM" | cut -d' ' -f1; }
 
 libs_complete() { [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$(pom_hash)" ]; }
 
@@ -354,7 +331,6 @@ is_our_broker() {
   [[ "$cmd" == *"$PROC_TAG "* && "$cmd" == *" kafka.Kafka "* ]]
 }
 
-port_in_use() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 # ---------------------------------------------------------------- readiness
 python_ok() { command -v "$PY" >/dev/null 2>&1 && "$PY" -c 'import hashlib, socket' >/dev/null 2>&1; }
@@ -431,11 +407,6 @@ show_logs() {
 }
 
 # ---------------------------------------------------------------- commands
-lock() {
-  mkdir -p "$STATE"
-  exec 9>"$LOCKFILE"
-  flock -w 300 9 || die "another kafka.sh is still running (lock $LOCKFILE)"
-}
 
 cmd_start() {
   validate_credentials
@@ -457,7 +428,7 @@ cmd_start() {
   rm -f "$PIDFILE"
 
   check_credentials_match_storage
-  ensure_java
+  ensure_java "Kafka 4.x"
   fetch_libs
   write_configs
   format_storage
@@ -532,19 +503,6 @@ cmd_stop() {
 }
 
 # SIGTERM (the broker then shuts down cleanly), wait up to KAFKA_STOP_TIMEOUT, then SIGKILL.
-stop_pid() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  local deadline=$((SECONDS + STOP_TIMEOUT))
-  while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
-    sleep 0.2
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "still running after ${STOP_TIMEOUT}s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  fi
-}
 
 cmd_status() {
   validate_credentials
