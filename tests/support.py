@@ -129,7 +129,13 @@ class PartnerClient:
     def deprovision(self, uuid_: str) -> Any:
         return self.client.delete(f"/heroku/resources/{uuid_}", headers=self.headers)
 
-    def sso_form(self, resource_id: str, *, age_seconds: int = 0, **extra: str) -> dict[str, str]:
+    def sso_form(
+        self, resource_id: str, *, age_seconds: int | None = None, **extra: str
+    ) -> dict[str, str]:
+        """A signed SSO login form; without ``age_seconds``, one whose token no earlier form in
+        this run used (tokens are single use, and two forms within a second would collide)."""
+        if age_seconds is None:
+            age_seconds = _fresh_sso_age(resource_id)
         timestamp = str(int(time.time()) - age_seconds)
         salt = self.manifest["api"]["sso_salt"]
         return {
@@ -142,6 +148,17 @@ class PartnerClient:
             "app": "acme-web",
             **extra,
         }
+
+
+_SSO_TIMESTAMPS_USED: set[tuple[str, int]] = set()
+
+
+def _fresh_sso_age(resource_id: str) -> int:
+    now, age = int(time.time()), 0
+    while (resource_id, now - age) in _SSO_TIMESTAMPS_USED:
+        age += 1
+    _SSO_TIMESTAMPS_USED.add((resource_id, now - age))
+    return age
 
 
 def owned_postgres_objects() -> set[str]:

@@ -3,7 +3,6 @@ link, authorize against the Salesforce stand-in, map, and run ticks deterministi
 
 from __future__ import annotations
 
-import itertools
 import re
 import uuid as uuid_module
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from marketplace.services.jobs import tick_resource
 from standins.salesforce import StandIn
 from tests.support import PartnerClient
 
-_AGES = itertools.count(1)
 API = "/connect/api/v3"
 
 
@@ -190,7 +188,7 @@ def tear_down(conn: Connection) -> None:
 def sso(app: Flask, uuid: str) -> tuple[Any, str]:
     """A test client signed in to ``uuid``'s dashboard, and the page's CSRF token."""
     partner = PartnerClient(app.test_client(), app, "connect")
-    answer = partner.client.post("/sso/login", data=partner.sso_form(uuid, age_seconds=next(_AGES)))
+    answer = partner.client.post("/sso/login", data=partner.sso_form(uuid))
     assert answer.status_code == 302
     page = partner.client.get(f"/dashboard/{uuid}").get_data(as_text=True)
     match = re.search(r'name="csrf-token" content="([^"]+)"', page)

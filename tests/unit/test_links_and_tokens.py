@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from html import unescape
 
@@ -16,16 +15,6 @@ from tests.memory import LinkingAdapter, MemoryAdapter, MemoryBackend
 from tests.support import PartnerClient, build_app
 
 APP_A, APP_B = str(uuid.uuid4()), str(uuid.uuid4())
-_USED_TIMESTAMPS: set[int] = set()
-
-
-def _fresh_age() -> int:
-    """An SSO token age whose timestamp no earlier sign-in used (tokens are single use)."""
-    now, age = int(time.time()), 0
-    while now - age in _USED_TIMESTAMPS:
-        age += 1
-    _USED_TIMESTAMPS.add(now - age)
-    return age
 
 
 @pytest.fixture
@@ -51,12 +40,7 @@ def _provision(app, slug: str, name: str, app_id: str | None) -> str:
 
 def _signed_in(app, uuid_: str) -> tuple[PartnerClient, str]:
     partner = _partner(app, "linking")
-    assert (
-        partner.client.post(
-            "/sso/login", data=partner.sso_form(uuid_, age_seconds=_fresh_age())
-        ).status_code
-        == 302
-    )
+    assert partner.client.post("/sso/login", data=partner.sso_form(uuid_)).status_code == 302
     page = partner.client.get(f"/dashboard/{uuid_}").get_data(as_text=True)
     return partner, re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
