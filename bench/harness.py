@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from bench.servers import broker_env, gunicorn
+from bench.servers import broker_env, web_process
 from tests.support import ENCRYPTION_KEY, PartnerClient, build_app, name_prefix
 
 
@@ -56,7 +56,7 @@ def ratio_line(
 
 @contextmanager
 def served_broker(scratch: Path, slug: str, **settings: str) -> Iterator[tuple[str, PartnerClient]]:
-    """The broker as production runs it (gunicorn, the Procfile's 2 workers x 4 threads) on a
+    """The broker as the Procfile's web process runs it (:func:`bench.servers.web_process`) on a
     SQLite store in ``scratch``; yield its base URL and a platform client for ``slug``."""
     store = f"sqlite:///{scratch}/store.db"
     app = build_app(store, LOG_LEVEL="WARNING")  # migrations, catalog, and the manifest
@@ -70,5 +70,5 @@ def served_broker(scratch: Path, slug: str, **settings: str) -> Iterator[tuple[s
         LOG_LEVEL="WARNING",
         **settings,
     )
-    with gunicorn("app:app", env, scratch / "web.log", 2, "/healthz", 4) as base:
+    with web_process("app:web", env, scratch / "web.log") as base:
         yield base, partner

@@ -12,8 +12,9 @@ credentials. Each page is fetched both ways, interleaved:
   trip);
 * direct: the equivalent SELECT on one open connection as the tenant, then ``json.dumps``.
 
-The broker serves the same store from gunicorn (2 workers x 4 threads, ``bench/odata_app.py``),
-as a web dyno would, so the client and the server do not share one interpreter lock.
+The broker serves the same store as the Procfile's web process does (``gunicorn -c
+gunicorn.conf.py``: 2 asyncio workers, 4 app threads each; ``bench/odata_app.py``), so the
+client and the server do not share one interpreter lock.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from addons.postgres.dataservice import close_idle_connections
 from bench.harness import p95
-from bench.servers import broker_env, gunicorn
+from bench.servers import broker_env, web_process
 from marketplace.extensions import db
 from tests.odata_support import odata_world
 from tests.support import ENCRYPTION_KEY, admin_url, name_prefix
@@ -97,7 +98,7 @@ def served(app: Any, scratch: Path) -> Iterator[str]:
         POSTGRES_ADMIN_URL=admin_url(),
         LOG_LEVEL="WARNING",
     )
-    with gunicorn("bench.odata_app:app", env, scratch / "web.log", 2, "/healthz", 4) as base:
+    with web_process("bench.odata_app:web", env, scratch / "web.log") as base:
         yield base
 
 

@@ -65,17 +65,43 @@ def gunicorn(
     ready_path: str = "/",
     threads: int = 1,
 ) -> Iterator[str]:
-    """Run ``gunicorn target`` with ``workers`` workers on loopback (sync, or gthread with
-    ``threads`` > 1 as the Procfile's web process); yield its base URL."""
+    """Run ``gunicorn target`` with ``workers`` sync workers (gthread with ``threads`` > 1) on
+    loopback; yield its base URL. For a WSGI app beside another (the catalog benchmark)."""
     port = free_port()
     command = [
         str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
         "--worker-class", "sync" if threads == 1 else "gthread", "--threads", str(threads),
         "--access-logfile", "/dev/null", target,
     ]
+    with _serving(command, env, log, f"http://127.0.0.1:{port}", ready_path) as base:
+        yield base
+
+
+@contextmanager
+def web_process(
+    target: str, env: Mapping[str, str], log: Path, ready_path: str = "/healthz"
+) -> Iterator[str]:
+    """Run the broker as the Procfile's web process does (``gunicorn -c gunicorn.conf.py``:
+    the asyncio worker and the buffering bridge, ``WEB_CONCURRENCY`` x ``WEB_THREADS``,
+    default 2 x 4) with ``target`` the bridged app (``app:web``); yield its base URL."""
+    port = free_port()
+    served_env = {
+        **env,
+        "WEB_BIND": f"127.0.0.1:{port}",
+        "PROMETHEUS_MULTIPROC_DIR": str(log.parent / "metrics"),
+    }
+    (log.parent / "metrics").mkdir(exist_ok=True)
+    command = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", target]
+    with _serving(command, served_env, log, f"http://127.0.0.1:{port}", ready_path) as base:
+        yield base
+
+
+@contextmanager
+def _serving(
+    command: list[str], env: Mapping[str, str], log: Path, base: str, ready_path: str
+) -> Iterator[str]:
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=dict(env), stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base + ready_path, process)
         yield base

@@ -88,8 +88,9 @@ class Resource(Model):
     api_token_hash: Mapped[str | None] = mapped_column(String(64))
     api_token_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    addon: Mapped[Addon] = relationship()
-    plan: Mapped[Plan] = relationship()
+    # Every use of a resource reads its add-on and plan: load them in the same statement.
+    addon: Mapped[Addon] = relationship(lazy="joined", innerjoin=True)
+    plan: Mapped[Plan] = relationship(lazy="joined", innerjoin=True)
     authorization: Mapped[PlatformAuthorization | None] = relationship(
         back_populates="resource", cascade="all, delete-orphan"
     )
@@ -120,4 +121,4 @@ class ResourceLink(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     source: Mapped[Resource] = relationship(foreign_keys=[source_id])
-    target: Mapped[Resource] = relationship(foreign_keys=[target_id])
+    target: Mapped[Resource] = relationship(foreign_keys=[target_id], lazy="joined", innerjoin=True)

@@ -175,6 +175,13 @@ def test_a_collection_serves_rows_in_odata_json(world):
             [{"name": "alpha", "qty": 1, "id": 1}, {"name": "beta", "qty": 2, "id": 2}],
         ),
         ({"$orderby": "qty desc", "$top": "3"}, [10, 9, 8]),
+        (  # a page of converted columns (timestamps) ordered by one it does not select
+            {"$select": "at", "$orderby": "price desc", "$top": "2", "$skip": "1"},
+            [
+                {"at": "2021-06-09T08:00:00.000000Z", "id": 9},
+                {"at": "2021-06-08T08:00:00.000000Z", "id": 8},
+            ],
+        ),
         ({"$orderby": "price asc", "$top": "2"}, [4, 1]),  # null first ascending (OData)
         ({"$top": "2", "$skip": "3"}, [4, 5]),
         ({"$skip": "8"}, [9, 10]),

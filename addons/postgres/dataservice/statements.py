@@ -47,25 +47,50 @@ def select_statements(
     name: tuple[str, str], entity_set: EntitySet, query: Query
 ) -> tuple[Statement, Statement | None]:
     """The page's ``SELECT`` and, when ``query.count``, the ``SELECT count(*)`` on the table
-    ``name`` (schema, table)."""
+    ``name`` (schema, table).
+
+    A page whose columns need a JSON form (:data:`_AS_JSON`) picks its rows in an inner
+    query and converts only those: converting in the same query would convert every row
+    the ``OFFSET`` skips as well.
+    """
     table = sql.Identifier(*name)
     args: list[Any] = []
     where = _where(entity_set, query, args)
     names = query.select or tuple(c.name for c in entity_set.columns)
-    statement = sql.SQL("SELECT {} FROM {}{}{}").format(
-        select_list(entity_set, names), table, where, _order(name, entity_set, query.order_by)
-    )
-    page_args = list(args)
-    if query.limit is not None:
-        statement += sql.SQL(" LIMIT %s")
-        page_args.append(query.limit)
-    if query.offset:
-        statement += sql.SQL(" OFFSET %s")
-        page_args.append(query.offset)
+    terms = _order_terms(entity_set, query.order_by)
+    page = sql.SQL("{}{}{}").format(where, _order(name, terms), _limit(query, args))
+    if any(column(entity_set, n).type in _AS_JSON for n in names):
+        picked = list(dict.fromkeys([*names, *(col.name for col, _ in terms)]))
+        inner = sql.SQL("SELECT {} FROM {}{}").format(
+            sql.SQL(", ").join(map(sql.Identifier, picked)), table, page
+        )
+        statement = sql.SQL("SELECT {} FROM ({}) AS {}{}").format(
+            select_list(entity_set, names), inner, _PAGE, _order(("page",), terms)
+        )
+    else:
+        statement = sql.SQL("SELECT {} FROM {}{}").format(
+            select_list(entity_set, names), table, page
+        )
     count = None
     if query.count:
-        count = (sql.SQL("SELECT count(*) AS n FROM {}{}").format(table, where), args)
-    return (statement, page_args), count
+        count_args: list[Any] = []
+        count_where = _where(entity_set, query, count_args)
+        count = (sql.SQL("SELECT count(*) AS n FROM {}{}").format(table, count_where), count_args)
+    return (statement, args), count
+
+
+_PAGE = sql.Identifier("page")
+
+
+def _limit(query: Query, args: list[Any]) -> sql.Composable:
+    clause: sql.Composable = sql.SQL("")
+    if query.limit is not None:
+        clause += sql.SQL(" LIMIT %s")
+        args.append(query.limit)
+    if query.offset:
+        clause += sql.SQL(" OFFSET %s")
+        args.append(query.offset)
+    return clause
 
 
 def write_statement(name: tuple[str, str], entity_set: EntitySet, write: Write) -> Statement:
@@ -200,7 +225,9 @@ def _comparison(
     if not negated:
         return sql.SQL("{} {} %s").format(ident, sql.SQL(_OPERATORS[op]))
     if op == "eq":
-        return sql.SQL("{} IS DISTINCT FROM %s").format(ident)
+        # Without nulls the two agree, and only <> can use an index.
+        template = "{} IS DISTINCT FROM %s" if col.nullable else "{} <> %s"
+        return sql.SQL(template).format(ident)
     template = "({0} {1} %s OR {0} IS NULL)" if col.nullable else "{0} {1} %s"
     return sql.SQL(template).format(ident, sql.SQL(_NEGATED[op]))
 
@@ -231,19 +258,29 @@ def _search(entity_set: EntitySet, text: str, args: list[Any]) -> sql.Composable
     return sql.SQL("(") + sql.SQL(" OR ").join(matches) + sql.SQL(")")
 
 
-def _order(
-    table: tuple[str, str], entity_set: EntitySet, order_by: Sequence[tuple[str, bool]]
-) -> sql.Composable:
-    # Qualified: the select list's JSON forms carry the columns' names as aliases, and
-    # ORDER BY would sort by those (text) instead of the columns.
+def _order_terms(
+    entity_set: EntitySet, order_by: Sequence[tuple[str, bool]]
+) -> list[tuple[Column, str]]:
+    """The ordering's columns and directions, ending with the key so pages never overlap."""
     ordered = {name for name, _ in order_by}
     terms = [*order_by, *((k, False) for k in entity_set.key if k not in ordered)]
-    items = []
+    directed = []
     for name, descending in terms:
         col = column(entity_set, name)
         direction = "DESC" if descending else "ASC"
         if col.nullable:  # OData: null sorts before any value in ascending order
             direction += " NULLS LAST" if descending else " NULLS FIRST"
-        qualified = sql.Identifier(*table, col.name)
-        items.append(sql.SQL("{} " + direction).format(qualified))
-    return sql.SQL(" ORDER BY ") + sql.SQL(", ").join(items) if items else sql.SQL("")
+        directed.append((col, direction))
+    return directed
+
+
+def _order(relation: tuple[str, ...], terms: Sequence[tuple[Column, str]]) -> sql.Composable:
+    # Qualified: the select list's JSON forms carry the columns' names as aliases, and
+    # ORDER BY would sort by those (text) instead of the columns.
+    if not terms:
+        return sql.SQL("")
+    items = [
+        sql.SQL("{} " + direction).format(sql.Identifier(*relation, col.name))
+        for col, direction in terms
+    ]
+    return sql.SQL(" ORDER BY ") + sql.SQL(", ").join(items)
