@@ -16,6 +16,8 @@ import os
 wsgi_app = "app:web"
 bind = os.environ.get("WEB_BIND") or f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 worker_class = "asgi"
+# uvloop (a dependency) when importable, else asyncio's own loop.
+asgi_loop = "auto"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Concurrent connections per worker (slow ones included); each costs a socket, not a thread.
 worker_connections = 1000

@@ -29,7 +29,7 @@ sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import p95
-from bench.servers import BIN, ROOT, broker_env, gunicorn, postgres_store, release
+from bench.servers import BIN, ROOT, broker_env, postgres_store, release, web_process
 from tests.support import admin_url, basic_auth
 
 GOAL_P95_SECONDS = 3.0
@@ -105,7 +105,7 @@ def main() -> None:
             env = broker_env(scratch, store_url, PREFIX, LOG_LEVEL="WARNING")
             release(env)
             headers = basic_auth("postgres", partner_password(env))
-            with gunicorn("app:app", env, scratch / "web.log", 2, "/api/addon-services", 4) as base:
+            with web_process("app:web", env, scratch / "web.log", "/api/addon-services") as base:
                 until = time.monotonic() + args.seconds
                 work = (base, headers, until, calls, failures)
                 clients = [

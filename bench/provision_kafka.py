@@ -3,13 +3,15 @@
 Run with `.venv/bin/python bench/provision_kafka.py --cycles 30` against the local stack (make
 services). Both sides run interleaved in one process, so drift hits them alike.
 
-The raw side makes the same admin calls the adapter makes, each cycle on fresh clients as the
-adapter does: SCRAM upsert, the seven PREFIXED ACLs, the quota alter (kafka-python), then ACL
-delete, SCRAM delete and quota removal. The broker side adds the HTTP round trip, Basic auth,
-the store's row lock and commits, Fernet, a cluster check before creating anything, the topic
-and group sweep on removal, and the wait until the new user's SASL login works (credentials
-reach the broker asynchronously). A third line, "raw + login", adds that login wait to the raw
-side: that is the like-for-like comparison, and the goal applies to it.
+The raw side makes the same admin calls the adapter makes, on the same warm, process-wide admin
+clients (``KafkaAdmin`` and ``QuotaAdmin`` share one connection each per process): SCRAM
+upsert, the seven PREFIXED ACLs, the quota alter (kafka-python), then ACL delete, SCRAM delete
+and quota removal. The goal (issue 12: <= 1.15) applies to that bare line. The broker side
+adds the HTTP round trip, Basic auth, the store's row lock and commits, Fernet, a cluster check
+before creating anything, the topic and group sweep on removal, and the wait until the new
+user's SASL login works (credentials reach the broker asynchronously; the broker answers only
+once a tenant's first connection will work). A third line, "raw + login", adds that wait to the
+raw side, to show how much of the gap it is.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from bench.harness import broker_cycle, ratio_line, report, served_broker
 from marketplace.adapters import random_password
 from marketplace.config import load_config
 
-GOAL_RATIO = 1.5
+GOAL_RATIO = 1.15
 QUOTAS = {"producer_byte_rate": 65536.0, "consumer_byte_rate": 262144.0}
 
 
@@ -88,9 +90,9 @@ def main() -> None:
 
     raw, raw_login, broker = series["raw admin"], series["raw + login"], series["broker"]
     report(series, args.cycles)
-    ratio_line(broker, raw, "raw admin")
-    login_ratio = ratio_line(broker, raw_login, "raw + login", GOAL_RATIO)
-    print("PASS" if login_ratio < GOAL_RATIO else "OVER GOAL")
+    ratio = ratio_line(broker, raw, "raw admin", GOAL_RATIO)
+    ratio_line(broker, raw_login, "raw + login")
+    print("PASS" if ratio < GOAL_RATIO else "OVER GOAL")
 
 
 if __name__ == "__main__":
