@@ -16,6 +16,7 @@ from tests.support import ENCRYPTION_KEY, PartnerClient, build_app, name_prefix
 
 def broker_cycle(session: requests.Session, base: str, partner: PartnerClient, plan: str) -> float:
     """Provision then deprovision one resource through the Partner API; return seconds."""
+    session.trust_env = False  # the platform's client: no environment lookups per request
     body = partner.provision_body(plan=plan)
     started = time.perf_counter()
     created = session.post(

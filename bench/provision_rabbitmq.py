@@ -90,6 +90,7 @@ def main() -> None:
             requests.Session() as raw_session,
         ):
             raw_session.auth = admin
+            raw_session.trust_env = False  # as the adapter's sessions: no environment lookups
             broker_cycle(
                 broker_session, base, partner, PLAN.slug
             )  # warm-up: imports, first connections

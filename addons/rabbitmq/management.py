@@ -68,6 +68,10 @@ class ManagementClient:
         # from many short-lived threads: each call borrows an idle session, so keep-alive
         # connections outlive the threads and no two threads share a session at once.
         self._idle_sessions: queue.SimpleQueue[requests.Session] = queue.SimpleQueue()
+        self._proxies = requests.utils.get_environ_proxies(self.base_url)
+        self._verify: str | bool = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
 
     # --- vhosts, users, permissions ---------------------------------------------------------
 
@@ -164,6 +168,10 @@ class ManagementClient:
         except queue.Empty:
             session = requests.Session()
             session.auth = self._auth
+            # The environment (proxies, CA bundle) is read once here, not on every request.
+            session.trust_env = False
+            session.proxies = self._proxies
+            session.verify = self._verify
         try:
             yield session
         finally:

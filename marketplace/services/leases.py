@@ -163,3 +163,29 @@ def lock_resource(uuid: str) -> Resource:
         db.session.rollback()
         raise NotFound("No resource with this uuid.")
     return resource
+
+
+def commit_under_lease() -> None:
+    """Commit without expiring what the session has loaded.
+
+    For a party that holds a resource's lease: nobody else writes that row until the lease
+    is given back, so the loaded objects stay true after the commit, and SQLAlchemy's default
+    (expire everything, re-read it on the next access) would only add round trips.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+def end_transaction_under_lease() -> None:
+    """End the open transaction before a backend call, so no store transaction or lock is
+    held across it, keeping the loaded objects (see :func:`commit_under_lease`). Anything
+    still pending is discarded, as a rollback would."""
+    session = db.session()
+    if session.new or session.dirty or session.deleted:
+        session.rollback()
+    else:
+        commit_under_lease()

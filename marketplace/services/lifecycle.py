@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, inspect, or_, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace.adapters import (
     ActionResult,
@@ -42,10 +43,11 @@ from marketplace.adapters import (
     ResourceRef,
 )
 from marketplace.extensions import db
-from marketplace.models import Plan, Resource, ResourceLink, ResourceState
+from marketplace.models import Plan, PlatformAuthorization, Resource, ResourceLink, ResourceState
 from marketplace.models._types import utcnow
 from marketplace.services import events
 from marketplace.services.crypto import Vault
+from marketplace.services.leases import end_transaction_under_lease
 
 log = logging.getLogger(__name__)
 
@@ -328,14 +330,15 @@ class Lifecycle:
 
     def remove_backend(self, resource: Resource) -> None:
         """Release dependants (committed), then delete the backend objects with no store
-        transaction open. The resource's own state is the caller's to write.
+        transaction open. The resource's own state is the caller's to write; the caller holds
+        its lease.
 
         :raises AdapterError: the backend is down; a retry finishes the job.
         """
         adapter = self.adapter(resource)
         self.release_dependants(resource)
         ref = self.ref(resource)
-        db.session.commit()  # nothing pending: no lock is held across the backend call
+        end_transaction_under_lease()  # no lock is held across the backend call
         adapter.deprovision(ref)
 
     def forget(self, resource: Resource, state: ResourceState) -> None:
@@ -353,7 +356,14 @@ class Lifecycle:
         resource.log_input_url_encrypted = None
         if state == ResourceState.DEPROVISIONED:
             resource.deprovisioned_at = utcnow()
-        if resource.authorization is not None:
+        if "authorization" in inspect(resource).unloaded:  # one DELETE, not a read and a DELETE
+            db.session.execute(
+                delete(PlatformAuthorization).where(
+                    PlatformAuthorization.resource_id == resource.id
+                )
+            )
+            set_committed_value(resource, "authorization", None)
+        elif resource.authorization is not None:
             db.session.delete(resource.authorization)
             resource.authorization = None
         db.session.execute(

@@ -25,7 +25,14 @@ from marketplace.models import Addon, Plan, PlatformAuthorization, Resource, Res
 from marketplace.models._types import utcnow
 from marketplace.services.async_provisioning import CANCEL_STEP, DEPROVISION_STEP, PROVISION_STEPS
 from marketplace.services.crypto import Vault
-from marketplace.services.leases import REQUEST_LEASE, Lease, new_owner, request_lease
+from marketplace.services.leases import (
+    REQUEST_LEASE,
+    Lease,
+    commit_under_lease,
+    end_transaction_under_lease,
+    new_owner,
+    request_lease,
+)
 from marketplace.services.lifecycle import Lifecycle
 from marketplace.services.provisioning_outcomes import (
     Accepted,
@@ -171,9 +178,14 @@ class Provisioner:
                 grant_code_encrypted=self._vault.encrypt(command.grant_code),
                 grant_expires_at=command.grant_expires_at,
             )
+        else:
+            resource.authorization = None  # known, so nothing asks the store later
         db.session.add(resource)
         try:
-            db.session.commit()
+            if is_async:
+                db.session.commit()
+            else:
+                commit_under_lease()  # the INSERT took the lease: what is loaded stays true
         except IntegrityError:  # a concurrent duplicate inserted it first
             db.session.rollback()
             return None
@@ -215,7 +227,7 @@ class Provisioner:
         :raises MarketplaceError: the adapter failed; what it made was removed.
         """
         request = self._lifecycle.provision_request(resource)
-        db.session.rollback()  # nothing pending: no transaction is open across the backend call
+        end_transaction_under_lease()  # no transaction is open across the backend call
         try:
             result = self._lifecycle.adapter(resource).provision(request)
         except AdapterError as error:
@@ -232,7 +244,7 @@ class Provisioner:
         lease.clear(resource)
         ticking = resource.next_tick_at is not None
         grant = resource.authorization is not None
-        db.session.commit()
+        commit_under_lease()  # gives the lease back; the answer reads what was just written
         if grant:
             self._exchange_grant_now(resource.uuid)  # while valid, whatever the worker's state
             self._scheduler.enqueue_drive(resource.uuid, 0.0)
