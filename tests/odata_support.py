@@ -167,3 +167,27 @@ def _row_id(uuid_: str) -> str:
     from sqlalchemy import select
 
     return db.session.scalar(select(Resource.id).where(Resource.uuid == uuid_))
+
+
+@contextmanager
+def module_world(store_url: str, tag: str, schema: str, *tables: str) -> Iterator[World]:
+    """A world for a whole test module: its own name prefix (so each test's leftover check
+    does not see it), ``schema`` run in the tenant database, External Objects on and
+    ``tables`` shared; ``credentials``, ``auth`` and ``root`` (the service path) set."""
+    from tests import support
+
+    saved = support._TestPrefix.value
+    support._TestPrefix.value = f"{support.SESSION_PREFIX}{tag}_"
+    try:
+        with odata_world(store_url) as world:
+            support.CREATED_APPS.remove(world.app)
+            world.sql(schema)
+            credentials = world.enable()
+            shared = world.share(*tables)
+            assert shared.status_code == 200, shared.get_json()
+            world.credentials = credentials
+            world.auth = basic(credentials["username"], credentials["password"])
+            world.root = "/odata/v4/" + credentials["url"].split("/odata/v4/")[1]
+            yield world
+    finally:
+        support._TestPrefix.value = saved

@@ -1,0 +1,124 @@
+"""The OData 4.0 service over real Postgres at its edges: special numbers, long filters, odd
+keys, names and types the catalog refuses, database refusals, and what is logged."""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import quote
+
+import pytest
+
+from marketplace.odata import protocol
+from tests.odata_support import module_world
+
+SCHEMA = """
+CREATE SCHEMA edge;
+CREATE TABLE edge.floats (id int PRIMARY KEY, d float8, r real, n numeric, n2 numeric(10,2));
+INSERT INTO edge.floats VALUES
+  (1, 'NaN', 'Infinity', 'NaN', 1.5), (2, '-Infinity', 1, 'Infinity', 2),
+  (3, 'Infinity', '-Infinity', '-Infinity', 3), (4, 0.5, 0.25, 1, 4);
+CREATE TABLE edge.flags (id int PRIMARY KEY, b boolean NOT NULL DEFAULT true);
+INSERT INTO edge.flags SELECT g, g % 2 = 0 FROM generate_series(0, 99) g;
+"""
+TABLES = ("edge.floats", "edge.flags")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    store = f"sqlite:///{tmp_path_factory.mktemp('odata') / 'store.db'}"
+    with module_world(store, "xoed", SCHEMA, *TABLES) as world:
+        yield world
+
+
+def get(world, path, headers=None, **params):
+    query = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items())
+    return world.app.test_client().get(
+        world.root + path + ("?" + query if query else ""),
+        headers={**world.auth, **(headers or {})},
+    )
+
+
+def send(world, method, path, body=None):
+    client = world.app.test_client()
+    return client.open(world.root + path, method=method, json=body, headers=world.auth)
+
+
+def strict_json(answer):
+    """The body parsed as strict JSON (no NaN/Infinity tokens)."""
+
+    def refuse(token):
+        raise AssertionError(f"invalid JSON token {token}")
+
+    return json.loads(answer.get_data(as_text=True), parse_constant=refuse)
+
+
+def error_message(answer, status=400):
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    body = strict_json(answer)
+    assert set(body["error"]) == {"code", "message"}
+    return body["error"]["message"]
+
+
+# --- special numbers ---------------------------------------------------------------------------
+
+
+def test_nan_and_infinities_are_odata_strings_in_strict_json(world):
+    answer = get(world, "edge$floats", **{"$orderby": "id"})
+    assert answer.status_code == 200
+    rows = strict_json(answer)["value"]
+    assert [(r["d"], r["r"], r["n"]) for r in rows] == [
+        ("NaN", "INF", "NaN"),
+        ("-INF", 1.0, "INF"),
+        ("INF", "-INF", "-INF"),
+        (0.5, 0.25, 1.0),
+    ]
+    assert rows[0]["n2"] == 1.5
+    one = get(world, "edge$floats(1)")
+    assert strict_json(one)["d"] == "NaN"
+
+
+def test_double_columns_take_the_special_strings_and_refuse_overflowing_numbers(world):
+    created = send(world, "POST", "edge$floats", {"id": 10, "d": "INF", "r": "NaN", "n2": 1})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert strict_json(created)["d"] == "INF" and strict_json(created)["r"] == "NaN"
+    assert world.sql("SELECT d::text, r::text FROM edge.floats WHERE id = 10") == [
+        ("Infinity", "NaN")
+    ]
+    assert send(world, "PATCH", "edge$floats(10)", {"d": "-INF"}).status_code == 204
+    assert world.sql("SELECT d::text FROM edge.floats WHERE id = 10") == [("-Infinity",)]
+    client = world.app.test_client()
+    for raw in ('{"id": 11, "d": 1e400}', '{"id": 11, "d": NaN}', '{"id": 11, "d": -Infinity}'):
+        answer = client.post(
+            world.root + "edge$floats",
+            data=raw,
+            headers={**world.auth, "Content-Type": "application/json"},
+        )
+        assert "d" in error_message(answer)
+    assert "d" in error_message(send(world, "POST", "edge$floats", {"id": 11, "d": 10**400}))
+    assert "d" in error_message(send(world, "POST", "edge$floats", {"id": 11, "d": "inf"}))
+    for text in ("NaN", "sNaN", "Infinity", "-Infinity"):
+        answer = send(world, "POST", "edge$floats", {"id": 11, "n": text})
+        assert "Edm.Decimal" in error_message(answer)
+    assert world.sql("SELECT count(*) FROM edge.floats WHERE id = 11") == [(0,)]
+    assert send(world, "DELETE", "edge$floats(10)").status_code == 204
+
+
+# --- what is logged ----------------------------------------------------------------------------
+
+
+def test_an_unexpected_error_is_a_500_that_logs_no_client_text(world, monkeypatch, caplog):
+    secret = "secret-from-" + "the-exception"
+
+    def explode(*args, **kwargs):
+        raise RuntimeError(secret)
+
+    monkeypatch.setattr(protocol, "parse_query", explode)
+    caplog.set_level(logging.DEBUG)
+    answer = get(world, "edge$floats", **{"clienttext": "secret-from-the-client"})
+    assert "internal_error" in answer.get_data(as_text=True) and answer.status_code == 500
+    # the access log's line (every request's path, at INFO) is not this error's
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+    assert "RuntimeError" in logged
+    assert "secret-from" not in logged
+    assert "edge$floats" not in logged
