@@ -122,3 +122,33 @@ def test_an_unexpected_error_is_a_500_that_logs_no_client_text(world, monkeypatc
     assert "RuntimeError" in logged
     assert "secret-from" not in logged
     assert "edge$floats" not in logged
+
+
+# --- long filters ------------------------------------------------------------------------------
+
+
+def test_a_long_chain_of_or_is_one_level_not_too_deep(world):
+    chain = " or ".join(f"id eq {i}" for i in range(0, 140, 2))  # 70 terms, as Salesforce sends
+    answer = get(world, "edge$flags", **{"$filter": chain, "$orderby": "id"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert [r["id"] for r in strict_json(answer)["value"]] == list(range(0, 100, 2))
+    chain = " and ".join(f"id ne {i}" for i in range(0, 99))  # 99 terms
+    answer = get(world, "edge$flags", **{"$filter": chain})
+    assert [r["id"] for r in strict_json(answer)["value"]] == [99]
+    mixed = f"b and ({' or '.join(f'id eq {i}' for i in range(70))}) and not (id lt 60)"
+    answer = get(world, "edge$flags", **{"$filter": mixed, "$orderby": "id"})
+    assert [r["id"] for r in strict_json(answer)["value"]] == [60, 62, 64, 66, 68]
+
+
+def test_real_nesting_and_the_number_of_conditions_stay_bounded(world):
+    nested = "(" * 70 + "b" + ")" * 70
+    assert get(world, "edge$flags", **{"$filter": nested}).status_code == 200  # parentheses only
+    deep = "not " * 70 + "b"
+    assert "nested too deeply" in error_message(get(world, "edge$flags", **{"$filter": deep}))
+    too_many = " or ".join(["b"] * 1001)
+    answer = get(world, "edge$flags", **{"$filter": too_many})
+    assert "more than 1000 conditions" in error_message(answer)
+    alternating = " and ".join(["(b or b)"] * 501)  # 1002 conditions
+    answer = get(world, "edge$flags", **{"$filter": alternating})
+    assert "more than 1000 conditions" in error_message(answer)
+    assert get(world, "edge$flags", **{"$filter": " or ".join(["b"] * 1000)}).status_code == 200
