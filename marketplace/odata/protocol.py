@@ -28,6 +28,7 @@ from marketplace.odata.values import from_json, from_literal
 SUPPORTED_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$skip", "$count", "$search"}
 IGNORED_OPTIONS = {"$format", "$skiptoken"}
 MAX_TOP = 1_000_000_000
+_DIGITS = re.compile(r"[0-9]{1,10}")
 _PATH = re.compile(r"^(?P<set>[^()/]+)(?:\((?P<key>.*)\))?(?P<count>/\$count)?$", re.DOTALL)
 _ORDER_TERM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+(asc|desc))?\s*$", re.IGNORECASE)
 
@@ -192,9 +193,11 @@ def _integer(args: Mapping[str, str], name: str) -> int | None:
     text = args.get(name)
     if text is None:
         return None
-    if not text.strip().isdigit() or int(text) > MAX_TOP:
+    digits = text.strip()
+    # ASCII digits only: str.isdigit() also takes "²" (int() refuses it) and "٣"
+    if _DIGITS.fullmatch(digits) is None or int(digits) > MAX_TOP:
         raise BadRequest(f"{name} must be a non-negative integer, not {text[:40]!r}.")
-    return int(text)
+    return int(digits)
 
 
 def _boolean(args: Mapping[str, str], name: str) -> bool:

@@ -152,3 +152,17 @@ def test_real_nesting_and_the_number_of_conditions_stay_bounded(world):
     answer = get(world, "edge$flags", **{"$filter": alternating})
     assert "more than 1000 conditions" in error_message(answer)
     assert get(world, "edge$flags", **{"$filter": " or ".join(["b"] * 1000)}).status_code == 200
+
+
+# --- query options -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1²", "\uff11", "9" * 5000, "1_0", "+1", " "])
+@pytest.mark.parametrize("option", ["$top", "$skip"])
+def test_top_and_skip_take_ascii_digits_only(world, option, value):
+    assert option in error_message(get(world, "edge$flags", **{option: value}))
+
+
+def test_top_and_skip_with_ascii_digits(world):
+    answer = get(world, "edge$flags", **{"$top": " 2 ", "$skip": "0003", "$orderby": "id"})
+    assert [r["id"] for r in strict_json(answer)["value"]] == [3, 4]
