@@ -61,18 +61,17 @@ def parse_key(text: str, entity_set: EntitySet) -> dict[str, Any]:
 
     :raises BadRequest: malformed, a wrong property, or a value of the wrong type.
     """
-    parts = _split_outside_quotes(text, ",")
+    parts = _key_parts(text)
     named: dict[str, str] = {}
-    if len(parts) == 1 and "=" not in _unquoted(parts[0]):
+    if len(parts) == 1 and parts[0][0] is None:
         if len(entity_set.key) != 1:
             raise BadRequest(f"Name every key property of {entity_set.name}: {_keys(entity_set)}.")
-        named[entity_set.key[0]] = parts[0]
+        named[entity_set.key[0]] = parts[0][1]
     else:
-        for part in parts:
-            name, sep, literal = part.partition("=")
-            if not sep or name.strip() not in entity_set.key or name.strip() in named:
+        for name, literal in parts:
+            if name is None or name not in entity_set.key or name in named:
                 raise BadRequest(f"The key of {entity_set.name} is ({_keys(entity_set)}).")
-            named[name.strip()] = literal
+            named[name] = literal
     if set(named) != set(entity_set.key):
         raise BadRequest(f"The key of {entity_set.name} is ({_keys(entity_set)}).")
     values = {}
@@ -217,24 +216,26 @@ def _literal(text: str, what: str) -> ast._Node:
     return node
 
 
-def _split_outside_quotes(text: str, separator: str) -> list[str]:
-    parts: list[str] = []
-    current: list[str] = []
+def _key_parts(text: str) -> list[tuple[str | None, str]]:
+    """``(<text>)`` split into (name or None, literal) pairs: at the commas, and at the first
+    ``=`` of each part, outside quoted strings (``'x=y'`` and ``'a,b'`` are one literal; a
+    ``''`` inside a string toggles the quoting twice)."""
+    parts: list[tuple[str | None, str]] = []
+    name: str | None = None
+    start = 0
     quoted = False
-    for char in text:
+    for index, char in enumerate(text):
         if char == "'":
-            quoted = not quoted  # '' inside a string toggles twice
-        if char == separator and not quoted:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "=" and name is None:
+            name, start = text[start:index].strip(), index + 1
+        elif char == ",":
+            parts.append((name, text[start:index]))
+            name, start = None, index + 1
+    parts.append((name, text[start:]))
     return parts
-
-
-def _unquoted(text: str) -> str:
-    return "".join(_split_outside_quotes(text, "'")[::2]) if "'" in text else text
 
 
 def _keys(entity_set: EntitySet) -> str:

@@ -138,15 +138,20 @@ def special_number(value: float | Decimal) -> str:
     return "INF" if value > 0 else "-INF"
 
 
-def literal_text(value: Any) -> str:
-    """``value`` as an OData URL literal (key predicates in ``@odata.id`` and Location)."""
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+def key_literal(column: Column, value: Any) -> str:
+    """``value`` of the key column ``column``, as its JSON answer holds it, as an OData URL
+    literal typed by the column (URL Conventions 4.3.1, ABNF ``keyPredicate``): strings
+    quoted with ``''`` escapes; numbers, booleans, GUIDs, dates, times and timestamps bare.
+    Not yet percent-encoded."""
+    if column.type in ("string", "json"):
+        return "'" + str(value).replace("'", "''") + "'"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, dt.date | dt.time | uuid.UUID):
-        return str(to_json(value))
-    return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else special_number(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else special_number(value)
+    return str(value if isinstance(value, str | int) else to_json(value))
 
 
 def _bounded(column: Column, value: int) -> int:

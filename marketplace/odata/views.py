@@ -27,7 +27,7 @@ from marketplace.errors import BadRequest, Forbidden, MarketplaceError, NotFound
 from marketplace.extensions import db
 from marketplace.odata import access, csdl, protocol, responses
 from marketplace.odata.management import data_ref, unavailable_reason
-from marketplace.odata.values import literal_text
+from marketplace.odata.values import key_literal
 
 MAX_PAGE_SIZE = 10_000
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "MERGE"]
@@ -195,10 +195,15 @@ def _context(service_id: str, entity_set: EntitySet, select: Sequence[str]) -> s
 
 
 def _key_path(entity_set: EntitySet, row: Mapping[str, Any]) -> str:
-    if len(entity_set.key) == 1:
-        return f"({quote(literal_text(row[entity_set.key[0]]), safe='')})"
-    parts = (f"{k}={quote(literal_text(row[k]), safe='')}" for k in entity_set.key)
-    return f"({','.join(parts)})"
+    """``(<key>)`` of ``row``, each literal typed by its column and percent-encoded."""
+    literals = {}
+    for name in entity_set.key:
+        column = entity_set.column(name)
+        assert column is not None  # the key's columns are the entity set's
+        literals[name] = quote(key_literal(column, row[name]), safe="")
+    if len(literals) == 1:
+        return f"({next(iter(literals.values()))})"
+    return "(" + ",".join(f"{quote(k, safe='')}={v}" for k, v in literals.items()) + ")"
 
 
 def _args() -> dict[str, str]:
