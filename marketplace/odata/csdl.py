@@ -7,9 +7,10 @@
   ``EntityType`` per entity set (its ``Key`` and typed ``Property`` elements, ``Nullable``,
   ``MaxLength``, ``Precision``/``Scale``) and an ``EntityContainer`` with the ``EntitySet``s.
 
-Entity set names (``schema$table``) are served as they are; entity type names, which must be
-OData simple identifiers, replace other characters with ``_`` (and get a suffix when two
-collide).
+Entity set names (``schema$table``, from identifiers only: the catalog refuses other tables)
+are served as they are, percent-encoded in URLs (:func:`url_name`); entity type names, which
+must be OData simple identifiers, replace other characters with ``_`` (and get a suffix when
+two collide).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 from marketplace.adapters.data import EntitySet
@@ -33,8 +35,16 @@ def service_document(root_url: str, entity_sets: Sequence[EntitySet]) -> dict[st
     """The service document (every entity set with its relative URL)."""
     return {
         "@odata.context": f"{root_url}$metadata",
-        "value": [{"name": s.name, "kind": "EntitySet", "url": s.name} for s in entity_sets],
+        "value": [
+            {"name": s.name, "kind": "EntitySet", "url": url_name(s.name)} for s in entity_sets
+        ],
     }
+
+
+def url_name(name: str) -> str:
+    """An entity set's name as a URL path segment or fragment: percent-encoded (UTF-8), but
+    for ``$``, which URLs allow there and which every entity set name holds."""
+    return quote(name, safe="$")
 
 
 def type_names(entity_sets: Sequence[EntitySet]) -> dict[str, str]:

@@ -30,7 +30,8 @@ IGNORED_OPTIONS = {"$format", "$skiptoken"}
 MAX_TOP = 1_000_000_000
 _DIGITS = re.compile(r"[0-9]{1,10}")
 _PATH = re.compile(r"^(?P<set>[^()/]+)(?:\((?P<key>.*)\))?(?P<count>/\$count)?$", re.DOTALL)
-_ORDER_TERM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+(asc|desc))?\s*$", re.IGNORECASE)
+# a property is a Unicode identifier, as $filter's (odata-query's) and the catalog's are
+_ORDER_TERM = re.compile(r"^\s*([^\W\d]\w*)(?:\s+(asc|desc))?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

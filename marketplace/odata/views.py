@@ -95,7 +95,7 @@ def resource(service_id: str, path: str) -> Response:
     if row is None:
         raise NotFound(f"{entity_set.name} has no entity with this key.")
     if "return=representation" in request.headers.get("Prefer", ""):
-        body = {"@odata.context": f"{_root(service_id)}$metadata#{entity_set.name}/$entity"}
+        body = {"@odata.context": _context(service_id, entity_set, ()) + "/$entity"}
         return responses.odata_json(body | dict(row))
     return responses.no_content()
 
@@ -178,7 +178,7 @@ def _insert(
     headers = {"Location": location, "OData-EntityId": location}
     if "return=minimal" in request.headers.get("Prefer", ""):
         return responses.no_content(headers | {"Preference-Applied": "return=minimal"})
-    body = {"@odata.context": f"{_root(service_id)}$metadata#{entity_set.name}/$entity"}
+    body = {"@odata.context": _context(service_id, entity_set, ()) + "/$entity"}
     return responses.odata_json(body | dict(row), 201, headers)
 
 
@@ -190,8 +190,8 @@ def _root(service_id: str) -> str:
 
 
 def _context(service_id: str, entity_set: EntitySet, select: Sequence[str]) -> str:
-    selected = f"({','.join(select)})" if select else ""
-    return f"{_root(service_id)}$metadata#{entity_set.name}{selected}"
+    selected = quote(f"({','.join(select)})", safe="(),") if select else ""
+    return f"{_root(service_id)}$metadata#{csdl.url_name(entity_set.name)}{selected}"
 
 
 def _key_path(entity_set: EntitySet, row: Mapping[str, Any]) -> str:

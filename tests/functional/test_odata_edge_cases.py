@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from urllib.parse import quote
+from xml.etree import ElementTree as ET
 
 import pytest
 
@@ -30,7 +31,36 @@ CREATE TABLE edge.pairs (a text, b int, label text, PRIMARY KEY (a, b));
 CREATE TABLE edge.decimals (id numeric(12,3) PRIMARY KEY, label text);
 INSERT INTO edge.texts VALUES ('x=y', 'equals'), ('a,b', 'comma'), ('k=''v''', 'quoted');
 INSERT INTO edge.pairs VALUES ('p=q,r', 1, 'both');
+CREATE TABLE edge.wide (id numeric PRIMARY KEY);
+CREATE TABLE edge.wide16 (id numeric(16,0) PRIMARY KEY);
+CREATE TABLE edge.hundreds_key (id numeric(14,-2) PRIMARY KEY);
+CREATE TABLE edge.narrow (id numeric(15,0) PRIMARY KEY, label text);
+INSERT INTO edge.narrow VALUES (999999999999999, 'nines'), (999999999999998, 'eights');
+CREATE TABLE edge."odd name" (id int PRIMARY KEY);
+CREATE TABLE edge."a$b" (id int PRIMARY KEY);
+CREATE TABLE edge."1st" (id int PRIMARY KEY);
+CREATE TABLE edge."p(q)" (id int PRIMARY KEY);
+CREATE TABLE edge."s/t" (id int PRIMARY KEY);
+CREATE SCHEMA "we$ird";
+CREATE TABLE "we$ird".t (id int PRIMARY KEY);
+CREATE SCHEMA "a.b";
+CREATE TABLE "a.b".c (id int PRIMARY KEY, x int);
+CREATE SCHEMA a;
+CREATE TABLE a."b.c" (id int PRIMARY KEY, y text);
+CREATE TABLE edge.badkey ("key col" int PRIMARY KEY);
+CREATE SCHEMA "Größen";
+CREATE TABLE "Größen"."Maße" (
+  id int PRIMARY KEY, "Größe" int, "first name" text, "a-b" int, "x,y" int, "$z" int, "1st" int
+);
+INSERT INTO "Größen"."Maße" (id, "Größe", "first name")
+  VALUES (1, 10, 'a'), (2, 30, 'b'), (3, 20, 'c');
+CREATE TABLE edge.scales (
+  id int PRIMARY KEY, hundreds numeric(5,-2), tiny numeric(2,5), plain numeric(7,3)
+);
+INSERT INTO edge.scales VALUES (1, 12345, 0.00012, 1.5);
 """
+EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
+EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 TABLES = (
     "edge.floats",
     "edge.flags",
@@ -42,6 +72,9 @@ TABLES = (
     "edge.texts",
     "edge.pairs",
     "edge.decimals",
+    "edge.narrow",
+    "Größen.Maße",
+    "edge.scales",
 )
 
 
@@ -257,3 +290,90 @@ def test_location_after_post_can_be_followed_for_every_key_type(world, entity_se
     if bare_key is not None:  # typed literals are not quoted like strings
         assert path.endswith("(" + quote(str(entity[bare_key]), safe="") + ")")
     assert client.delete(path, headers=world.auth).status_code == 204
+
+
+# --- what the catalog refuses ------------------------------------------------------------------
+
+NOT_AN_IDENTIFIER = "its schema and table names must be identifiers"
+REFUSED = {
+    "edge.wide": "key column id is numeric: OData serves decimals as doubles",
+    "edge.wide16": "key column id is numeric(16,0)",
+    "edge.hundreds_key": "key column id is numeric(14,-2)",
+    "edge.odd name": NOT_AN_IDENTIFIER,
+    "edge.a$b": NOT_AN_IDENTIFIER,
+    "edge.1st": NOT_AN_IDENTIFIER,
+    "edge.p(q)": NOT_AN_IDENTIFIER,
+    "edge.s/t": NOT_AN_IDENTIFIER,
+    "we$ird.t": NOT_AN_IDENTIFIER,
+    "a.b.c": NOT_AN_IDENTIFIER,
+    "edge.badkey": "key column 'key col' is not an identifier",
+}
+
+
+def test_the_catalog_refuses_odd_names_and_wide_numeric_keys_and_says_why(world):
+    api = f"/connect/api/v3/connections/{world.xo_uuid}/odata/tables"
+    client = world.app.test_client()
+    tables = client.get(api, headers=world.bearer).get_json()["tables"]
+    listed = {t["name"]: t["reason"] for t in tables}
+    for name, reason in REFUSED.items():
+        assert listed[name] is not None and reason in listed[name], (name, listed[name])
+        refused = world.share(name)
+        assert refused.status_code == 422
+        assert f"{name}: {reason}" in refused.get_json()["message"], name
+    for name in ("edge.narrow", "Größen.Maße", "edge.scales", "edge.texts"):
+        assert listed[name] is None
+    served = [s["name"] for s in strict_json(get(world, ""))["value"]]
+    assert served == [name.replace(".", "$", 1) for name in TABLES]  # sharing nothing changed
+
+
+def test_a_numeric_key_of_15_digits_keeps_its_identity(world):
+    answer = get(world, "edge$narrow(999999999999998)")
+    assert strict_json(answer)["label"] == "eights"
+    created = send(world, "POST", "edge$narrow", {"id": "999999999999997", "label": "sevens"})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    followed = world.app.test_client().get(created.headers["Location"], headers=world.auth)
+    assert strict_json(followed)["label"] == "sevens"
+
+
+def test_unicode_names_are_served_and_encoded_in_urls(world):
+    document = strict_json(get(world, ""))
+    entry = next(s for s in document["value"] if s["name"] == "Größen$Maße")
+    assert entry["url"] == quote("Größen$Maße", safe="$")
+    answer = world.app.test_client().get(world.root + entry["url"], headers=world.auth)
+    body = strict_json(answer)
+    assert body["@odata.context"].endswith("$metadata#" + quote("Größen$Maße", safe="$"))
+    assert body["@odata.context"].isascii()
+    assert [r["id"] for r in body["value"]] == [1, 2, 3]
+    selected = strict_json(get(world, "Größen$Maße", **{"$select": "Größe"}))
+    assert selected["@odata.context"].isascii()
+    assert selected["@odata.context"].endswith(quote("(Größe,id)", safe="(),"))
+
+
+def test_columns_that_are_not_identifiers_are_left_out(world):
+    rows = strict_json(get(world, "Größen$Maße", **{"$orderby": "Größe desc"}))["value"]
+    assert rows == [{"id": 2, "Größe": 30}, {"id": 3, "Größe": 20}, {"id": 1, "Größe": 10}]
+    filtered = strict_json(get(world, "Größen$Maße", **{"$filter": "Größe ge 20"}))["value"]
+    assert [r["id"] for r in filtered] == [2, 3]
+    for name in ("first name", "a-b", "x,y", "$z", "1st"):
+        assert "first name" not in get(world, "$metadata").get_data(as_text=True)
+        assert error_message(get(world, "Größen$Maße", **{"$select": name}))
+    assert "no property" in error_message(send(world, "POST", "Größen$Maße", {"id": 9, "a-b": 1}))
+    assert send(world, "POST", "Größen$Maße", {"id": 9, "Größe": 1}).status_code == 201
+    assert send(world, "DELETE", "Größen$Maße(9)").status_code == 204
+
+
+def _properties(world, type_name):
+    root = ET.fromstring(get(world, "$metadata").data)
+    schema = root.find(f"{EDMX}DataServices/{EDM}Schema")
+    entity_type = next(t for t in schema.findall(f"{EDM}EntityType") if t.get("Name") == type_name)
+    return {p.get("Name"): p.attrib for p in entity_type.findall(f"{EDM}Property")}
+
+
+def test_metadata_of_unicode_columns_and_negative_or_large_scales(world):
+    assert list(_properties(world, "Gr__en_Ma_e")) == ["id", "Größe"]
+    scales = _properties(world, "edge_scales")
+    shown = {name: (p.get("Precision"), p.get("Scale")) for name, p in scales.items()}
+    assert shown["hundreds"] == ("7", "0")  # numeric(5,-2): up to 9999900
+    assert shown["tiny"] == ("5", "5")  # numeric(2,5): up to 0.00099
+    assert shown["plain"] == ("7", "3")
+    assert strict_json(get(world, "edge$scales(1)"))["hundreds"] == 12300
