@@ -127,8 +127,8 @@ def parse_write(
 ) -> Write:
     """The :class:`Write` of a POST (``insert``) or PATCH (``update``) body.
 
-    Annotations (``@odata.type`` ...) are ignored; an unknown property, a wrong type or a
-    key change is a 400.
+    Annotations (``@odata.type`` ...) are ignored; an unknown property, a computed one
+    (``Core.Computed`` in ``$metadata``), a wrong type or a key change is a 400.
     """
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object of property values.")
@@ -139,6 +139,8 @@ def parse_write(
         column = entity_set.column(name)
         if column is None:
             raise BadRequest(f"{entity_set.name} has no property {name[:80]!r}.")
+        if column.computed and not (kind == "update" and name in entity_set.key):
+            raise BadRequest(f"{name} is computed by the database; leave it out.")
         values[name] = from_json(column, value)
     if key is not None and any(k in values and values[k] != key[k] for k in entity_set.key):
         raise BadRequest("A PATCH cannot change the entity's key.")

@@ -10,6 +10,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from addons.postgres.dataservice import tenant_session
+from marketplace.adapters import ProvisionRejected
 from marketplace.odata import protocol
 from tests.odata_support import module_world
 
@@ -58,6 +60,18 @@ CREATE TABLE edge.scales (
   id int PRIMARY KEY, hundreds numeric(5,-2), tiny numeric(2,5), plain numeric(7,3)
 );
 INSERT INTO edge.scales VALUES (1, 12345, 0.00012, 1.5);
+CREATE TABLE edge.computed (
+  id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a int, g int GENERATED ALWAYS AS (a * 2) STORED
+);
+CREATE TABLE edge.guarded (id int PRIMARY KEY, v int);
+CREATE FUNCTION edge.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.v < 0 THEN RAISE EXCEPTION 'v must not be negative'; END IF;
+  ASSERT NEW.v <> 13, 'v is unlucky';
+  RETURN NEW;
+END $$;
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON edge.guarded
+  FOR EACH ROW EXECUTE FUNCTION edge.refuse();
 """
 EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
@@ -75,6 +89,8 @@ TABLES = (
     "edge.narrow",
     "Größen.Maße",
     "edge.scales",
+    "edge.computed",
+    "edge.guarded",
 )
 
 
@@ -366,7 +382,7 @@ def _properties(world, type_name):
     root = ET.fromstring(get(world, "$metadata").data)
     schema = root.find(f"{EDMX}DataServices/{EDM}Schema")
     entity_type = next(t for t in schema.findall(f"{EDM}EntityType") if t.get("Name") == type_name)
-    return {p.get("Name"): p.attrib for p in entity_type.findall(f"{EDM}Property")}
+    return {p.get("Name"): p for p in entity_type.findall(f"{EDM}Property")}
 
 
 def test_metadata_of_unicode_columns_and_negative_or_large_scales(world):
@@ -377,3 +393,47 @@ def test_metadata_of_unicode_columns_and_negative_or_large_scales(world):
     assert shown["tiny"] == ("5", "5")  # numeric(2,5): up to 0.00099
     assert shown["plain"] == ("7", "3")
     assert strict_json(get(world, "edge$scales(1)"))["hundreds"] == 12300
+
+
+# --- database refusals -------------------------------------------------------------------------
+
+
+def test_generated_columns_are_computed_in_metadata_and_refused_in_bodies(world):
+    properties = _properties(world, "edge_computed")
+    computed = {
+        name
+        for name, prop in properties.items()
+        if any(
+            a.get("Term") == "Org.OData.Core.V1.Computed" for a in prop.findall(f"{EDM}Annotation")
+        )
+    }
+    assert computed == {"id", "g"}
+    created = send(world, "POST", "edge$computed", {"a": 2})
+    assert created.status_code == 201 and strict_json(created)["g"] == 4
+    key = created.headers["Location"].removeprefix("http://localhost" + world.root)
+    for method, path, body, name in (
+        ("POST", "edge$computed", {"a": 1, "g": 5}, "g"),
+        ("POST", "edge$computed", {"id": 99, "a": 1}, "id"),
+        ("PATCH", key, {"g": 5}, "g"),
+    ):
+        assert f"{name} is computed" in error_message(send(world, method, path, body))
+    assert send(world, "PATCH", key, {"a": 5, "id": strict_json(created)["id"]}).status_code == 204
+    assert world.sql("SELECT a, g FROM edge.computed") == [(5, 10)]
+
+
+def test_the_database_refusing_a_generated_column_is_a_refusal(world):
+    # a column that became generated after the catalog was read reaches the database
+    with (
+        pytest.raises(ProvisionRejected, match="non-DEFAULT value"),
+        tenant_session(world.database_url) as conn,
+    ):
+        conn.execute("INSERT INTO edge.computed (a, g) VALUES (1, 5)")
+
+
+def test_a_trigger_that_refuses_a_row_is_a_400_not_a_503(world):
+    message = error_message(send(world, "POST", "edge$guarded", {"id": 1, "v": -1}))
+    assert "v must not be negative" in message
+    assert "unlucky" in error_message(send(world, "POST", "edge$guarded", {"id": 1, "v": 13}))
+    assert send(world, "POST", "edge$guarded", {"id": 1, "v": 1}).status_code == 201
+    assert "negative" in error_message(send(world, "PATCH", "edge$guarded(1)", {"v": -5}))
+    assert world.sql("SELECT v FROM edge.guarded") == [(1,)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -56,7 +56,8 @@ SELECT n.nspname AS schema, c.relname AS table, c.relkind AS kind, a.attname AS 
        CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
        a.attnotnull AS not_null, pg_catalog.format_type(a.atttypid, a.atttypmod) AS declared,
        pg_catalog.array_position(pk.conkey, a.attnum) AS key_position,
-       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable
+       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable,
+       a.attgenerated <> '' OR a.attidentity = 'a' AS computed
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -122,7 +123,7 @@ def _describe_table(schema: str, table: str, columns: Sequence[Mapping[str, Any]
     if reason is not None:
         return TableInfo(name, kind, reason, None)
     typed = tuple(
-        Column(c.name, c.type, False, c.max_length, c.precision, c.scale) if c.name in key else c
+        replace(c, nullable=False) if c.name in key else c
         for c in served.values()
         if c.name in key or is_identifier(c.name)
     )
@@ -188,4 +189,6 @@ def _column_of(row: Mapping[str, Any]) -> Column | None:
         if scale < 0:  # numeric(5,-2) holds up to 7 digits, none after the point
             precision, scale = precision - scale, 0
         precision = max(precision, scale)
-    return Column(row["column"], portable, not row["not_null"], max_length, precision, scale)
+    nullable = not row["not_null"]
+    computed = bool(row["computed"])
+    return Column(row["column"], portable, nullable, max_length, precision, scale, computed)
