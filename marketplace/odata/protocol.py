@@ -4,7 +4,8 @@
 * ``<set>``, ``<set>/$count``, ``<set>(<key>)`` with ``(1)``, ``('a''b')`` or
   ``(k1=1,k2='x')``;
 * ``$select``, ``$filter``, ``$orderby``, ``$top``, ``$skip``, ``$count``, ``$search``
-  (one phrase; surrounding double quotes dropped), ``$format=json``; other ``$`` options
+  (one phrase; surrounding double quotes dropped), ``$format=json`` or ``application/json``
+  (``odata.metadata=minimal`` or ``none``, answered with minimal); other ``$`` options
   are a 400 (an unknown one must not be silently ignored), custom ones are ignored.
 
 Every property name is checked against the entity set's columns; every value against its
@@ -103,8 +104,7 @@ def parse_query(
     for name in args:
         if name.startswith("$") and name not in SUPPORTED_OPTIONS | IGNORED_OPTIONS:
             raise BadRequest(f"The query option {name[:40]} is not served.")
-    if args.get("$format", "json").lower() not in ("json", "application/json"):
-        raise BadRequest("Only $format=json is served.")
+    _check_format(args.get("$format"))
     top = _integer(args, "$top")
     skip = _integer(args, "$skip") or 0
     limit = page_size + 1 if top is None else min(top, page_size + 1)
@@ -200,6 +200,23 @@ def _integer(args: Mapping[str, str], name: str) -> int | None:
     if _DIGITS.fullmatch(digits) is None or int(digits) > MAX_TOP:
         raise BadRequest(f"{name} must be a non-negative integer, not {text[:40]!r}.")
     return int(digits)
+
+
+def _check_format(text: str | None) -> None:
+    """``$format``: ``json`` or ``application/json``, with optional parameters (URL
+    Conventions 5.1.5). ``odata.metadata=minimal`` and ``none`` are answered with minimal
+    metadata; ``full`` and ``IEEE754Compatible=true`` are not served."""
+    if text is None:
+        return
+    media, *parameters = text.split(";")
+    if media.strip().lower() not in ("json", "application/json"):
+        raise BadRequest("Only $format=json (or application/json) is served.")
+    for parameter in parameters:
+        name, _, value = (p.strip().lower() for p in parameter.partition("="))
+        if name == "odata.metadata" and value not in ("minimal", "none"):
+            raise BadRequest("$format: only odata.metadata=minimal is served (none gets minimal).")
+        if name == "ieee754compatible" and value != "false":
+            raise BadRequest("$format: IEEE754Compatible=true is not served.")
 
 
 def _boolean(args: Mapping[str, str], name: str) -> bool:

@@ -437,3 +437,36 @@ def test_a_trigger_that_refuses_a_row_is_a_400_not_a_503(world):
     assert send(world, "POST", "edge$guarded", {"id": 1, "v": 1}).status_code == 201
     assert "negative" in error_message(send(world, "PATCH", "edge$guarded(1)", {"v": -5}))
     assert world.sql("SELECT v FROM edge.guarded") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "json",
+        "JSON",
+        "application/json",
+        "application/json;odata.metadata=minimal",
+        "application/json; odata.metadata=none",
+        "json;odata.metadata=minimal;odata.streaming=true",
+        "application/json;IEEE754Compatible=false;charset=utf-8",
+    ],
+)
+def test_format_json_with_parameters_is_served(world, value):
+    answer = get(world, "edge$flags", **{"$format": value, "$top": "1"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.headers["Content-Type"].startswith("application/json;odata.metadata=minimal")
+    assert get(world, "edge$flags(1)", **{"$format": value}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("xml", "json"),
+        ("application/atom+xml", "json"),
+        ("application/json;odata.metadata=full", "odata.metadata=minimal"),
+        ("json;odata.metadata=bogus", "odata.metadata=minimal"),
+        ("application/json;IEEE754Compatible=true", "IEEE754Compatible"),
+    ],
+)
+def test_other_formats_are_refused_by_name(world, value, words):
+    assert words in error_message(get(world, "edge$flags", **{"$format": value}))
