@@ -101,9 +101,7 @@ def parse_query(
 
     :raises BadRequest: an unknown or malformed option, property or value.
     """
-    for name in args:
-        if name.startswith("$") and name not in SUPPORTED_OPTIONS | IGNORED_OPTIONS:
-            raise BadRequest(f"The query option {name[:40]} is not served.")
+    check_options(args)
     _check_format(args.get("$format"))
     top = _integer(args, "$top")
     skip = _integer(args, "$skip") or 0
@@ -120,6 +118,17 @@ def parse_query(
         key=key,
     )
     return query, top
+
+
+def check_options(args: Mapping[str, str]) -> None:
+    """Refuse a system query option this service does not serve (``$expand``, ``$apply``
+    ...): an unknown one must not be silently ignored.
+
+    :raises BadRequest: naming the option.
+    """
+    for name in args:
+        if name.startswith("$") and name not in SUPPORTED_OPTIONS | IGNORED_OPTIONS:
+            raise BadRequest(f"The query option {name[:40]} is not served.")
 
 
 def parse_write(

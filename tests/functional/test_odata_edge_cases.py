@@ -470,3 +470,39 @@ def test_format_json_with_parameters_is_served(world, value):
 )
 def test_other_formats_are_refused_by_name(world, value, words):
     assert words in error_message(get(world, "edge$flags", **{"$format": value}))
+
+
+# --- smaller protocol points -------------------------------------------------------------------
+
+
+def test_batch_is_refused_as_not_served(world):
+    for method in ("GET", "POST"):
+        answer = world.app.test_client().open(
+            world.root + "$batch", method=method, headers=world.auth
+        )
+        assert "$batch is not served" in error_message(answer)
+
+
+def test_a_system_query_option_given_twice_is_400(world):
+    client = world.app.test_client()
+    for query in ("$top=1&$top=3", "$filter=b&$filter=id eq 1", "$format=json&$format=json"):
+        answer = client.get(world.root + "edge$flags?" + query, headers=world.auth)
+        assert "more than once" in error_message(answer)
+    answer = client.get(world.root + "edge$flags(1)?$select=b&$select=id", headers=world.auth)
+    assert "more than once" in error_message(answer)
+    custom = client.get(world.root + "edge$flags?x=1&x=2&$top=1", headers=world.auth)
+    assert custom.status_code == 200  # custom options are ignored
+
+
+def test_expand_on_one_entity_is_400_like_on_a_collection(world):
+    assert "$expand" in error_message(get(world, "edge$flags(1)", **{"$expand": "x"}))
+    assert "$apply" in error_message(get(world, "edge$flags(1)", **{"$apply": "x"}))
+
+
+def test_a_honoured_maxpagesize_preference_is_applied(world):
+    answer = get(world, "edge$flags", headers={"Prefer": "odata.maxpagesize=7"})
+    assert answer.headers["Preference-Applied"] == "odata.maxpagesize=7"
+    assert len(strict_json(answer)["value"]) == 7
+    huge = get(world, "edge$flags", headers={"Prefer": "odata.maxpagesize=" + "9" * 5000})
+    assert huge.status_code == 200 and len(strict_json(huge)["value"]) == 100
+    assert "Preference-Applied" not in get(world, "edge$flags").headers
