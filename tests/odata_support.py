@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from flask import Flask
@@ -167,3 +169,59 @@ def _row_id(uuid_: str) -> str:
     from sqlalchemy import select
 
     return db.session.scalar(select(Resource.id).where(Resource.uuid == uuid_))
+
+
+@contextmanager
+def module_world(store_url: str, tag: str, schema: str, *tables: str) -> Iterator[World]:
+    """A world for a whole test module: its own name prefix (so each test's leftover check
+    does not see it), ``schema`` run in the tenant database, External Objects on and
+    ``tables`` shared; ``credentials``, ``auth`` and ``root`` (the service path) set."""
+    from tests import support
+
+    saved = support._TestPrefix.value
+    support._TestPrefix.value = f"{support.SESSION_PREFIX}{tag}_"
+    try:
+        with odata_world(store_url) as world:
+            support.CREATED_APPS.remove(world.app)
+            world.sql(schema)
+            credentials = world.enable()
+            shared = world.share(*tables)
+            assert shared.status_code == 200, shared.get_json()
+            world.credentials = credentials
+            world.auth = basic(credentials["username"], credentials["password"])
+            world.root = "/odata/v4/" + credentials["url"].split("/odata/v4/")[1]
+            yield world
+    finally:
+        support._TestPrefix.value = saved
+
+
+def odata_get(world: World, path: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
+    """GET ``path`` below the world's service root with its Basic credentials."""
+    query = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items())
+    return world.app.test_client().get(
+        world.root + path + ("?" + query if query else ""),
+        headers={**world.auth, **(headers or {})},
+    )
+
+
+def odata_send(world: World, method: str, path: str, body: Any = None) -> Any:
+    """``method`` on ``path`` below the service root with a JSON body."""
+    client = world.app.test_client()
+    return client.open(world.root + path, method=method, json=body, headers=world.auth)
+
+
+def strict_json(answer: Any) -> Any:
+    """The body parsed as strict JSON (no NaN/Infinity tokens)."""
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"invalid JSON token {token}")
+
+    return json.loads(answer.get_data(as_text=True), parse_constant=refuse)
+
+
+def error_message(answer: Any, status: int = 400) -> str:
+    """The message of an OData error answer with ``status`` (which it asserts)."""
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    body = strict_json(answer)
+    assert set(body["error"]) == {"code", "message"}
+    return body["error"]["message"]

@@ -25,7 +25,8 @@ StringFunction = Literal["startswith", "endswith", "contains"]
 @dataclass(frozen=True)
 class Column:
     """One column of an entity set. ``max_length`` for strings, ``precision``/``scale`` for
-    decimals; None when unbounded."""
+    decimals; None when unbounded. ``computed``: the database computes every value (a
+    generated column, an identity ``ALWAYS``), so a write may not set it."""
 
     name: str
     type: ColumnType
@@ -33,6 +34,7 @@ class Column:
     max_length: int | None = None
     precision: int | None = None
     scale: int | None = None
+    computed: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@
 * ``$metadata``: CSDL XML 4.0 (OData Common Schema Definition Language, XML Representation):
   ``edmx:Edmx Version="4.0"`` with one schema (namespace :data:`NAMESPACE`) holding one
   ``EntityType`` per entity set (its ``Key`` and typed ``Property`` elements, ``Nullable``,
-  ``MaxLength``, ``Precision``/``Scale``) and an ``EntityContainer`` with the ``EntitySet``s.
+  ``MaxLength``, ``Precision``/``Scale``, ``Core.Computed`` for columns the database computes)
+  and an ``EntityContainer`` with the ``EntitySet``s.
 
-Entity set names (``schema$table``) are served as they are; entity type names, which must be
-OData simple identifiers, replace other characters with ``_`` (and get a suffix when two
-collide).
+Entity set names (``schema$table``, from identifiers only: the catalog refuses other tables)
+are served as they are, percent-encoded in URLs (:func:`url_name`); entity type names, which
+must be OData simple identifiers, replace other characters with ``_`` (and get a suffix when
+two collide).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 from marketplace.adapters.data import EntitySet
@@ -26,6 +29,9 @@ NAMESPACE = "ExternalObjects"
 CONTAINER = "Service"
 EDMX = "http://docs.oasis-open.org/odata/ns/edmx"
 EDM = "http://docs.oasis-open.org/odata/ns/edm"
+CORE_VOCABULARY = (
+    "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Core.V1.xml"
+)
 _NOT_SIMPLE = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -33,8 +39,16 @@ def service_document(root_url: str, entity_sets: Sequence[EntitySet]) -> dict[st
     """The service document (every entity set with its relative URL)."""
     return {
         "@odata.context": f"{root_url}$metadata",
-        "value": [{"name": s.name, "kind": "EntitySet", "url": s.name} for s in entity_sets],
+        "value": [
+            {"name": s.name, "kind": "EntitySet", "url": url_name(s.name)} for s in entity_sets
+        ],
     }
+
+
+def url_name(name: str) -> str:
+    """An entity set's name as a URL path segment or fragment: percent-encoded (UTF-8), but
+    for ``$``, which URLs allow there and which every entity set name holds."""
+    return quote(name, safe="$")
 
 
 def type_names(entity_sets: Sequence[EntitySet]) -> dict[str, str]:
@@ -57,6 +71,11 @@ def type_names(entity_sets: Sequence[EntitySet]) -> dict[str, str]:
 def metadata_document(entity_sets: Sequence[EntitySet]) -> bytes:
     """``$metadata`` as CSDL XML (EDMX 4.0), UTF-8 with an XML declaration."""
     edmx = ET.Element("edmx:Edmx", {"xmlns:edmx": EDMX, "Version": "4.0"})
+    if any(c.computed for s in entity_sets for c in s.columns):
+        reference = ET.SubElement(edmx, "edmx:Reference", {"Uri": CORE_VOCABULARY})
+        ET.SubElement(
+            reference, "edmx:Include", {"Namespace": "Org.OData.Core.V1", "Alias": "Core"}
+        )
     services = ET.SubElement(edmx, "edmx:DataServices")
     schema = ET.SubElement(services, "Schema", {"xmlns": EDM, "Namespace": NAMESPACE})
     names = type_names(entity_sets)
@@ -79,7 +98,11 @@ def metadata_document(entity_sets: Sequence[EntitySet]) -> bytes:
                 attributes["Scale"] = str(column.scale) if column.precision else "variable"
             if column.type in ("datetime", "datetimeoffset", "time"):
                 attributes["Precision"] = "6"  # Postgres keeps microseconds
-            ET.SubElement(entity_type, "Property", attributes)
+            prop = ET.SubElement(entity_type, "Property", attributes)
+            if column.computed:
+                ET.SubElement(
+                    prop, "Annotation", {"Term": "Org.OData.Core.V1.Computed", "Bool": "true"}
+                )
     container = ET.SubElement(schema, "EntityContainer", {"Name": CONTAINER})
     for entity_set in entity_sets:
         ET.SubElement(

@@ -35,6 +35,7 @@ from marketplace.odata.values import from_literal
 
 MAX_FILTER_LENGTH = 8000
 MAX_DEPTH = 64
+MAX_TERMS = 1_000
 
 _OPERATORS: dict[type[ast._Comparator], ComparisonOperator] = {
     ast.Eq: "eq",
@@ -79,22 +80,28 @@ def parse_expression(text: str) -> ast._Node:
 def parse_filter(text: str, entity_set: EntitySet) -> Filter:
     """The filter tree of ``$filter=text`` on ``entity_set``.
 
+    A chain of one operator (``id eq 1 or id eq 2 or ...``, as Salesforce Connect sends
+    for a list of ids) is one level, however long; only real nesting counts towards
+    :data:`MAX_DEPTH`, and the whole filter has at most :data:`MAX_TERMS` conditions.
+
     :raises BadRequest: malformed, an unknown property, a type mismatch or something not
         served; the message names it.
     """
-    return _convert(parse_expression(text), entity_set, 0)
+    return _convert(parse_expression(text), entity_set, 0, [0])
 
 
-def _convert(node: ast._Node, entity_set: EntitySet, depth: int) -> Filter:
+def _convert(node: ast._Node, entity_set: EntitySet, depth: int, terms: list[int]) -> Filter:
     if depth > MAX_DEPTH:
         raise BadRequest("$filter is nested too deeply.")
     if isinstance(node, ast.BoolOp):
-        left, right = (_convert(n, entity_set, depth + 1) for n in (node.left, node.right))
-        if isinstance(node.op, ast.And):
-            return AllOf(_flatten(AllOf, left, right))
-        return AnyOf(_flatten(AnyOf, left, right))
+        kind = AllOf if isinstance(node.op, ast.And) else AnyOf
+        operands = [_convert(n, entity_set, depth + 1, terms) for n in _chain(node)]
+        return kind(_flatten(kind, *operands))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return Negation(_convert(node.operand, entity_set, depth + 1))
+        return Negation(_convert(node.operand, entity_set, depth + 1, terms))
+    terms[0] += 1
+    if terms[0] > MAX_TERMS:
+        raise BadRequest(f"$filter has more than {MAX_TERMS} conditions.")
     if isinstance(node, ast.Compare):
         return _comparison(node, entity_set)
     if isinstance(node, ast.Call):
@@ -104,6 +111,23 @@ def _convert(node: ast._Node, entity_set: EntitySet, depth: int) -> Filter:
         if column.type == "boolean":  # a bare boolean property: "active"
             return Comparison(column.name, "eq", True)
     raise BadRequest(f"$filter: {_describe(node)} is not a condition External Objects serve.")
+
+
+def _chain(node: ast.BoolOp) -> list[ast._Node]:
+    """The operands of a chain of ``node``'s operator, in order, found without recursion
+    (odata-query nests ``a or b or c`` as ``(a or b) or c``)."""
+    operator = type(node.op)
+    operands: list[ast._Node] = []
+    pending: list[ast._Node] = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, ast.BoolOp) and type(current.op) is operator:
+            if len(operands) + len(pending) > MAX_TERMS:
+                raise BadRequest(f"$filter has more than {MAX_TERMS} conditions.")
+            pending.extend((current.right, current.left))
+        else:
+            operands.append(current)
+    return operands
 
 
 def _flatten(kind: type[AllOf] | type[AnyOf], *parts: Filter) -> tuple[Filter, ...]:

@@ -4,7 +4,8 @@
 * ``<set>``, ``<set>/$count``, ``<set>(<key>)`` with ``(1)``, ``('a''b')`` or
   ``(k1=1,k2='x')``;
 * ``$select``, ``$filter``, ``$orderby``, ``$top``, ``$skip``, ``$count``, ``$search``
-  (one phrase; surrounding double quotes dropped), ``$format=json``; other ``$`` options
+  (one phrase; surrounding double quotes dropped), ``$format=json`` or ``application/json``
+  (``odata.metadata=minimal`` or ``none``, answered with minimal); other ``$`` options
   are a 400 (an unknown one must not be silently ignored), custom ones are ignored.
 
 Every property name is checked against the entity set's columns; every value against its
@@ -28,8 +29,10 @@ from marketplace.odata.values import from_json, from_literal
 SUPPORTED_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$skip", "$count", "$search"}
 IGNORED_OPTIONS = {"$format", "$skiptoken"}
 MAX_TOP = 1_000_000_000
+_DIGITS = re.compile(r"[0-9]{1,10}")
 _PATH = re.compile(r"^(?P<set>[^()/]+)(?:\((?P<key>.*)\))?(?P<count>/\$count)?$", re.DOTALL)
-_ORDER_TERM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+(asc|desc))?\s*$", re.IGNORECASE)
+# a property is a Unicode identifier, as $filter's (odata-query's) and the catalog's are
+_ORDER_TERM = re.compile(r"^\s*([^\W\d]\w*)(?:\s+(asc|desc))?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -60,18 +63,17 @@ def parse_key(text: str, entity_set: EntitySet) -> dict[str, Any]:
 
     :raises BadRequest: malformed, a wrong property, or a value of the wrong type.
     """
-    parts = _split_outside_quotes(text, ",")
+    parts = _key_parts(text)
     named: dict[str, str] = {}
-    if len(parts) == 1 and "=" not in _unquoted(parts[0]):
+    if len(parts) == 1 and parts[0][0] is None:
         if len(entity_set.key) != 1:
             raise BadRequest(f"Name every key property of {entity_set.name}: {_keys(entity_set)}.")
-        named[entity_set.key[0]] = parts[0]
+        named[entity_set.key[0]] = parts[0][1]
     else:
-        for part in parts:
-            name, sep, literal = part.partition("=")
-            if not sep or name.strip() not in entity_set.key or name.strip() in named:
+        for name, literal in parts:
+            if name is None or name not in entity_set.key or name in named:
                 raise BadRequest(f"The key of {entity_set.name} is ({_keys(entity_set)}).")
-            named[name.strip()] = literal
+            named[name] = literal
     if set(named) != set(entity_set.key):
         raise BadRequest(f"The key of {entity_set.name} is ({_keys(entity_set)}).")
     values = {}
@@ -99,11 +101,8 @@ def parse_query(
 
     :raises BadRequest: an unknown or malformed option, property or value.
     """
-    for name in args:
-        if name.startswith("$") and name not in SUPPORTED_OPTIONS | IGNORED_OPTIONS:
-            raise BadRequest(f"The query option {name[:40]} is not served.")
-    if args.get("$format", "json").lower() not in ("json", "application/json"):
-        raise BadRequest("Only $format=json is served.")
+    check_options(args)
+    _check_format(args.get("$format"))
     top = _integer(args, "$top")
     skip = _integer(args, "$skip") or 0
     limit = page_size + 1 if top is None else min(top, page_size + 1)
@@ -121,13 +120,24 @@ def parse_query(
     return query, top
 
 
+def check_options(args: Mapping[str, str]) -> None:
+    """Refuse a system query option this service does not serve (``$expand``, ``$apply``
+    ...): an unknown one must not be silently ignored.
+
+    :raises BadRequest: naming the option.
+    """
+    for name in args:
+        if name.startswith("$") and name not in SUPPORTED_OPTIONS | IGNORED_OPTIONS:
+            raise BadRequest(f"The query option {name[:40]} is not served.")
+
+
 def parse_write(
     body: Any, entity_set: EntitySet, kind: str, key: Mapping[str, Any] | None = None
 ) -> Write:
     """The :class:`Write` of a POST (``insert``) or PATCH (``update``) body.
 
-    Annotations (``@odata.type`` ...) are ignored; an unknown property, a wrong type or a
-    key change is a 400.
+    Annotations (``@odata.type`` ...) are ignored; an unknown property, a computed one
+    (``Core.Computed`` in ``$metadata``), a wrong type or a key change is a 400.
     """
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object of property values.")
@@ -138,6 +148,8 @@ def parse_write(
         column = entity_set.column(name)
         if column is None:
             raise BadRequest(f"{entity_set.name} has no property {name[:80]!r}.")
+        if column.computed and not (kind == "update" and name in entity_set.key):
+            raise BadRequest(f"{name} is computed by the database; leave it out.")
         values[name] = from_json(column, value)
     if key is not None and any(k in values and values[k] != key[k] for k in entity_set.key):
         raise BadRequest("A PATCH cannot change the entity's key.")
@@ -192,9 +204,28 @@ def _integer(args: Mapping[str, str], name: str) -> int | None:
     text = args.get(name)
     if text is None:
         return None
-    if not text.strip().isdigit() or int(text) > MAX_TOP:
+    digits = text.strip()
+    # ASCII digits only: str.isdigit() also takes "²" (int() refuses it) and "٣"
+    if _DIGITS.fullmatch(digits) is None or int(digits) > MAX_TOP:
         raise BadRequest(f"{name} must be a non-negative integer, not {text[:40]!r}.")
-    return int(text)
+    return int(digits)
+
+
+def _check_format(text: str | None) -> None:
+    """``$format``: ``json`` or ``application/json``, with optional parameters (URL
+    Conventions 5.1.5). ``odata.metadata=minimal`` and ``none`` are answered with minimal
+    metadata; ``full`` and ``IEEE754Compatible=true`` are not served."""
+    if text is None:
+        return
+    media, *parameters = text.split(";")
+    if media.strip().lower() not in ("json", "application/json"):
+        raise BadRequest("Only $format=json (or application/json) is served.")
+    for parameter in parameters:
+        name, _, value = (p.strip().lower() for p in parameter.partition("="))
+        if name == "odata.metadata" and value not in ("minimal", "none"):
+            raise BadRequest("$format: only odata.metadata=minimal is served (none gets minimal).")
+        if name == "ieee754compatible" and value != "false":
+            raise BadRequest("$format: IEEE754Compatible=true is not served.")
 
 
 def _boolean(args: Mapping[str, str], name: str) -> bool:
@@ -214,24 +245,26 @@ def _literal(text: str, what: str) -> ast._Node:
     return node
 
 
-def _split_outside_quotes(text: str, separator: str) -> list[str]:
-    parts: list[str] = []
-    current: list[str] = []
+def _key_parts(text: str) -> list[tuple[str | None, str]]:
+    """``(<text>)`` split into (name or None, literal) pairs: at the commas, and at the first
+    ``=`` of each part, outside quoted strings (``'x=y'`` and ``'a,b'`` are one literal; a
+    ``''`` inside a string toggles the quoting twice)."""
+    parts: list[tuple[str | None, str]] = []
+    name: str | None = None
+    start = 0
     quoted = False
-    for char in text:
+    for index, char in enumerate(text):
         if char == "'":
-            quoted = not quoted  # '' inside a string toggles twice
-        if char == separator and not quoted:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "=" and name is None:
+            name, start = text[start:index].strip(), index + 1
+        elif char == ",":
+            parts.append((name, text[start:index]))
+            name, start = None, index + 1
+    parts.append((name, text[start:]))
     return parts
-
-
-def _unquoted(text: str) -> str:
-    return "".join(_split_outside_quotes(text, "'")[::2]) if "'" in text else text
 
 
 def _keys(entity_set: EntitySet) -> str:

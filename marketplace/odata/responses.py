@@ -8,17 +8,16 @@ Every answer carries ``OData-Version: 4.0``; bodies are
 from __future__ import annotations
 
 import json
-import logging
+import math
+from decimal import Decimal
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 from werkzeug.exceptions import HTTPException
 
 from marketplace.adapters import AdapterError, ProvisionRejected
-from marketplace.errors import MarketplaceError, from_adapter_error
-from marketplace.odata.values import to_json
-
-log = logging.getLogger(__name__)
+from marketplace.errors import MarketplaceError, from_adapter_error, log_unexpected
+from marketplace.odata.values import special_number, to_json
 
 JSON_TYPE = "application/json;odata.metadata=minimal"
 XML_TYPE = "application/xml"
@@ -36,8 +35,16 @@ _CODES = {
 
 
 def odata_json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON answer with OData's media type and version header."""
-    text = json.dumps(body, default=to_json, ensure_ascii=False, separators=(",", ":"))
+    """A JSON answer with OData's media type and version header.
+
+    NaN and infinities (Edm.Double, and numeric columns holding them) are the strings
+    ``"NaN"``, ``"INF"`` and ``"-INF"`` (OData JSON Format 4.0, section 7.1), never the bare
+    tokens strict JSON parsers refuse; pages without them take the fast path.
+    """
+    try:
+        text = _dumps(body)
+    except ValueError:  # a non-finite number somewhere: spell those as OData's strings
+        text = _dumps(_finite(body))
     response = Response(text, status=status, content_type=JSON_TYPE)
     return _versioned(response, headers)
 
@@ -71,8 +78,29 @@ def error_from(exc: Exception) -> Response:
         headers.pop("Content-Type", None)
         message = "The request body is too large." if status == 413 else exc.description or exc.name
         return error(status, _CODES.get(status, "error"), message, headers)
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log_unexpected(exc)
     return error(500, "internal_error", "Something went wrong on our side.")
+
+
+def _dumps(body: Any) -> str:
+    return json.dumps(
+        body, default=to_json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float or Decimal as OData's special-value string."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return special_number(value)
+    if isinstance(value, Decimal) and not value.is_finite():
+        return special_number(value)
+    if hasattr(value, "items"):  # a row mapping that is not a dict
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 def _versioned(response: Response, headers: dict[str, str] | None = None) -> Response:

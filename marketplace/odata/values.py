@@ -10,6 +10,7 @@ Every conversion checks the value against the column's portable type; a mismatch
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -38,6 +39,8 @@ EDM_TYPES = {
 }
 _INT_BOUNDS = {"int16": 2**15, "int32": 2**31, "int64": 2**63}
 _NUMERIC_LITERALS = (ast.Integer, ast.Float)
+#: Edm.Double's special values in JSON (OData JSON Format 4.0, section 7.1).
+SPECIAL_DOUBLES = {"NaN": math.nan, "INF": math.inf, "-INF": -math.inf}
 
 
 def from_literal(column: Column, node: ast._Node) -> Any:
@@ -92,9 +95,11 @@ def from_json(column: Column, value: Any) -> Any:
         if kind in _INT_BOUNDS and isinstance(value, str) and value.lstrip("-").isdigit():
             return _bounded(column, int(value))  # IEEE754Compatible=true sends strings
         if kind == "decimal" and type(value) in (int, float, str):
-            return Decimal(str(value))
+            return _finite_decimal(column, Decimal(str(value)))
         if kind == "double" and type(value) in (int, float):
-            return float(value)
+            return _finite_double(column, value)
+        if kind == "double" and isinstance(value, str) and value in SPECIAL_DOUBLES:
+            return SPECIAL_DOUBLES[value]
         if kind == "boolean" and isinstance(value, bool):
             return value
         if kind in ("string", "json") and isinstance(value, str):
@@ -126,21 +131,54 @@ def to_json(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be served")
 
 
-def literal_text(value: Any) -> str:
-    """``value`` as an OData URL literal (key predicates in ``@odata.id`` and Location)."""
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+def special_number(value: float | Decimal) -> str:
+    """A non-finite number as OData's JSON string: ``"NaN"``, ``"INF"`` or ``"-INF"``."""
+    if value != value or (isinstance(value, Decimal) and value.is_nan()):
+        return "NaN"
+    return "INF" if value > 0 else "-INF"
+
+
+def key_literal(column: Column, value: Any) -> str:
+    """``value`` of the key column ``column``, as its JSON answer holds it, as an OData URL
+    literal typed by the column (URL Conventions 4.3.1, ABNF ``keyPredicate``): strings
+    quoted with ``''`` escapes; numbers, booleans, GUIDs, dates, times and timestamps bare.
+    Not yet percent-encoded."""
+    if column.type in ("string", "json"):
+        return "'" + str(value).replace("'", "''") + "'"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, dt.date | dt.time | uuid.UUID):
-        return str(to_json(value))
-    return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else special_number(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else special_number(value)
+    return str(value if isinstance(value, str | int) else to_json(value))
 
 
 def _bounded(column: Column, value: int) -> int:
     bound = _INT_BOUNDS[column.type]
     if not -bound <= value < bound:
         raise BadRequest(f"{value} is out of range for {column.name} ({EDM_TYPES[column.type]}).")
+    return value
+
+
+def _finite_double(column: Column, value: float) -> float:
+    """A JSON number for an Edm.Double; one that overflows (``1e400``) or a bare ``NaN``
+    token is refused (the special values travel as the strings ``"NaN"``, ``"INF"``)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise BadRequest(
+            f"{_clip(str(value))} is beyond Edm.Double for {column.name};"
+            ' send "INF", "-INF" or "NaN" as strings.'
+        )
+    return number
+
+
+def _finite_decimal(column: Column, value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise BadRequest(f"{column.name} is Edm.Decimal, which has no NaN or infinity.")
     return value
 
 

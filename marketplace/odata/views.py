@@ -27,11 +27,11 @@ from marketplace.errors import BadRequest, Forbidden, MarketplaceError, NotFound
 from marketplace.extensions import db
 from marketplace.odata import access, csdl, protocol, responses
 from marketplace.odata.management import data_ref, unavailable_reason
-from marketplace.odata.values import literal_text
+from marketplace.odata.values import key_literal
 
 MAX_PAGE_SIZE = 10_000
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE", "MERGE"]
-_MAXPAGESIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
+_MAXPAGESIZE = re.compile(r"odata\.maxpagesize\s*=\s*([0-9]+)", re.IGNORECASE)
 
 bp = Blueprint("odata", __name__, url_prefix="/odata")
 
@@ -64,6 +64,8 @@ def resource(service_id: str, path: str) -> Response:
     if path == "$metadata":
         _only(("GET",))
         return responses.odata_xml(csdl.metadata_document(sets))
+    if path == "$batch":
+        raise BadRequest("$batch is not served; send each request on its own.")
     target = protocol.parse_path(path)
     entity_set = next((s for s in sets if s.name == target.entity_set), None)
     if entity_set is None:
@@ -95,7 +97,7 @@ def resource(service_id: str, path: str) -> Response:
     if row is None:
         raise NotFound(f"{entity_set.name} has no entity with this key.")
     if "return=representation" in request.headers.get("Prefer", ""):
-        body = {"@odata.context": f"{_root(service_id)}$metadata#{entity_set.name}/$entity"}
+        body = {"@odata.context": _context(service_id, entity_set, ()) + "/$entity"}
         return responses.odata_json(body | dict(row))
     return responses.no_content()
 
@@ -130,7 +132,7 @@ def _collection(
     adapter: DataService, ref: ResourceRef, entity_set: EntitySet, service_id: str
 ) -> Response:
     args = _args()
-    page_size = _page_size()
+    page_size, preferred = _page_size()
     query, top = protocol.parse_query(args, entity_set, page_size=page_size, key=None)
     result = adapter.query(ref, entity_set, query)
     rows = list(result.rows)
@@ -147,7 +149,8 @@ def _collection(
         body["@odata.nextLink"] = f"{_root(service_id)}{quote(entity_set.name)}?" + urlencode(
             following, quote_via=quote
         )
-    return responses.odata_json(body)
+    applied = {"Preference-Applied": f"odata.maxpagesize={page_size}"} if preferred else None
+    return responses.odata_json(body, headers=applied)
 
 
 def _entity(
@@ -157,7 +160,9 @@ def _entity(
     key: Mapping[str, Any],
     service_id: str,
 ) -> Response:
-    args = {k: v for k, v in _args().items() if k in ("$select", "$format")}
+    args = _args()
+    protocol.check_options(args)  # $expand and friends are refused here too
+    args = {k: v for k, v in args.items() if k in ("$select", "$format")}
     query, _ = protocol.parse_query(args, entity_set, page_size=1, key=key)
     rows = adapter.query(ref, entity_set, query).rows
     if not rows:
@@ -178,7 +183,7 @@ def _insert(
     headers = {"Location": location, "OData-EntityId": location}
     if "return=minimal" in request.headers.get("Prefer", ""):
         return responses.no_content(headers | {"Preference-Applied": "return=minimal"})
-    body = {"@odata.context": f"{_root(service_id)}$metadata#{entity_set.name}/$entity"}
+    body = {"@odata.context": _context(service_id, entity_set, ()) + "/$entity"}
     return responses.odata_json(body | dict(row), 201, headers)
 
 
@@ -190,25 +195,37 @@ def _root(service_id: str) -> str:
 
 
 def _context(service_id: str, entity_set: EntitySet, select: Sequence[str]) -> str:
-    selected = f"({','.join(select)})" if select else ""
-    return f"{_root(service_id)}$metadata#{entity_set.name}{selected}"
+    selected = quote(f"({','.join(select)})", safe="(),") if select else ""
+    return f"{_root(service_id)}$metadata#{csdl.url_name(entity_set.name)}{selected}"
 
 
 def _key_path(entity_set: EntitySet, row: Mapping[str, Any]) -> str:
-    if len(entity_set.key) == 1:
-        return f"({quote(literal_text(row[entity_set.key[0]]), safe='')})"
-    parts = (f"{k}={quote(literal_text(row[k]), safe='')}" for k in entity_set.key)
-    return f"({','.join(parts)})"
+    """``(<key>)`` of ``row``, each literal typed by its column and percent-encoded."""
+    literals = {}
+    for name in entity_set.key:
+        column = entity_set.column(name)
+        assert column is not None  # the key's columns are the entity set's
+        literals[name] = quote(key_literal(column, row[name]), safe="")
+    if len(literals) == 1:
+        return f"({next(iter(literals.values()))})"
+    return "(" + ",".join(f"{quote(k, safe='')}={v}" for k, v in literals.items()) + ")"
 
 
 def _args() -> dict[str, str]:
+    """The query options; a system one given twice (``$top=1&$top=3``) is a 400."""
+    for name in request.args:
+        if name.startswith("$") and len(request.args.getlist(name)) > 1:
+            raise BadRequest(f"The query option {name[:40]} is given more than once.")
     return {name: request.args[name] for name in request.args}
 
 
-def _page_size() -> int:
+def _page_size() -> tuple[int, bool]:
+    """Rows per page, and whether it honours the client's ``Prefer: odata.maxpagesize``."""
     size = max(1, min(int(current_app.config["ODATA_PAGE_SIZE"]), MAX_PAGE_SIZE))
     preferred = _MAXPAGESIZE.search(request.headers.get("Prefer", ""))
-    return max(1, min(size, int(preferred.group(1)))) if preferred else size
+    if preferred is None:
+        return size, False
+    return max(1, min(size, int(preferred.group(1)[:9]))), True
 
 
 def _body() -> Any:

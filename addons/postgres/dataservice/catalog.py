@@ -1,15 +1,20 @@
 """Tables, views, columns and keys of a tenant database, read from ``pg_catalog``.
 
 A table can be shared when it has a primary key; a view or materialized view when it has a
-column named ``id`` (taken as unique; views are read-only). Columns are typed with data.py's
-portable types (:data:`PORTABLE_TYPES`; enums travel as strings); columns of other types
-(arrays, bytea, intervals, geometry, ...) are not served.
+column named ``id`` (taken as unique; views are read-only). Its schema and name must be
+identifiers (:func:`is_identifier`: the entity set ``schema$table`` is an OData name), and so
+must its key columns' names; a numeric key column needs a precision of at most 15 digits
+(decimals travel as doubles, so a wider key would lose its identity). Columns are typed with
+data.py's portable types (:data:`PORTABLE_TYPES`; enums travel as strings); columns of other
+types (arrays, bytea, intervals, geometry, ...) and columns whose names are not identifiers
+are not served.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -39,6 +44,9 @@ PORTABLE_TYPES = {
     "jsonb": "json",
 }
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+#: The most significant digits a decimal key may have (it travels as a double).
+MAX_KEY_DIGITS = 15
+_IDENTIFIER = re.compile(r"[^\W\d]\w{0,127}")
 
 # One row per column of every ordinary/partitioned table, view and materialized view outside
 # the system schemas (all of them, or those in %(tables)s); domains resolve to their base type.
@@ -48,7 +56,8 @@ SELECT n.nspname AS schema, c.relname AS table, c.relkind AS kind, a.attname AS 
        CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
        a.attnotnull AS not_null, pg_catalog.format_type(a.atttypid, a.atttypmod) AS declared,
        pg_catalog.array_position(pk.conkey, a.attnum) AS key_position,
-       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable
+       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable,
+       a.attgenerated <> '' OR a.attidentity = 'a' AS computed
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -74,6 +83,12 @@ class TableInfo:
     entity_set: EntitySet | None
 
 
+def is_identifier(name: str) -> bool:
+    """A CSDL SimpleIdentifier, near enough: a Unicode letter or ``_`` then letters, digits
+    and ``_`` (no spaces, punctuation, ``$`` or dots), at most 128 characters."""
+    return _IDENTIFIER.fullmatch(name) is not None
+
+
 def entity_set_name(table: str) -> str:
     """``schema.table`` -> ``schema$table`` (Heroku External Objects' entity set names)."""
     schema, _, name = table.partition(".")
@@ -87,13 +102,14 @@ def describe_tables(
     rows = conn.execute(
         _CATALOG, {"system": list(SYSTEM_SCHEMAS), "tables": list(tables) if tables else None}
     ).fetchall()
-    grouped: dict[str, list[Mapping[str, Any]]] = {}
-    for row in rows:
-        grouped.setdefault(f"{row['schema']}.{row['table']}", []).append(row)
-    return {name: _describe_table(name, columns) for name, columns in grouped.items()}
+    grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:  # by (schema, table): "a.b"."c" and "a"."b.c" are two tables
+        grouped.setdefault((row["schema"], row["table"]), []).append(row)
+    return {f"{s}.{t}": _describe_table(s, t, columns) for (s, t), columns in grouped.items()}
 
 
-def _describe_table(name: str, columns: Sequence[Mapping[str, Any]]) -> TableInfo:
+def _describe_table(schema: str, table: str, columns: Sequence[Mapping[str, Any]]) -> TableInfo:
+    name = f"{schema}.{table}"
     is_view = columns[0]["kind"] in ("v", "m")
     served = {c.name: c for c in (_column_of(row) for row in columns) if c is not None}
     declared = {row["column"]: row["declared"] for row in columns}
@@ -102,22 +118,56 @@ def _describe_table(name: str, columns: Sequence[Mapping[str, Any]]) -> TableInf
     else:
         keyed = sorted((r for r in columns if r["key_position"]), key=lambda r: r["key_position"])
         key = tuple(r["column"] for r in keyed)
-    reason = None
-    unserved = [k for k in key if k not in served]
-    if not columns[0]["readable"]:
-        reason = "the database's role may not read it"
-    elif not key:
-        reason = "a view needs a column named id" if is_view else "it has no primary key"
-    elif unserved:
-        reason = f"key column {unserved[0]} has type {declared[unserved[0]]}, not served by OData"
     kind: CandidateKind = "view" if is_view else "table"
+    reason = _refusal(schema, table, columns[0]["readable"], is_view, key, served, declared)
     if reason is not None:
         return TableInfo(name, kind, reason, None)
     typed = tuple(
-        Column(c.name, c.type, False, c.max_length, c.precision, c.scale) if c.name in key else c
+        replace(c, nullable=False) if c.name in key else c
         for c in served.values()
+        if c.name in key or is_identifier(c.name)
     )
     return TableInfo(name, kind, None, EntitySet(entity_set_name(name), typed, key, not is_view))
+
+
+def _refusal(
+    schema: str,
+    table: str,
+    readable: bool,
+    is_view: bool,
+    key: tuple[str, ...],
+    served: Mapping[str, Column],
+    declared: Mapping[str, str],
+) -> str | None:
+    """Why the table cannot be shared, or None."""
+    unserved = [k for k in key if k not in served]
+    odd_key = [k for k in key if not is_identifier(k)]
+    wide_key = [k for k in key if k in served and _too_wide(served[k])]
+    if not readable:
+        return "the database's role may not read it"
+    if not (is_identifier(schema) and is_identifier(table)):
+        return (
+            "its schema and table names must be identifiers (letters, digits and _, not"
+            " starting with a digit) to make an OData entity set name"
+        )
+    if not key:
+        return "a view needs a column named id" if is_view else "it has no primary key"
+    if unserved:
+        return f"key column {unserved[0]} has type {declared[unserved[0]]}, not served by OData"
+    if odd_key:
+        return f"key column {odd_key[0]!r} is not an identifier OData can name"
+    if wide_key:
+        return (
+            f"key column {wide_key[0]} is {declared[wide_key[0]]}: OData serves decimals as"
+            f" doubles, so a key needs at most {MAX_KEY_DIGITS} digits of precision"
+        )
+    return None
+
+
+def _too_wide(column: Column) -> bool:
+    """A decimal whose values a double cannot tell apart (unconstrained or > 15 digits)."""
+    precision = column.precision
+    return column.type == "decimal" and (precision is None or precision > MAX_KEY_DIGITS)
 
 
 def _column_of(row: Mapping[str, Any]) -> Column | None:
@@ -132,5 +182,13 @@ def _column_of(row: Mapping[str, Any]) -> Column | None:
     if row["type"] in ("varchar", "bpchar") and typmod >= 4:
         max_length = typmod - 4
     if portable == "decimal" and typmod >= 4:
-        precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
-    return Column(row["column"], portable, not row["not_null"], max_length, precision, scale)
+        # numeric's typmod: precision in the high 16 bits, scale a signed 11-bit number
+        # (PostgreSQL 15 allows numeric(5,-2), rounding to hundreds, and numeric(2,5))
+        precision = ((typmod - 4) >> 16) & 0xFFFF
+        scale = (((typmod - 4) & 0x7FF) ^ 0x400) - 0x400
+        if scale < 0:  # numeric(5,-2) holds up to 7 digits, none after the point
+            precision, scale = precision - scale, 0
+        precision = max(precision, scale)
+    nullable = not row["not_null"]
+    computed = bool(row["computed"])
+    return Column(row["column"], portable, nullable, max_length, precision, scale, computed)

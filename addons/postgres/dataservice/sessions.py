@@ -6,9 +6,10 @@ A session connects with the tenant's own ``DATABASE_URL`` and the startup option
 a request costs no new connection and SCRAM handshake; a rotated password is a new URL, so
 a connection is never reused for other credentials.
 
-Errors: a constraint or a value the column refuses, a missing privilege, table or column ->
-:class:`ProvisionRejected` (the client's fault; nothing changed); a timeout or anything else
--> :class:`BackendUnavailable`.
+Errors: a constraint or a value the column refuses (classes 22 and 23), a value for a
+generated column, a trigger's ``RAISE EXCEPTION`` or ``ASSERT``, a missing privilege, table or
+column -> :class:`ProvisionRejected` (the client's fault; nothing changed); a timeout or
+anything else -> :class:`BackendUnavailable`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ _REFUSALS: tuple[type[psycopg.Error], ...] = (
     psycopg.errors.UndefinedColumn,
     psycopg.errors.UndefinedFunction,
     psycopg.errors.ReadOnlySqlTransaction,
+    psycopg.errors.GeneratedAlways,  # 428C9: a value for a generated or identity-always column
+    psycopg.errors.RaiseException,  # P0001: a trigger's RAISE EXCEPTION refused the row
+    psycopg.errors.AssertFailure,  # P0004: a trigger's ASSERT failed
+    psycopg.errors.TriggeredDataChangeViolation,  # 27000
 )
 
 
