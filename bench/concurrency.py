@@ -1,6 +1,6 @@
 """8 platform clients provisioning and deprovisioning at once, with the store on PostgreSQL.
 
-The broker runs under gunicorn as the Procfile's web process (2 workers, 4 threads) on a
+The broker runs as the Procfile's web process (gunicorn.conf.py: 2 workers, 4 app threads) on a
 throwaway PostgreSQL store database, with the real Postgres adapter on the local stack and a
 backend name prefix of its own. Each client loops provision + deprovision for a bounded time;
 every call's latency is recorded. Goal: p95 per call under 3 s, no failure. Everything made
@@ -117,7 +117,7 @@ def main() -> None:
                     client.join()
     finally:
         left = remove_tenants()
-    print(f"{args.clients} clients, {args.seconds:.0f} s, PostgreSQL store, gunicorn 2 x 4 threads")
+    print(f"{args.clients} clients, {args.seconds:.0f} s, PostgreSQL store, web process 2 x 4")
     print(f"calls: {len(calls)}  failures: {len(failures)}  leftovers removed: {left}")
     for failure in failures[:5]:
         print(f"  {failure}")

@@ -8,8 +8,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from tests import support
-from tests.odata_support import basic, odata_world
+from tests.odata_support import basic, module_world, odata_get
 
 EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
@@ -36,48 +35,31 @@ TABLES = ("public.items", "crm.Accounts", "public.writable", "public.items_view"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    saved = support._TestPrefix.value
-    support._TestPrefix.value = f"{support.SESSION_PREFIX}xosv_"
-    try:
-        store = f"sqlite:///{tmp_path_factory.mktemp('odata') / 'store.db'}"
-        with odata_world(store) as world:
-            support.CREATED_APPS.remove(world.app)
-            world.sql(SCHEMA)
-            for i, name in enumerate(NAMES, start=1):
-                world.sql(
-                    "INSERT INTO public.items (name, note, price, qty, big, ratio, active, born,"
-                    " at, local_at, u, meta) VALUES (" + ", ".join(["%s"] * 12) + ")",
-                    (
-                        name,
-                        None if i % 3 == 0 else f"note {i}",
-                        None if i == 4 else i * 1.25,
-                        i,
-                        i * 10**12,
-                        i / 4,
-                        i % 2 == 0,
-                        f"2020-01-{i:02d}",
-                        f"2021-06-{i:02d}T10:00:00+02:00",
-                        f"2021-06-{i:02d}T10:00:00",
-                        f"00000000-0000-0000-0000-0000000000{i:02d}",
-                        f'{{"n": {i}}}',
-                    ),
-                )
-            credentials = world.enable()
-            assert world.share(*TABLES).status_code == 200
-            world.credentials = credentials
-            world.auth = basic(credentials["username"], credentials["password"])
-            world.root = "/odata/v4/" + credentials["url"].split("/odata/v4/")[1]
-            yield world
-    finally:
-        support._TestPrefix.value = saved
+    store = f"sqlite:///{tmp_path_factory.mktemp('odata') / 'store.db'}"
+    with module_world(store, "xosv", SCHEMA, *TABLES) as world:
+        for i, name in enumerate(NAMES, start=1):
+            world.sql(
+                "INSERT INTO public.items (name, note, price, qty, big, ratio, active, born,"
+                " at, local_at, u, meta) VALUES (" + ", ".join(["%s"] * 12) + ")",
+                (
+                    name,
+                    None if i % 3 == 0 else f"note {i}",
+                    None if i == 4 else i * 1.25,
+                    i,
+                    i * 10**12,
+                    i / 4,
+                    i % 2 == 0,
+                    f"2020-01-{i:02d}",
+                    f"2021-06-{i:02d}T10:00:00+02:00",
+                    f"2021-06-{i:02d}T10:00:00",
+                    f"00000000-0000-0000-0000-0000000000{i:02d}",
+                    f'{{"n": {i}}}',
+                ),
+            )
+        yield world
 
 
-def get(world, path, **params):
-    query = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items())
-    answer = world.app.test_client().get(
-        world.root + path + ("?" + query if query else ""), headers=world.auth
-    )
-    return answer
+get = odata_get
 
 
 def ids(answer):
