@@ -39,7 +39,8 @@ MAX_TICK_DELAY_SECONDS = 3600.0
 
 @dataclass(frozen=True)
 class TickSettings:
-    """Lease length, and backoff after a failing tick (seconds)."""
+    """Lease length, backoff after a failing tick (seconds), and how soon a tick that found
+    the lease held looks again (``retry_base_seconds``)."""
 
     lease: timedelta = timedelta(minutes=5)
     retry_base_seconds: float = 5.0
@@ -78,6 +79,10 @@ class Ticker:
         if as_utc(due) > utcnow():
             return "not due"
         if not leases.claim(uuid, self._worker_id, self._settings.lease):
+            # Someone else works on the resource (a web request, another tick): look again
+            # soon rather than wait for the reconciler. A tick that ran meanwhile makes this
+            # one "not due", which ends the retries.
+            self._scheduler.enqueue_tick(uuid, self._settings.retry_base_seconds)
             return "busy"
         next_delay: float | None = None
         try:

@@ -3,6 +3,8 @@ starved by hundreds of ticking resources. In-memory adapters and the local platf
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select, update
 
@@ -10,6 +12,7 @@ from marketplace.context import broker, lifecycle
 from marketplace.extensions import db
 from marketplace.models import Resource
 from marketplace.models._types import utcnow
+from marketplace.services import leases
 from marketplace.services.reconciler import Reconciler
 from tests.async_support import async_overrides, in_process_worker, local_platform
 from tests.memory import MemoryAdapter, MemoryBackend, TickingAdapter
@@ -65,6 +68,26 @@ def test_a_lost_tick_is_redriven_by_the_reconciler(sqlite_url, tmp_path):
     assert report.ticks_redriven == [uuid_]
     with in_process_worker(app):
         wait_until(lambda: _ticks_of(app, uuid_) == 1, what="the re-driven tick ran")
+    partner.deprovision(uuid_)
+
+
+def test_a_tick_that_finds_the_lease_held_runs_once_it_is_free(sqlite_url, tmp_path):
+    """A web request holding the lease delays the tick by moments, not until the reconciler's
+    grace runs out: the tick looks again after the retry delay."""
+    ticking = TickingAdapter(MemoryBackend(), interval=3600.0)
+    app = build_app(
+        sqlite_url,
+        adapters=[ticking],
+        QUEUE_URL=f"sqlite:///{tmp_path / 'q.db'}",
+        RETRY_BASE_SECONDS=0.2,
+    )
+    partner = PartnerClient(app.test_client(), app, "ticking")
+    uuid_ = partner.provision(plan="small").get_json()["id"]  # its first tick is due now
+    with app.app_context():
+        assert leases.claim(uuid_, "request-elsewhere", timedelta(seconds=1.5))
+    with in_process_worker(app):
+        wait_until(lambda: _ticks_of(app, uuid_) == 1, what="the tick ran after the lease")
+    assert ticking.ticked == [uuid_]
     partner.deprovision(uuid_)
 
 
