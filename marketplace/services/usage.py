@@ -147,9 +147,22 @@ def report(start: datetime, end: datetime) -> UsageReport:
     start, end = as_utc(start), as_utc(end)
     if end <= start:
         raise Unprocessable("'to' must be after 'from'.")
+    corrected = select(UsageRecord.corrects_id).where(UsageRecord.corrects_id.is_not(None))
+    # Plan periods need their whole history (a period opened long ago is still open); of the
+    # rest (samples, mostly: one per resource and hour) only what falls in the window, what
+    # was written in it, corrections and what they correct.
     history = db.session.scalars(
         select(UsageRecord).where(
-            or_(UsageRecord.occurred_at < end, UsageRecord.corrects_id.is_not(None))
+            or_(
+                UsageRecord.corrects_id.is_not(None),
+                UsageRecord.id.in_(corrected),
+                (UsageRecord.occurred_at < end)
+                & or_(
+                    UsageRecord.kind.in_(PERIOD_KINDS),
+                    UsageRecord.occurred_at >= start,
+                    UsageRecord.recorded_at >= start,
+                ),
+            )
         )
     ).all()
     known = facts(history)
