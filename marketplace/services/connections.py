@@ -76,6 +76,16 @@ def mapping(uuid: str, object_name: str, lifecycle: Lifecycle) -> dict[str, Any]
     raise NotFound("No mapping with this id.")
 
 
+def require_mapping(uuid: str, object_name: str, lifecycle: Lifecycle) -> None:
+    """Check that the connection maps ``object_name`` (from its state; no database call).
+
+    :raises NotFound: no such mapping.
+    """
+    document = export(uuid, lifecycle)
+    if not any(m.get("object_name") == object_name for m in document.get("mappings", [])):
+        raise NotFound("No mapping with this id.")
+
+
 def export(uuid: str, lifecycle: Lifecycle) -> dict[str, Any]:
     """``GET /connections/<uuid>/actions/export``."""
     found = connection(uuid, lifecycle)
