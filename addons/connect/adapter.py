@@ -44,6 +44,8 @@ class ConnectAdapter(ExternalObjects):
     linked database as an OData service) come from :class:`ExternalObjects`."""
 
     spec = SPEC
+    #: Called by the core only, once it has checked the signed, session-bound OAuth state.
+    core_actions = frozenset({"authorize_url", "oauth_callback"})
 
     def __init__(self, settings: EngineSettings, base_url: str, login_url: str) -> None:
         self._settings = settings

@@ -69,3 +69,43 @@ def test_unknown_mappings_are_404_on_every_mapping_call(app, standin):
         assert list(_mappings(conn)) == ["Contact"]
     finally:
         tear_down(conn)
+
+
+def test_a_failed_link_leaves_the_schema_as_it_was(app, standin):
+    conn = set_up(app, standin, link=False, authorize=False)
+    try:
+        answer = conn.api(
+            "PATCH", f"/connections/{conn.uuid}", json={"schema_name": "crm", "db_key": "nope"}
+        )
+        assert answer.status_code == 422
+        assert "'nope'" in answer.get_json()["message"]
+        assert conn.state()["schema_name"] == "salesforce"
+        linked = conn.api(
+            "PATCH",
+            f"/connections/{conn.uuid}",
+            json={"schema_name": "crm", "db_key": conn.db_uuid},
+        )
+        assert linked.status_code == 200 and linked.get_json()["schema_name"] == "crm"
+    finally:
+        tear_down(conn)
+
+
+def test_core_only_oauth_actions_are_not_reachable_from_outside(app, standin):
+    conn = set_up(app, standin, authorize=False)
+    try:
+        attempts = (
+            ("authorize_url", {}),
+            ("authorize_url", {"state": "s", "redirect_uri": "https://evil.example/cb"}),
+            ("oauth_callback", {"nonce": "n", "code": "c", "redirect_uri": "https://x/cb"}),
+        )
+        for action, params in attempts:
+            answer = conn.client.post(
+                f"/resources/{conn.uuid}/actions/{action}", json=params, headers=conn.headers
+            )
+            assert answer.status_code == 422, (action, answer.get_json())
+            assert answer.get_json()["message"] == f"Unknown action '{action}'."
+        assert conn.state()["sf_info"] is None
+        conn.authorize()  # the core's own flow still works
+        assert conn.state()["sf_info"]["organization_id"]
+    finally:
+        tear_down(conn)
