@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.connect.support import set_up, tear_down
+from tests.support import PartnerClient
 
 pytestmark = pytest.mark.backend
 
@@ -109,3 +110,28 @@ def test_core_only_oauth_actions_are_not_reachable_from_outside(app, standin):
         assert conn.state()["sf_info"]["organization_id"]
     finally:
         tear_down(conn)
+
+
+def test_two_connections_cannot_share_one_schema(app, standin):
+    first = set_up(app, standin, authorize=False)
+    second = set_up(app, standin, link=False, authorize=False)
+    try:
+        path = f"/connections/{second.uuid}"
+        taken = second.api("PATCH", path, json={"db_key": first.db_uuid})
+        assert taken.status_code == 422, taken.get_json()
+        assert "used by another Connect connection" in taken.get_json()["message"]
+        assert second.state()["db_key"] is None
+        other = second.api("PATCH", path, json={"db_key": first.db_uuid, "schema_name": "crm"})
+        assert other.status_code == 200, other.get_json()
+        assert other.get_json()["schema_name"] == "crm"
+        connect = PartnerClient(app.test_client(), app, "connect")
+        assert connect.deprovision(first.uuid).status_code == 204  # releases the schema
+        third = set_up(app, standin, link=False, authorize=False)
+        try:
+            reuse = third.api("PATCH", f"/connections/{third.uuid}", json={"db_key": first.db_uuid})
+            assert reuse.status_code == 200, reuse.get_json()
+        finally:
+            tear_down(third)
+    finally:
+        tear_down(second)
+        tear_down(first)
