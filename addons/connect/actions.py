@@ -134,6 +134,8 @@ class ConnectActions:
         self, ref: ResourceRef, state: dict[str, Any], params: Mapping[str, str]
     ) -> ActionResult:
         login = self._allowed_login(params.get("login_url", self._login_url))
+        if not params.get("redirect_uri") or not params.get("state"):
+            raise ProvisionRejected("authorize_url needs a state and a redirect_uri.")
         url = self._settings.oauth.authorize_url(login, params["redirect_uri"], params["state"])
         return ActionResult("Log in to Salesforce.", redirect=url)
 
@@ -148,7 +150,7 @@ class ConnectActions:
         login = self._allowed_login(params.get("login_url", self._login_url))
         try:
             tokens = self._settings.oauth.exchange(
-                login, params.get("code", ""), params["redirect_uri"]
+                login, params.get("code", ""), params.get("redirect_uri", "")
             )
         except SalesforceFailure as error:
             raise ProvisionRejected(f"Salesforce refused the login: {error.message}") from error

@@ -14,17 +14,20 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+import psycopg
+
 from addons.connect import states
 from addons.connect.actions import ConnectActions
 from addons.connect.engine import EngineSettings, connect_db, database_url, rows_synced
 from addons.connect.engine import tick as engine_tick
 from addons.connect.external_objects import ExternalObjects
 from addons.connect.mappings import mapping_id
-from addons.connect.schema import install
+from addons.connect.schema import SchemaTaken, claim, install, release
 from addons.connect.spec import SPEC
 from addons.connect.views import connection_info, details, export, usage, write_errors
 from marketplace.adapters import (
     ActionResult,
+    AdapterError,
     BackendStatus,
     LinkedResource,
     PlanChangeRejected,
@@ -44,6 +47,8 @@ class ConnectAdapter(ExternalObjects):
     linked database as an OData service) come from :class:`ExternalObjects`."""
 
     spec = SPEC
+    #: Called by the core only, once it has checked the signed, session-bound OAuth state.
+    core_actions = frozenset({"authorize_url", "oauth_callback"})
 
     def __init__(self, settings: EngineSettings, base_url: str, login_url: str) -> None:
         self._settings = settings
@@ -89,6 +94,7 @@ class ConnectAdapter(ExternalObjects):
 
     def deprovision(self, resource: ResourceRef) -> None:
         """Revoke the Salesforce tokens; the synced tables stay in the customer's database."""
+        self._release_schema(resource)
         tokens = resource.state.get("sf") or {}
         login = str(tokens.get("login_url") or "")
         for name in ("refresh_token", "access_token"):
@@ -115,8 +121,12 @@ class ConnectAdapter(ExternalObjects):
         if not url:
             raise ProvisionRejected("That Postgres resource has no DATABASE_URL yet.")
         schema_name = self._schema(resource)
-        with connect_db(url) as conn:
-            install(conn, schema_name)
+        try:
+            with connect_db(url) as conn:
+                install(conn, schema_name)
+                claim(conn, schema_name, resource.resource_id)
+        except SchemaTaken as error:
+            raise ProvisionRejected(str(error)) from error
         state = copy.deepcopy(dict(resource.state))
         connection = state.setdefault("connection", {})
         connection.update(
@@ -191,6 +201,17 @@ class ConnectAdapter(ExternalObjects):
     def mapping_id(self, resource: ResourceRef, object_name: str) -> str:
         """The API id of a mapping."""
         return mapping_id(resource.resource_id, object_name)
+
+    def _release_schema(self, resource: ResourceRef) -> None:
+        """Best effort: let another connection use the schema (the tables stay)."""
+        url = database_url(resource)
+        if url is None or not resource.state.get("connection", {}).get("installed"):
+            return
+        try:
+            with connect_db(url) as conn:
+                release(conn, self._schema(resource), resource.resource_id)
+        except (AdapterError, psycopg.Error):
+            return
 
     @staticmethod
     def _schema(resource: ResourceRef) -> str:

@@ -36,6 +36,8 @@ NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 DEFAULT_POLL_SECONDS = 600
 MAX_POLL_SECONDS = 3600
 MAX_FIELDS = 500
+DEFAULT_DAILY_API_CALLS = 30_000
+MAX_DAILY_API_CALLS = 1_000_000_000
 
 
 class MappingError(ValueError):
@@ -114,11 +116,19 @@ def normalise_config(
                 "Fields needed for insertion to Salesforce need to be mapped: "
                 + ", ".join(required)
             )
-    try:
-        polling = int(config.get("sf_polling_seconds", DEFAULT_POLL_SECONDS))
-    except (TypeError, ValueError):
-        raise MappingError("sf_polling_seconds must be a number of seconds.") from None
+    polling = _whole_number(
+        config.get("sf_polling_seconds", DEFAULT_POLL_SECONDS),
+        "sf_polling_seconds must be a number of seconds.",
+    )
     polling = min(max(polling, poll_floor), MAX_POLL_SECONDS)
+    daily_calls = _whole_number(
+        config.get("sf_max_daily_api_calls") or DEFAULT_DAILY_API_CALLS,
+        f"sf_max_daily_api_calls must be a whole number from 1 to {MAX_DAILY_API_CALLS}.",
+    )
+    if not 1 <= daily_calls <= MAX_DAILY_API_CALLS:
+        raise MappingError(
+            f"sf_max_daily_api_calls must be a whole number from 1 to {MAX_DAILY_API_CALLS}."
+        )
     indexes: dict[str, dict[str, bool]] = {
         "Id": {"unique": True},
         "SystemModstamp": {"unique": False},
@@ -129,7 +139,7 @@ def normalise_config(
         "access": access,
         "sf_notify_enabled": False,
         "sf_polling_seconds": polling,
-        "sf_max_daily_api_calls": int(config.get("sf_max_daily_api_calls", 30000) or 30000),
+        "sf_max_daily_api_calls": daily_calls,
         "upsert_field": upsert_field,
         "fields": {n: {} for n in names},
         "indexes": indexes,
@@ -146,6 +156,19 @@ def normalise_config(
         for n in names
     }
     return stored, types
+
+
+def _whole_number(value: Any, message: str) -> int:
+    """``value`` as an int: a JSON number or its text (the dashboard's form sends text).
+
+    :raises MappingError: with ``message`` for anything else (objects, lists, booleans).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise MappingError(message)
+    try:
+        return int(value)
+    except (ValueError, OverflowError):
+        raise MappingError(message) from None
 
 
 def new_mapping(
@@ -186,7 +209,8 @@ def parse_document(document: Any) -> list[tuple[str, dict[str, Any]]]:
     """
     if not isinstance(document, Mapping) or not isinstance(document.get("mappings"), list):
         raise MappingError('Send a Heroku Connect export: {"version": 1, "mappings": [...]}.')
-    if document.get("version", 1) != 1:
+    version = document.get("version", 1)
+    if type(version) is not int or version != 1:
         raise MappingError("Only version 1 mapping documents can be imported.")
     found: list[tuple[str, dict[str, Any]]] = []
     for item in document["mappings"]:

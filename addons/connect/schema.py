@@ -15,6 +15,7 @@ database owner): ``hstore`` is a trusted extension, so the owner may create it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -144,6 +145,55 @@ def install(conn: psycopg.Connection[Any], schema: str) -> None:
         conn.execute(sql.SQL(statement).format(s=s))
     for function in triggers.schema_functions(schema):
         conn.execute(function)
+
+
+class SchemaTaken(ValueError):
+    """The schema already belongs to another connection; the message says so."""
+
+
+def claim(conn: psycopg.Connection[Any], schema: str, connection_id: str) -> None:
+    """Mark ``schema`` as ``connection_id``'s in ``_hcmeta`` (``details`` JSON
+    ``{"connection": ...}``): two connections in one schema would share one trigger log and
+    overwrite each other's tables.
+
+    :raises SchemaTaken: another connection holds it (the caller's transaction rolls back).
+    """
+    s = sql.Identifier(schema)
+    row = conn.execute(
+        sql.SQL("SELECT id, details FROM {}._hcmeta ORDER BY id LIMIT 1 FOR UPDATE").format(s)
+    ).fetchone()
+    try:
+        details = json.loads(row[1]) if row and row[1] else {}
+    except ValueError:
+        details = {}
+    owner = details.get("connection") if isinstance(details, dict) else None
+    if owner and owner != connection_id:
+        raise SchemaTaken(
+            f"Schema {schema} of that database is used by another Connect connection: choose "
+            "another schema_name."
+        )
+    value = json.dumps(
+        {**(details if isinstance(details, dict) else {}), "connection": connection_id}
+    )
+    if row is None:
+        conn.execute(
+            sql.SQL("INSERT INTO {}._hcmeta (hcver, details) VALUES (%s, %s)").format(s),
+            (HCVER, value),
+        )
+    else:
+        conn.execute(
+            sql.SQL("UPDATE {}._hcmeta SET details = %s WHERE id = %s").format(s), (value, row[0])
+        )
+
+
+def release(conn: psycopg.Connection[Any], schema: str, connection_id: str) -> None:
+    """Give up ``connection_id``'s claim on ``schema`` (when the connection goes away)."""
+    conn.execute(
+        sql.SQL("UPDATE {}._hcmeta SET details = NULL WHERE details = %s").format(
+            sql.Identifier(schema)
+        ),
+        (json.dumps({"connection": connection_id}),),
+    )
 
 
 def record_meta(conn: psycopg.Connection[Any], schema: str, org_id: str, details: str) -> None:

@@ -59,7 +59,12 @@ class Dashboard(Protocol):
 
 @runtime_checkable
 class Actions(Protocol):
-    """Things a customer can do to the resource from its dashboard or the JSON API."""
+    """Things a customer can do to the resource from its dashboard or the JSON API.
+
+    An adapter may also name, in a ``core_actions`` attribute (a set of action names),
+    actions that only the core calls on the customer's behalf (an OAuth callback after the
+    core checked its signed state): the dashboard and the JSON API refuse those.
+    """
 
     def perform(
         self, resource: ResourceRef, action: str, params: Mapping[str, str]

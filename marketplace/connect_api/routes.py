@@ -147,7 +147,9 @@ def create_mapping(uuid: str) -> Response:
     """``{"object_name": "Contact", "config": {...}}`` -> 201 with the mapping."""
     require_access_to(uuid)
     body = _body()
-    object_name, config = body.get("object_name"), body.get("config") or {}
+    object_name, config = body.get("object_name"), body.get("config")
+    if config is None:
+        config = {}
     if not isinstance(object_name, str) or not isinstance(config, dict):
         raise BadRequest('Send {"object_name": "<Object>", "config": {...}}.')
     document = {"version": 1, "mappings": [{"object_name": object_name, "config": config}]}
@@ -170,6 +172,7 @@ def mapping_errors(mapping_id: str) -> Response:
     """The mapping's errors of the last 24 hours."""
     uuid, object_name = _split(mapping_id)
     require_access_to(uuid)
+    connections.require_mapping(uuid, object_name, lifecycle())
     return jsonify(connections.errors(uuid, lifecycle(), object_name))
 
 
@@ -178,7 +181,7 @@ def delete_mapping(mapping_id: str) -> Response:
     """Delete the mapping (its table is dropped): 204."""
     uuid, object_name = _split(mapping_id)
     require_access_to(uuid)
-    connections.mapping(uuid, object_name, lifecycle())
+    connections.require_mapping(uuid, object_name, lifecycle())
     connections.act(
         uuid, "delete_mapping", {"object_name": object_name}, lifecycle(), broker().queue
     )
@@ -190,6 +193,7 @@ def reload_mapping(mapping_id: str) -> Response:
     """Clear and load the mapping's table again: 202."""
     uuid, object_name = _split(mapping_id)
     require_access_to(uuid)
+    connections.require_mapping(uuid, object_name, lifecycle())
     outcome = connections.act(
         uuid, "reload_mapping", {"object_name": object_name}, lifecycle(), broker().queue
     )

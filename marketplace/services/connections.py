@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from marketplace.adapters import AddonAdapter
-from marketplace.errors import NotFound, Unprocessable
+from marketplace.errors import MarketplaceError, NotFound, Unprocessable
 from marketplace.models import Resource, ResourceState
 from marketplace.services import links, oauth_state
 from marketplace.services.dashboard import ActionOutcome, live_resource, perform_action
@@ -76,6 +76,16 @@ def mapping(uuid: str, object_name: str, lifecycle: Lifecycle) -> dict[str, Any]
     raise NotFound("No mapping with this id.")
 
 
+def require_mapping(uuid: str, object_name: str, lifecycle: Lifecycle) -> None:
+    """Check that the connection maps ``object_name`` (from its state; no database call).
+
+    :raises NotFound: no such mapping.
+    """
+    document = export(uuid, lifecycle)
+    if not any(m.get("object_name") == object_name for m in document.get("mappings", [])):
+        raise NotFound("No mapping with this id.")
+
+
 def export(uuid: str, lifecycle: Lifecycle) -> dict[str, Any]:
     """``GET /connections/<uuid>/actions/export``."""
     found = connection(uuid, lifecycle)
@@ -106,9 +116,10 @@ def set_database(
 ) -> str:
     """``PATCH /connections/<uuid>``: the schema, then the link to a Postgres resource.
 
-    :raises Unprocessable: a bad schema name, or no such Postgres resource on this app.
+    :raises Unprocessable: a bad schema name, or no such Postgres resource on this app;
+        nothing changed (a schema set for a link that then failed is set back).
     """
-    connection(uuid, lifecycle)
+    previous = info(uuid, lifecycle).get("schema_name")
     messages = []
     if schema_name is not None:
         messages.append(
@@ -117,7 +128,12 @@ def set_database(
             ).message
         )
     if db_key is not None:
-        messages.append(links.attach(uuid, DATABASE_LINK, db_key, lifecycle).message)
+        try:
+            messages.append(links.attach(uuid, DATABASE_LINK, db_key, lifecycle).message)
+        except MarketplaceError:
+            if schema_name is not None and isinstance(previous, str) and previous != schema_name:
+                perform_action(uuid, "set_schema", {"schema_name": previous}, lifecycle, scheduler)
+            raise
         scheduler.enqueue_tick(uuid, 0.0)
     if not messages:
         raise Unprocessable(
@@ -144,6 +160,7 @@ def start_login(
         {"state": state, "redirect_uri": redirect_uri, "login_url": login_url},
         lifecycle,
         scheduler,
+        core=True,
     )
     if not outcome.redirect:
         raise Unprocessable(outcome.message)
@@ -175,5 +192,6 @@ def finish_login(
         },
         lifecycle,
         scheduler,
+        core=True,
     )
     return verified.resource_uuid, outcome.message

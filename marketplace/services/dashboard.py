@@ -163,8 +163,13 @@ def perform_action(
     params: Mapping[str, str],
     lifecycle: Lifecycle,
     scheduler: Scheduler,
+    *,
+    core: bool = False,
 ) -> ActionOutcome:
     """Run one of the add-on's actions; return its message and any redirect.
+
+    Only the core (``core=True``, after its own checks) may run an adapter's
+    ``core_actions``; for anyone else they are unknown actions.
 
     The action runs under the resource's lease, so an add-on's cap check and the change it
     guards (a Kafka topic within the plan's limits) are atomic across processes, and with no
@@ -179,7 +184,9 @@ def perform_action(
         if resource.state != ResourceState.PROVISIONED:
             raise Unprocessable(f"The resource is {resource.state}; try again once it is ready.")
         adapter = lifecycle.adapter(resource)
-        if not isinstance(adapter, Actions):
+        if not isinstance(adapter, Actions) or (
+            not core and action in getattr(adapter, "core_actions", frozenset())
+        ):
             raise Unprocessable(f"Unknown action {quoted(action)}.")
         ref = lifecycle.ref(resource)
         db.session.commit()
