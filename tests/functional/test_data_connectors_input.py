@@ -60,3 +60,41 @@ def test_a_table_without_a_primary_key_is_refused_and_stays_writable(world):
         path, json={"tables": ["public.items", "public.full_log"]}, headers=database.auth
     )
     assert full.status_code == 200, full.get_json()
+
+
+def test_unknown_fields_bad_json_and_bad_names_are_refused_by_name(world):
+    database, kafka = _pair(world)
+    path = f"/data/cdc/v0/databases/{database.uuid}/connectors"
+    auth = database.auth
+    typo = world.create(
+        database, kafka=kafka.uuid, tables=["public.items"], excluded_column=["public.items.name"]
+    )
+    assert typo.status_code == 422
+    assert "Unknown field 'excluded_column'" in typo.get_json()["message"]
+    newline = world.create(database, kafka=kafka.uuid, tables=["public.items"], name="orders\n")
+    assert newline.status_code == 422
+    assert "connector name" in newline.get_json()["message"]
+    table = world.create(database, kafka=kafka.uuid, tables=["public.items\n"])
+    assert table.status_code == 422 and "not a table name" in table.get_json()["message"]
+    nul = world.client.post(
+        path,
+        data='{"kafka": "k", "tables": ["public.it\\u0000ems"]}',
+        content_type="application/json",
+        headers=auth,
+    )
+    assert nul.status_code == 400 and "NUL" in nul.get_json()["message"]
+    broken = world.client.post(path, data="{", content_type="application/json", headers=auth)
+    assert broken.status_code == 400 and broken.get_json()["message"]
+    assert _ours(world) == []
+
+    created = world.create(database, kafka=kafka.uuid, tables=["public.items"], name="orders")
+    assert created.status_code == 201, created.get_json()
+    one = f"/data/cdc/v0/connectors/{created.get_json()['uuid']}"
+    renamed = world.client.patch(one, json={"name": "other"}, headers=auth)
+    assert renamed.status_code == 422 and "cannot be changed" in renamed.get_json()["message"]
+    unknown = world.client.patch(one, json={"table": ["public.items"]}, headers=auth)
+    assert unknown.status_code == 422 and "'table'" in unknown.get_json()["message"]
+    # An empty PATCH (to hand over rotated Kafka credentials) is fine, body or not.
+    assert world.client.patch(one, headers=auth).status_code == 200
+    assert world.client.patch(one, json={}, headers=auth).status_code == 200
+    assert world.connector(database, created.get_json()["uuid"])["name"] == "orders"
