@@ -234,6 +234,16 @@ def slot_facts(
     }
 
 
+def most_published_tables(conn: psycopg.Connection[Any], publications: Sequence[str]) -> int:
+    """The largest number of tables any of ``publications`` publishes (0 for none)."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_catalog.pg_publication_tables WHERE pubname = ANY(%s)"
+        " GROUP BY pubname ORDER BY 1 DESC LIMIT 1",
+        (list(publications),),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _granted_tables(conn: psycopg.Connection[Any], role: str) -> list[tuple[str, str]]:
     rows = conn.execute(
         "SELECT DISTINCT n.nspname, c.relname FROM pg_catalog.pg_class c"

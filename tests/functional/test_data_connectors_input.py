@@ -98,3 +98,18 @@ def test_unknown_fields_bad_json_and_bad_names_are_refused_by_name(world):
     assert world.client.patch(one, headers=auth).status_code == 200
     assert world.client.patch(one, json={}, headers=auth).status_code == 200
     assert world.connector(database, created.get_json()["uuid"])["name"] == "orders"
+
+
+def test_a_plan_whose_table_limit_the_connectors_exceed_is_refused(world):
+    database, kafka = _pair(world)
+    database.execute("CREATE TABLE orders (id int PRIMARY KEY)")
+    created = world.create(database, kafka=kafka.uuid, tables=["public.items", "public.orders"])
+    assert created.status_code == 201, created.get_json()
+    refused = world.postgres.change_plan(database.uuid, "cdc-one-table")
+    assert refused.status_code == 422, refused.get_json()
+    assert "max_connector_tables" in refused.get_json()["message"]
+    path = f"/data/cdc/v0/connectors/{created.get_json()['uuid']}"
+    narrowed = world.client.patch(path, json={"tables": ["public.items"]}, headers=database.auth)
+    assert narrowed.status_code == 200, narrowed.get_json()
+    moved = world.postgres.change_plan(database.uuid, "cdc-one-table")
+    assert moved.status_code == 200, moved.get_json()
