@@ -168,6 +168,13 @@ def grant_and_publish(
             "ALTER PUBLICATION {} SET TABLE {}" if exists else "CREATE PUBLICATION {} FOR TABLE {}"
         )
         conn.execute(sql.SQL(verb).format(sql.Identifier(publication), idents))
+        # A partitioned table's changes are published under its own name, not its
+        # partitions' (which Debezium's include list does not name: they were dropped).
+        conn.execute(
+            sql.SQL("ALTER PUBLICATION {} SET (publish_via_partition_root = true)").format(
+                sql.Identifier(publication)
+            )
+        )
 
 
 def create_slot(conn: psycopg.Connection[Any], role: str, slot: str) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.functional.cdc_support import CdcWorld, connect_names
+from tests.functional.cdc_support import CdcWorld, connect_names, read_events
 
 pytestmark = pytest.mark.backend
 
@@ -113,3 +113,21 @@ def test_a_plan_whose_table_limit_the_connectors_exceed_is_refused(world):
     assert narrowed.status_code == 200, narrowed.get_json()
     moved = world.postgres.change_plan(database.uuid, "cdc-one-table")
     assert moved.status_code == 200, moved.get_json()
+
+
+def test_a_partitioned_tables_changes_arrive_on_its_topic(world):
+    database, kafka = _pair(world)
+    database.execute(
+        "CREATE TABLE parted (id int PRIMARY KEY, v text) PARTITION BY RANGE (id)",
+        "CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (100)",
+    )
+    created = world.create(database, kafka=kafka.uuid, tables=["public.parted"], name="parted")
+    assert created.status_code == 201, created.get_json()
+    world.wait_streaming(database, created.get_json()["uuid"])
+    consumer = kafka.consumer(f"{kafka.prefix}parted.public.parted")
+    try:
+        database.execute("INSERT INTO parted VALUES (5, 'a')")
+        events = read_events(consumer, 1, timeout=30)
+    finally:
+        consumer.close()
+    assert [(e["op"], e["after"]) for e in events] == [("c", {"id": 5, "v": "a"})]
