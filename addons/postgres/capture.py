@@ -28,8 +28,8 @@ OPS_DATABASE = "marketplace_ops"
 #: 1 WAL sender, plus 1 for heartbeat.action.query; the rest covers a task restart's overlap.
 CONNECTOR_CONNECTION_LIMIT = 8
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_$]{0,62}"
-TABLE_NAME = re.compile(rf"^({IDENTIFIER})\.({IDENTIFIER})$")
-COLUMN_NAME = re.compile(rf"^({IDENTIFIER})\.({IDENTIFIER})\.({IDENTIFIER})$")
+TABLE_NAME = re.compile(rf"({IDENTIFIER})\.({IDENTIFIER})")
+COLUMN_NAME = re.compile(rf"({IDENTIFIER})\.({IDENTIFIER})\.({IDENTIFIER})")
 
 
 def split_table(name: str) -> tuple[str, str]:
@@ -37,7 +37,7 @@ def split_table(name: str) -> tuple[str, str]:
 
     :raises ProvisionRejected: not a ``schema.table`` name of plain identifiers.
     """
-    match = TABLE_NAME.match(name) if isinstance(name, str) else None
+    match = TABLE_NAME.fullmatch(name) if isinstance(name, str) else None
     if match is None:
         raise ProvisionRejected(
             f"{str(name)[:80]!r} is not a table name: use schema.table (letters, digits, _)."
@@ -50,7 +50,7 @@ def split_column(name: str) -> tuple[str, str, str]:
 
     :raises ProvisionRejected: not a ``schema.table.column`` name of plain identifiers.
     """
-    match = COLUMN_NAME.match(name) if isinstance(name, str) else None
+    match = COLUMN_NAME.fullmatch(name) if isinstance(name, str) else None
     if match is None:
         raise ProvisionRejected(
             f"{str(name)[:80]!r} is not a column name: use schema.table.column."
@@ -62,20 +62,31 @@ def check_capture(
     conn: psycopg.Connection[Any], owner: str, tables: Sequence[str], excluded: Sequence[str]
 ) -> None:
     """Check, in the tenant's database, that each table is an ordinary or partitioned table
-    owned by ``owner`` and each excluded column is a column of a captured table.
+    owned by ``owner`` with a replica identity (a primary key, an index or ``FULL``: without
+    one PostgreSQL refuses a published table's updates and deletes), and each excluded
+    column is a column of a captured table.
 
     :raises ProvisionRejected: the first name that fails, said plainly.
     """
     for name in tables:
         schema, table = split_table(name)
         row = conn.execute(
-            "SELECT c.relkind, pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c"
+            "SELECT c.relkind, pg_catalog.pg_get_userbyid(c.relowner), c.relreplident,"
+            " EXISTS (SELECT 1 FROM pg_catalog.pg_index i"
+            " WHERE i.indrelid = c.oid AND i.indisprimary)"
+            " FROM pg_catalog.pg_class c"
             " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = %s AND c.relname = %s",
             (schema, table),
         ).fetchone()
         if row is None or row[0] not in ("r", "p") or row[1] != owner:
             raise ProvisionRejected(f"This database has no table {name} that can be captured.")
+        if not _has_replica_identity(str(row[2]), bool(row[3])):
+            raise ProvisionRejected(
+                f"Table {name} has no primary key (nor another replica identity): once "
+                "published, PostgreSQL would refuse its updates and deletes. Add a primary "
+                f"key, or run ALTER TABLE {name} REPLICA IDENTITY FULL, then try again."
+            )
     for name in excluded:
         schema, table, column = split_column(name)
         if f"{schema}.{table}" not in tables:
@@ -89,6 +100,12 @@ def check_capture(
         ).fetchone()
         if found is None:
             raise ProvisionRejected(f"Table {schema}.{table} has no column {column}.")
+
+
+def _has_replica_identity(replident: str, has_primary_key: bool) -> bool:
+    """Whether a table's updates and deletes can be published: ``relreplident`` is ``f``
+    (full) or ``i`` (an index), or ``d`` (default) with a primary key; ``n`` never."""
+    return replident in ("f", "i") or (replident == "d" and has_primary_key)
 
 
 def create_role(conn: psycopg.Connection[Any], role: str, password: str) -> None:
@@ -151,6 +168,13 @@ def grant_and_publish(
             "ALTER PUBLICATION {} SET TABLE {}" if exists else "CREATE PUBLICATION {} FOR TABLE {}"
         )
         conn.execute(sql.SQL(verb).format(sql.Identifier(publication), idents))
+        # A partitioned table's changes are published under its own name, not its
+        # partitions' (which Debezium's include list does not name: they were dropped).
+        conn.execute(
+            sql.SQL("ALTER PUBLICATION {} SET (publish_via_partition_root = true)").format(
+                sql.Identifier(publication)
+            )
+        )
 
 
 def create_slot(conn: psycopg.Connection[Any], role: str, slot: str) -> None:
@@ -215,6 +239,16 @@ def slot_facts(
         str(name): (bool(active), None if lag is None else int(lag), wal, str(database or ""))
         for name, active, lag, wal, database in rows
     }
+
+
+def most_published_tables(conn: psycopg.Connection[Any], publications: Sequence[str]) -> int:
+    """The largest number of tables any of ``publications`` publishes (0 for none)."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_catalog.pg_publication_tables WHERE pubname = ANY(%s)"
+        " GROUP BY pubname ORDER BY 1 DESC LIMIT 1",
+        (list(publications),),
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _granted_tables(conn: psycopg.Connection[Any], role: str) -> list[tuple[str, str]]:

@@ -161,15 +161,28 @@ class DataConnectorsMixin:
         return health
 
     def check_connectors_fit(self, resource: ResourceRef, new_plan: PlanSpec) -> None:
-        """A plan change must leave room for the resource's connectors.
+        """A plan change must leave room for the resource's connectors and their tables
+        (counted in their publications).
 
-        :raises PlanChangeRejected: more connectors than ``new_plan``'s ``max_connectors``.
+        :raises PlanChangeRejected: over ``new_plan``'s ``max_connectors`` or, for a
+            connector, its ``max_connector_tables``.
         """
-        count, allowed = len(_listed(resource.state)), int(new_plan.limits.get("max_connectors", 0))
-        if count > allowed:
+        names = [self._connector_name(resource.resource_id, c) for c in _listed(resource.state)]
+        allowed, max_tables = (
+            int(new_plan.limits.get(key, 0)) for key in ("max_connectors", "max_connector_tables")
+        )
+        if len(names) > allowed:
             raise PlanChangeRejected(
-                f"The database has {count} data connectors and plan {new_plan.slug} allows "
-                f"{allowed} (max_connectors); destroy some first."
+                f"The database has {len(names)} data connectors and plan {new_plan.slug} "
+                f"allows {allowed} (max_connectors); destroy some first."
+            )
+        with self._connections.database(self._database_name(resource.resource_id)) as conn:
+            widest = capture.most_published_tables(conn, names) if names else 0
+        if widest > max_tables:
+            raise PlanChangeRejected(
+                f"A data connector of this database captures {widest} tables and plan "
+                f"{new_plan.slug} allows {max_tables} per connector (max_connector_tables); "
+                "remove tables from it first."
             )
 
     # --- Linking ----------------------------------------------------------------------------

@@ -16,6 +16,8 @@ see :mod:`marketplace.dashboard.access`); a connector is opened by its Postgres 
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
 
 from marketplace.cdc_api.service import service
@@ -35,7 +37,7 @@ def _no_store(response: Response) -> Response:
 def create(uuid: str) -> tuple[Response, int]:
     """Create a connector on the Postgres resource ``uuid``."""
     require_access_to(uuid)
-    body = parse_request(request.get_json(silent=True), creating=True)
+    body = parse_request(_body(empty_ok=False), creating=True)
     return jsonify(as_json(service().create(uuid, body))), 201
 
 
@@ -57,7 +59,7 @@ def show(connector_id: str) -> Response:
 def update(connector_id: str) -> Response:
     """Change tables, excluded columns or settings."""
     _authorize(connector_id)
-    body = parse_request(request.get_json(silent=True), creating=False)
+    body = parse_request(_body(empty_ok=True), creating=False)
     return jsonify(as_json(service().update(connector_id, body)))
 
 
@@ -84,3 +86,13 @@ def resume(connector_id: str) -> Response:
 
 def _authorize(connector_id: str) -> None:
     require_access_to(service().postgres_uuid(connector_id))
+
+
+def _body(*, empty_ok: bool) -> Any:
+    """The request's JSON (whatever its content type); an empty body is ``{}`` when
+    ``empty_ok`` (``PATCH`` with nothing to change hands over fresh credentials). JSON the
+    broker refuses (NUL, lone surrogates, too deep) or that does not parse is a 400 that
+    says so, rather than a vague "send a JSON object"."""
+    if empty_ok and not request.get_data(cache=True):
+        return {}
+    return request.get_json(force=True)

@@ -20,7 +20,10 @@ from marketplace.errors import Unprocessable
 from marketplace.models import ConnectorStatus, DataConnector
 from marketplace.models._types import as_utc, utcnow
 
-NAME = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
+NAME = re.compile(r"[a-z][a-z0-9_-]{0,47}")
+#: The fields a request may carry (``kafka_addon_uuid`` is Heroku's name for ``kafka``).
+CREATE_FIELDS = ("kafka", "kafka_addon_uuid", "tables", "excluded_columns", "name", "settings")
+UPDATE_FIELDS = ("tables", "excluded_columns", "settings")
 MAX_NAMES = 200
 MAX_NAME_LENGTH = 200
 CREATION_GRACE = timedelta(seconds=60)
@@ -73,11 +76,12 @@ def parse_request(body: Any, *, creating: bool) -> ConnectorRequest:
     """
     if not isinstance(body, dict):
         raise Unprocessable("Send a JSON object.")
+    _check_fields(body, creating=creating)
     kafka = body.get("kafka", body.get("kafka_addon_uuid"))
     if creating and (not isinstance(kafka, str) or not kafka.strip()):
         raise Unprocessable('Name the Kafka resource: "kafka": "<uuid or resource name>".')
     name = body.get("name")
-    if name is not None and (not isinstance(name, str) or not NAME.match(name)):
+    if name is not None and (not isinstance(name, str) or not NAME.fullmatch(name)):
         raise Unprocessable(
             "A connector name is 1 to 48 of a-z, 0-9, _ and -, starting with a letter."
         )
@@ -92,6 +96,23 @@ def parse_request(body: Any, *, creating: bool) -> ConnectorRequest:
         tables=tables,
         excluded_columns=_names(body, "excluded_columns"),
         settings=_settings(body.get("settings")),
+    )
+
+
+def _check_fields(body: Mapping[str, Any], *, creating: bool) -> None:
+    """:raises Unprocessable: a field this request does not take (a misspelt
+    ``excluded_columns`` must not silently capture the column it meant to leave out)."""
+    allowed = CREATE_FIELDS if creating else UPDATE_FIELDS
+    unknown = [str(key) for key in body if key not in allowed]
+    if not unknown:
+        return
+    if not creating and set(unknown) <= {"name", "kafka", "kafka_addon_uuid"}:
+        raise Unprocessable(
+            "A data connector's name and Kafka resource cannot be changed; destroy it and "
+            "create a new one."
+        )
+    raise Unprocessable(
+        f"Unknown field {unknown[0][:60]!r}; this request takes: {', '.join(allowed)}."
     )
 
 

@@ -47,6 +47,15 @@ CDC_PLAN = PlanSpec(
     },
 )
 
+#: The same with one table per connector (a plan change the connectors may not fit).
+CDC_ONE_TABLE_PLAN = PlanSpec(
+    "cdc-one-table",
+    "CDC test, one table",
+    "test plan",
+    0,
+    {**CDC_PLAN.limits, "max_connector_tables": 1},
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Database:
@@ -109,7 +118,7 @@ class CdcWorld:
         settings["KAFKA_CONNECT_URL"] = overrides.get("KAFKA_CONNECT_URL", KAFKA_CONNECT_URL)
         self.postgres_adapter = create_postgres_adapter(settings)
         self.postgres_adapter.spec = dataclasses.replace(
-            POSTGRES_SPEC, plans=(*POSTGRES_SPEC.plans, CDC_PLAN)
+            POSTGRES_SPEC, plans=(*POSTGRES_SPEC.plans, CDC_PLAN, CDC_ONE_TABLE_PLAN)
         )
         self.kafka_adapter = create_kafka_adapter(settings)
         self.app = build_app(
