@@ -26,6 +26,7 @@ from typing import Any
 
 from addons.postgres import capture
 from addons.postgres.connections import AdminConnections
+from addons.postgres.connector_orphans import find_connector_objects
 from addons.postgres.debezium import DEFAULT_HEARTBEAT_MS, connector_config
 from addons.postgres.kafka_connect import KafkaConnectClient
 from addons.postgres.removal import drop_role
@@ -250,52 +251,9 @@ class DataConnectorsMixin:
         return owned
 
     def connector_owned(self) -> list[BackendObject]:
-        """Connectors (Kafka Connect), slots and publications named ``<prefix>c_…``. Roles
-        are among the adapter's roles already. Publications are looked for in the databases
-        that hold such a slot or where such a role holds a grant (a publication is dropped
-        before its role, so no other database can have one)."""
-        stem = f"{self._prefix}c_"
-        found: set[BackendObject] = set()
-        with self._connections.maintenance() as conn:
-            rows = conn.execute(
-                "SELECT slot_name, database FROM pg_catalog.pg_replication_slots"
-                " WHERE starts_with(slot_name, %s)",
-                (stem,),
-            ).fetchall()
-            databases = {str(db) for _, db in rows if db}
-            found |= {BackendObject("slot", str(name)) for name, _ in rows}
-            databases |= {
-                str(row[0])
-                for row in conn.execute(
-                    "SELECT DISTINCT d.datname FROM pg_catalog.pg_shdepend s"
-                    " JOIN pg_catalog.pg_database d ON d.oid = s.dbid"
-                    " JOIN pg_catalog.pg_roles r ON r.oid = s.refobjid"
-                    " WHERE starts_with(r.rolname, %s)",
-                    (stem,),
-                ).fetchall()
-            }
-        for database in sorted(databases):
-            try:
-                with self._connections.database(database) as conn:
-                    found |= {
-                        BackendObject("publication", f"{database}/{row[0]}")
-                        for row in conn.execute(
-                            "SELECT pubname FROM pg_catalog.pg_publication"
-                            " WHERE starts_with(pubname, %s)",
-                            (stem,),
-                        ).fetchall()
-                    }
-            except BackendUnavailable:  # dropped meanwhile
-                continue
-        try:
-            found |= {
-                BackendObject("connector", name)
-                for name in self._kafka_connect.connector_names()
-                if name.startswith(stem)
-            }
-        except BackendUnavailable:
-            log.warning("Kafka Connect is down: its connectors are not listed")
-        return sorted(found)
+        """Connectors (Kafka Connect), slots and publications named ``<prefix>c_…`` (see
+        :func:`addons.postgres.connector_orphans.find_connector_objects`)."""
+        return find_connector_objects(self._connections, self._kafka_connect, f"{self._prefix}c_")
 
     def remove_connector_orphan(self, orphan: BackendObject) -> bool:
         """Remove an orphaned connector, slot or publication; False for other kinds.
