@@ -15,8 +15,12 @@ from typing import Any
 import requests
 from flask import Flask
 from huey.storage import PostgresStorage
+from sqlalchemy import update
 
 from marketplace.context import broker
+from marketplace.extensions import db
+from marketplace.models import Resource
+from marketplace.services.events import EXTENSION_KEY
 from standins.platform import create_platform_app
 from standins.platform.store import PlatformStore
 from tests.support import ENCRYPTION_KEY, admin_url, live_server, manifest, name_prefix
@@ -196,3 +200,27 @@ def worker_env(store_url: str, queue_url: str, platform_url: str, **extra: str) 
         "LOG_LEVEL": "WARNING",
         **extra,
     }
+
+
+def stream_logs(app: Flask, resource_uuid: str, platform: LocalPlatform, app_name: str) -> None:
+    """Give an existing resource a log input on the local platform's app ``app_name``, as if
+    its provision request had carried ``log_input_url`` and ``log_drain_token``."""
+    log_input = platform.store.create_log_input(resource_uuid, app_name)
+    host = platform.url.removeprefix("http://")
+    url = f"http://token:{log_input['token']}@{host}/logs/{app_name}"
+    with app.app_context():
+        db.session.execute(
+            update(Resource)
+            .where(Resource.uuid == resource_uuid)
+            .values(
+                log_input_url_encrypted=broker_of(app).vault.encrypt(url),
+                log_drain_token=log_input["drain_token"],
+            )
+        )
+        db.session.commit()
+
+
+def log_messages(app: Flask, platform: LocalPlatform, app_name: str) -> list[str]:
+    """The lines the app's log stream received, once the broker's sender has sent its queue."""
+    assert app.extensions[EXTENSION_KEY].sender.flush(10)
+    return [line["message"] for line in platform.store.log_lines(app_name)]

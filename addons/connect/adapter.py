@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import psycopg
 
-from addons.connect import states
+from addons.connect import log_events, states
 from addons.connect.actions import ConnectActions
 from addons.connect.engine import EngineSettings, connect_db, database_url, rows_synced
 from addons.connect.engine import tick as engine_tick
@@ -141,12 +142,13 @@ class ConnectAdapter(ExternalObjects):
         )
         for mapping in state.get("mappings", {}).values():
             mapping.update({"state": states.INITIAL, "cursor": None, "next_url": None})
-        return ActionResult(
+        linked = ActionResult(
             f"Linked {target.resource.name or target.resource.resource_id}: schema "
             f"{schema_name} is ready.",
             state=state,
             wake=True,
         )
+        return _logged(resource, linked)
 
     def link_removed(self, resource: ResourceRef, link: str) -> ActionResult:
         """The database went away: stop, and say so."""
@@ -160,19 +162,22 @@ class ConnectAdapter(ExternalObjects):
                 "database to start again (mappings reload into it).",
             }
         )
-        return ActionResult(connection["message"], state=state)
+        return _logged(resource, ActionResult(connection["message"], state=state))
 
     # --- background, actions, dashboard, metering ------------------------------------------
 
     def tick(self, resource: ResourceRef) -> TickResult:
-        """One step of the sync engine (:mod:`addons.connect.engine`)."""
-        return engine_tick(resource, self._settings)
+        """One step of the sync engine (:mod:`addons.connect.engine`), with its log lines
+        (:mod:`addons.connect.log_events`)."""
+        result = engine_tick(resource, self._settings)
+        lines = log_events.changes(resource.resource_id, resource.state, result.state)
+        return replace(result, events=(*result.events, *lines))
 
     def perform(
         self, resource: ResourceRef, action: str, params: Mapping[str, str]
     ) -> ActionResult:
         """See :mod:`addons.connect.actions`."""
-        return self._actions.perform(resource, action, params)
+        return _logged(resource, self._actions.perform(resource, action, params))
 
     def details(self, resource: ResourceRef) -> ResourceDetails:
         """Connection state, mappings with counts and times, write errors of the last 24 h."""
@@ -216,3 +221,9 @@ class ConnectAdapter(ExternalObjects):
     @staticmethod
     def _schema(resource: ResourceRef) -> str:
         return str(resource.state.get("connection", {}).get("schema") or "salesforce")
+
+
+def _logged(resource: ResourceRef, result: ActionResult) -> ActionResult:
+    """``result`` with the log lines of the state change it makes."""
+    lines = log_events.changes(resource.resource_id, resource.state, result.state)
+    return replace(result, events=(*result.events, *lines)) if lines else result

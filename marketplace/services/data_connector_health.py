@@ -10,6 +10,7 @@ from __future__ import annotations
 from marketplace.adapters import AdapterError, ConnectorHealth, DataConnectors, KafkaLogin
 from marketplace.extensions import db
 from marketplace.models import ConnectorStatus, DataConnector, Resource, ResourceState
+from marketplace.services import events
 from marketplace.services.data_connector_views import ConnectorView, view_of
 from marketplace.services.lifecycle import Lifecycle
 
@@ -56,6 +57,7 @@ def live_views(
         ):
             connector.status = view.status
             connector.status_reason = view.status_reason
+            events.data_connector_changed(connector)
         views.append(view)
     db.session.commit()
     return views

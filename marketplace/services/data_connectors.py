@@ -38,6 +38,7 @@ from marketplace.models import (
     ResourceState,
 )
 from marketplace.models._types import utcnow
+from marketplace.services import events
 from marketplace.services.data_connector_health import live_views
 from marketplace.services.data_connector_topics import ConnectorTopics
 from marketplace.services.data_connector_views import (
@@ -159,6 +160,8 @@ class DataConnectorService:
             db.session.add(
                 ResourceLink(source_id=postgres.id, name=connector.link_name, target_id=kafka.id)
             )
+            connector.postgres = postgres
+            events.data_connector_changed(connector)
             db.session.commit()
         log.info("data connector created", extra={"connector": connector_id})
         return self.get(connector_id)
@@ -252,8 +255,10 @@ class DataConnectorService:
             except AdapterError as error:
                 raise from_adapter_error(error) from error
             connector = self._connector(connector_id)
-            connector.status = target
-            connector.status_reason = None
+            if connector.status != target:
+                connector.status = target
+                connector.status_reason = None
+                events.data_connector_changed(connector)
             db.session.commit()
         return self.get(connector_id)
 
@@ -353,6 +358,7 @@ class DataConnectorService:
         connector.status = ConnectorStatus.DEPROVISIONED
         connector.status_reason = reason
         connector.deprovisioned_at = utcnow()
+        events.data_connector_changed(connector)
         db.session.execute(
             delete(ResourceLink).where(
                 ResourceLink.source_id == connector.postgres_resource_id,

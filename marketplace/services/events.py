@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from marketplace.adapters import AddonEvent
 from marketplace.extensions import db
 from marketplace.metrics.instruments import ADDON_LOG_LINES
-from marketplace.models import Plan, Resource, UsageRecord
+from marketplace.models import DataConnector, Plan, Resource, UsageRecord
 from marketplace.models._types import utcnow
 from marketplace.models.usage import PERIOD_KINDS
 from marketplace.services.crypto import Vault
@@ -113,6 +113,25 @@ def emit(resource: Resource, name: str, *, commit: bool = False, **fields: objec
         _queue_line(resource, name, fields)
     if commit:
         db.session.commit()
+
+
+def data_connector_changed(connector: DataConnector) -> None:
+    """A data connector reached a new status (creating, available, paused, error,
+    deprovisioned): one line on its database's app log stream, sent once the change commits:
+    ``event=data_connector_state_changed … connector=<name> connector_id=<id>
+    state=<status> reason=<why>``. Never raises."""
+    try:
+        fields: dict[str, object] = {
+            "connector": connector.name,
+            "connector_id": connector.id,
+            "state": str(connector.status),
+        }
+        if connector.status_reason:
+            fields["reason"] = connector.status_reason[:300]
+        with db.session.no_autoflush:
+            _queue_line(connector.postgres, "data_connector_state_changed", fields)
+    except Exception:  # a log line must never break the change it reports
+        log.exception("event not recorded", extra={"connector": connector.id})
 
 
 def emit_all(

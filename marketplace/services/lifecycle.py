@@ -317,6 +317,7 @@ class Lifecycle:
             if source is not None:
                 self.store_state(source, result.state)
                 self.merge_config(source, result.config)
+                events.emit_all(source, result.events)
                 source.condition = result.message or gone
                 source.lease_owner = None
                 source.lease_expires_at = None

@@ -20,6 +20,7 @@ from marketplace.errors import Unprocessable, from_adapter_error, quoted
 from marketplace.extensions import db
 from marketplace.models import Addon, Resource, ResourceLink, ResourceState
 from marketplace.models._types import utcnow
+from marketplace.services import events
 from marketplace.services.leases import request_lease
 from marketplace.services.lifecycle import Lifecycle
 
@@ -154,6 +155,7 @@ def attach(uuid: str, link_name: str, key: str, lifecycle: Lifecycle) -> ActionR
             raise from_adapter_error(error) from error
         lifecycle.store_state(source, result.state)
         lifecycle.merge_config(source, result.config)
+        events.emit_all(source, result.events)  # sent once the commit below lands
         source.condition = None
         if result.wake and lifecycle.has_background_work(source):
             source.next_tick_at = utcnow()
@@ -198,6 +200,7 @@ def _detach_locked(source: Resource, link: ResourceLink, lifecycle: Lifecycle) -
             )
     lifecycle.store_state(source, result.state)
     lifecycle.merge_config(source, result.config)
+    events.emit_all(source, result.events)
     db.session.delete(link)
     db.session.flush()
     return result

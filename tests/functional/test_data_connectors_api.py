@@ -22,6 +22,7 @@ from marketplace.context import lifecycle
 from marketplace.extensions import db
 from marketplace.models import DataConnector, Resource
 from marketplace.services.reconciler import Reconciler
+from tests.async_support import local_platform, log_messages, stream_logs
 from tests.functional.cdc_support import KAFKA_CONNECT_URL, CdcWorld, connect_names
 from tests.support import admin_url, owned_names
 
@@ -264,3 +265,25 @@ def test_the_dashboard_panel_lists_creates_pauses_and_destroys(world):
     assert client.post(f"{base}/destroy", data={"csrf_token": csrf}).status_code == 302
     assert world.connector(database, connector)["status"] == "deprovisioned"
     assert not _connector_objects(world)
+
+
+def test_state_changes_reach_the_databases_app_log_stream(world, tmp_path):
+    database, kafka = _pair(world)
+    with local_platform(tmp_path) as platform:
+        stream_logs(world.app, database.uuid, platform, "shop-web")
+        created = world.create(database, kafka=kafka.uuid, tables=["public.items"], name="items")
+        assert created.status_code == 201, created.get_json()
+        one = f"/data/cdc/v0/connectors/{created.get_json()['uuid']}"
+        world.wait_streaming(database, created.get_json()["uuid"])
+        assert world.client.put(f"{one}/pause", headers=database.auth).status_code == 200
+        assert world.client.delete(one, headers=database.auth).status_code == 200
+        lines = [
+            line
+            for line in log_messages(world.app, platform, "shop-web")
+            if line.startswith("event=data_connector_state_changed")
+        ]
+    states = [re.search(r" state=(\w+)", line).group(1) for line in lines]
+    assert states == ["creating", "available", "paused", "deprovisioned"], lines
+    assert all(f"addon_id={database.uuid} addon=postgres" in line for line in lines)
+    assert all("connector=items" in line for line in lines)
+    assert not any(kafka.config["KAFKA_PASSWORD"] in line for line in lines)
