@@ -173,9 +173,7 @@ class LogDrainSender:
         if self._thread is None:  # first line of this process: flush what is left at exit
             atexit.register(self.close)
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._run, name="addon-log-sender", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name="addon-log-sender", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
