@@ -3,11 +3,11 @@ billing. Operator-authenticated (``OPERATOR_TOKEN``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from marketplace.errors import BadRequest
+from marketplace.errors import BadRequest, Unprocessable
 from marketplace.models._types import as_utc, utcnow
 from marketplace.ops.auth import require_operator
 from marketplace.services.usage import report, report_json
@@ -16,17 +16,25 @@ bp = Blueprint("usage", __name__)
 
 
 def parse_time(value: str | None, name: str) -> datetime | None:
-    """An ISO 8601 time (a date alone is midnight UTC; no offset means UTC), or None.
+    """An ISO 8601 time in UTC (a date alone is midnight UTC; no offset means UTC), or None.
 
     :raises BadRequest: not a time.
+    :raises Unprocessable: a time that is not within years 1 to 9999 once moved to UTC
+        (``0001-01-01T00:00:00+01:00``).
     """
     if not value:
         return None
     try:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
         raise BadRequest(
             f"'{name}' must be an ISO 8601 time, like 2026-11-01T00:00:00Z."
+        ) from error
+    try:
+        return as_utc(parsed).astimezone(UTC)
+    except OverflowError as error:
+        raise Unprocessable(
+            f"'{name}' is out of range: in UTC it must fall in the years 1 to 9999."
         ) from error
 
 

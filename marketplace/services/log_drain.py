@@ -73,9 +73,14 @@ def frame(lines: Sequence[LogLine]) -> bytes:
 
 
 def redacted(url: str) -> str:
-    """``url`` without its credentials, path or query: safe to log."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or '?'}" + (f":{parts.port}" if parts.port else "")
+    """``url`` without its credentials, path or query: safe to log. Never raises: a URL
+    that does not parse (``https://host:99999``, ``http://[``) reads ``<unparsable URL>``."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "<unparsable URL>"
+    return f"{parts.scheme}://{parts.hostname or '?'}" + (f":{port}" if port else "")
 
 
 def post_batch(url: str, lines: Sequence[LogLine], timeout: float) -> None:
@@ -168,9 +173,7 @@ class LogDrainSender:
         if self._thread is None:  # first line of this process: flush what is left at exit
             atexit.register(self.close)
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._run, name="addon-log-sender", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name="addon-log-sender", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
@@ -183,7 +186,11 @@ class LogDrainSender:
                     return
                 batch = [self._lines.popleft() for _ in range(min(len(self._lines), 1000))]
                 self._busy = True
-            self._send(batch)
+            try:
+                self._send(batch)
+            except Exception:  # the thread must outlive any batch; its lines are lost
+                ADDON_LOG_LINES.labels("failed").inc(len(batch))
+                log.error("add-on log lines not sent: the sender failed", exc_info=False)
 
     def _send(self, lines: Iterable[LogLine]) -> None:
         """Post ``lines``, one request per log input and at most :data:`BATCH_MAX_LINES`

@@ -15,7 +15,14 @@ from marketplace.adapters import ActionResult, AddonEvent, TickResult
 from marketplace.context import broker, lifecycle
 from marketplace.services.dashboard import perform_action, rotate_credentials
 from marketplace.services.events import EXTENSION_KEY
-from marketplace.services.log_drain import LogDrainSender, LogLine, frame, syslog_message
+from marketplace.services.log_drain import (
+    LogDrainSender,
+    LogLine,
+    frame,
+    post_batch,
+    redacted,
+    syslog_message,
+)
 from standins.platform.logs import parse_frames, parse_syslog
 from tests.async_support import in_process_worker, local_platform
 from tests.memory import MemoryAdapter, MemoryBackend, TickingAdapter
@@ -88,6 +95,34 @@ def test_a_failing_post_is_counted_and_the_sender_goes_on():
     sender.close()
     assert _lines_counted("failed") - failed == 1
     assert _lines_counted("sent") - sent == 1
+
+
+def test_a_log_input_url_that_does_not_parse_costs_only_its_own_lines():
+    bad = "http://token:t.1@127.0.0.1:99999/logs/a"  # requests and urllib refuse the port
+    posted: list[list[str]] = []
+
+    def post(url, lines, timeout):
+        if url == bad:
+            post_batch(url, lines, timeout)  # the real post: raises for this URL
+        posted.append([line.message for line in lines])
+
+    sender = LogDrainSender(capacity=10, post=post)
+    failed = _lines_counted("failed")
+    sender.submit(_line("other app, before"))
+    sender.submit(_line("bad url", url=bad))
+    sender.submit(_line("other app, same batch", url="http://token:t.2@127.0.0.1:9/logs/b"))
+    assert sender.flush(10)  # the sender did not die holding the batch
+    sender.submit(_line("later"))
+    assert sender.flush(10)
+    sender.close()
+    assert sorted(m for batch in posted for m in batch) == [
+        "later",
+        "other app, before",
+        "other app, same batch",
+    ]
+    assert _lines_counted("failed") - failed == 1
+    assert redacted(bad) == "<unparsable URL>"
+    assert "t.1" not in redacted(bad)
 
 
 @pytest.fixture

@@ -79,6 +79,19 @@ def test_operations_sso_and_requests_move_their_counters(memory_app, platform):
     assert after.value(resources, addon="memory", state="deprovisioned") == 1
 
 
+def test_a_client_cannot_invent_label_values_with_made_up_methods(memory_app):
+    client = memory_app.test_client()
+    before = scrape(client)
+    for i in range(20):
+        assert client.open("/heroku/resources", method=f"HACK{i}").status_code == 405
+        assert client.open(f"/nowhere/{i}", method=f"ZAP{i}").status_code in (404, 405)
+    after = scrape(client)
+    assert "HACK" not in after.text and "ZAP" not in after.text
+    requests = "marketplace_http_requests_total"
+    assert after.moved(before, requests, route="unmatched", method="other") == 40
+    assert after.moved(before, "marketplace_http_request_duration_seconds_count", method="other")
+
+
 def test_queue_depth_and_age_and_backend_health_are_read_at_scrape_time(memory_app, backend):
     client = memory_app.test_client()
     with memory_app.app_context():

@@ -209,6 +209,29 @@ def test_the_usage_api_is_for_the_operator_only(memory_app, sqlite_url, tmp_path
     assert refused.status_code == 403  # no OPERATOR_TOKEN configured: never open
 
 
+@pytest.mark.parametrize(
+    ("query", "status", "named"),
+    [
+        ({"from": "0001-01-01T00:00:00+01:00"}, 422, "'from' is out of range"),
+        ({"from": "2026-01-01", "to": "9999-12-31T23:59:59-14:00"}, 422, "'to' is out of range"),
+        ({"from": "2026-01-01T00:00:00+25:00"}, 400, "'from' must be an ISO 8601 time"),
+        ({"from": "2026-01-01", "to": "2026-13-01"}, 400, "'to' must be an ISO 8601 time"),
+    ],
+)
+def test_odd_usage_windows_get_a_clear_client_error(memory_app, query, status, named):
+    response = memory_app.test_client().get("/api/usage", query_string=query, headers=AUTH)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert named in response.get_json()["message"]
+
+
+def test_usage_window_times_are_answered_in_utc(memory_app):
+    response = memory_app.test_client().get(
+        "/api/usage", query_string={"from": "2026-01-01T02:00:00+02:00"}, headers=AUTH
+    )
+    assert response.status_code == 200
+    assert response.get_json()["from"] == "2026-01-01T00:00:00+00:00"
+
+
 def test_usage_export_writes_csv(memory_app, platform, tmp_path):
     start = _now()
     uuid_ = platform.provision(plan="small").get_json()["id"]
