@@ -12,6 +12,9 @@ Whatever a client sends passes these checks before any view, service or store se
 * A body longer than ``MAX_CONTENT_LENGTH`` is 413 whether it was announced by
   ``Content-Length`` or sent chunked (werkzeug alone would cut a chunked body at the limit
   and let the app read the truncated bytes).
+* HTTP Basic credentials are read with :func:`basic_credentials`: a header werkzeug cannot
+  decode (non-ASCII base64), or a username or password holding NUL or a lone surrogate,
+  counts as no credentials at all (the caller answers 401), never as a 500.
 """
 
 from __future__ import annotations
@@ -115,6 +118,25 @@ def check_text(value: str, where: str) -> None:
     if found.group() == "\x00":
         raise UntrustedInput(f"{where} holds a NUL character, which the broker does not accept.")
     raise UntrustedInput(f"{where} holds a lone UTF-16 surrogate, which is not valid text.")
+
+
+def basic_credentials() -> tuple[str, str] | None:
+    """The request's HTTP Basic username and password, or None when there are none usable.
+
+    werkzeug's parser raises ``ValueError`` for a Basic header with non-ASCII characters; a
+    NUL cannot be compared against the store (PostgreSQL text refuses it). Both are treated
+    as missing credentials.
+    """
+    try:
+        auth = request.authorization
+    except ValueError:
+        return None
+    if auth is None or auth.type != "basic":
+        return None
+    username, password = auth.username or "", auth.password or ""
+    if _FORBIDDEN_CHARACTERS.search(username) or _FORBIDDEN_CHARACTERS.search(password):
+        return None
+    return username, password
 
 
 class UntrustedJSONProvider(DefaultJSONProvider):

@@ -1,0 +1,85 @@
+"""Inputs an outside probe of the public surfaces turned into 500s or wrong answers: each one
+replayed, on a SQLite and a PostgreSQL store, with the clear 4xx it deserves and nothing left
+behind."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from marketplace.extensions import db
+
+pytestmark = pytest.mark.backend
+
+
+def _resource_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(text("SELECT count(*) FROM resources"))
+
+
+def _basic(raw: str) -> dict[str, str]:
+    return {"Authorization": raw}
+
+
+def _encoded(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic \xe9\xe9",  # non-ASCII base64: werkzeug's parser raised ValueError
+        "Basic \u00e9t\u00e9",
+        "basic \xff",
+    ],
+    ids=["latin-1", "accented", "lowercase-scheme"],
+)
+def test_undecodable_basic_header_is_401(any_store_partner, any_store_app, header):
+    partner = any_store_partner
+    body = partner.provision_body()
+    for response in (
+        partner.client.post("/heroku/resources", json=body, headers=_basic(header)),
+        partner.client.put(
+            f"/heroku/resources/{body['uuid']}",
+            json={"plan": "essential-1"},
+            headers=_basic(header),
+        ),
+        partner.client.delete(f"/heroku/resources/{body['uuid']}", headers=_basic(header)),
+    ):
+        assert response.status_code == 401, response.get_data(as_text=True)[:200]
+        assert response.get_json()["id"] == "unauthorized"
+    assert _resource_count(any_store_app) == 0
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("postgres\x00", "x"), ("postgres", "pw\x00"), ("\x00", "\x00")],
+    ids=["nul-username", "nul-password", "nul-both"],
+)
+def test_nul_in_basic_credentials_is_401(any_store_partner, any_store_app, username, password):
+    partner = any_store_partner
+    header = _basic(_encoded(username, password))
+    response = partner.client.post(
+        "/heroku/resources", json=partner.provision_body(), headers=header
+    )
+    assert response.status_code == 401, response.get_data(as_text=True)[:200]
+    assert response.get_json()["id"] == "unauthorized"
+    response = partner.client.delete(f"/heroku/resources/{uuid.uuid4()}", headers=header)
+    assert response.status_code == 401
+    assert _resource_count(any_store_app) == 0
+
+
+def test_a_password_with_a_colon_still_authenticates_by_its_first_colon(any_store_partner):
+    partner = any_store_partner
+    password = partner.manifest["api"]["password"]
+    response = partner.client.delete(
+        f"/heroku/resources/{uuid.uuid4()}", headers=_basic(_encoded("postgres", password + ":x"))
+    )
+    assert response.status_code == 401  # wrong password, not a parse failure
+    response = partner.client.delete(
+        f"/heroku/resources/{uuid.uuid4()}", headers=_basic(_encoded("postgres", password))
+    )
+    assert response.status_code == 404
