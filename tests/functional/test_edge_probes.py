@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from marketplace.extensions import db
+from marketplace.models import Resource
 
 pytestmark = pytest.mark.backend
 
@@ -83,3 +84,45 @@ def test_a_password_with_a_colon_still_authenticates_by_its_first_colon(any_stor
         f"/heroku/resources/{uuid.uuid4()}", headers=_basic(_encoded("postgres", password))
     )
     assert response.status_code == 404
+
+
+def _row_id(app, resource_id: str) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            text("SELECT id FROM resources WHERE uuid = :u").bindparams(u=resource_id)
+        )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"size": {"nested": 1}},
+        {"size": [1, 2]},
+        {"": "x"},
+        {"size": "x" * 1025},
+        {f"k{i}": "v" for i in range(65)},
+    ],
+    ids=["object", "array", "empty-key", "long-value", "too-many"],
+)
+def test_options_that_are_not_flags_are_422_and_create_nothing(
+    any_store_partner, any_store_app, options
+):
+    response = any_store_partner.provision(options=options)
+
+    assert response.status_code == 422, response.get_data(as_text=True)[:200]
+    body = response.get_json()
+    assert body["id"] == "unprocessable_entity" and "options" in body["message"]
+    assert _resource_count(any_store_app) == 0
+
+
+def test_option_values_are_stored_as_the_platform_would_send_them(partner, app):
+    body = partner.provision_body(
+        options={"flag": True, "off": False, "count": 3, "ratio": 1.5, "gone": None, "s": "x"}
+    )
+    response = partner.client.post("/heroku/resources", json=body, headers=partner.headers)
+
+    assert response.status_code == 200, response.get_data(as_text=True)[:200]
+    with app.app_context():
+        stored = db.session.get(Resource, _row_id(app, body["uuid"])).options
+    # JSON's false is "false" (it was Python's "False"), never a repr of a Python value
+    assert stored == {"flag": "true", "off": "false", "count": "3", "ratio": "1.5", "s": "x"}
