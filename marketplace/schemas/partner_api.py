@@ -50,7 +50,7 @@ class GrantExpiry(fields.String):
             raise ValidationError("Not an ISO 8601 timestamp within years 1-9999.") from error
 
 
-class OptionValue(fields.Field):
+class OptionValue(fields.Field[str]):
     """One ``options`` value: the platform sends strings (``--foo bar``, or ``"true"`` for a
     bare ``--baz``). Numbers and booleans are taken as their JSON text (``true``/``false``);
     an object or array is a validation error rather than Python's text of it."""
