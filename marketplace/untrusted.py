@@ -33,7 +33,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
 
-from marketplace.errors import BadRequest
+from marketplace.errors import BadRequest, Unprocessable
 
 MAX_JSON_DEPTH = 32
 MAX_INTEGER_DIGITS = 100
@@ -203,10 +203,17 @@ class _StrictLimitedStream(LimitedStream):
 
 class CheckedParser(FlaskParser):
     """webargs' Flask parser (flask-smorest's ``@blp.arguments``) decoding JSON with
-    :func:`loads_untrusted`; a refusal is 400 with its message."""
+    :func:`loads_untrusted`; a refusal is 400 with its message. A body sent without a JSON
+    ``Content-Type`` is 422 saying so (webargs alone would ignore it and report every
+    required field as missing)."""
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not is_json_request(req):
+            if req.get_data(cache=True):
+                raise Unprocessable(
+                    "The body is not declared as JSON: send it with "
+                    "Content-Type: application/json."
+                )
             return missing
         data = req.get_data(cache=True)
         if not data:

@@ -5,6 +5,7 @@ behind."""
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 
 import pytest
@@ -126,3 +127,30 @@ def test_option_values_are_stored_as_the_platform_would_send_them(partner, app):
         stored = db.session.get(Resource, _row_id(app, body["uuid"])).options
     # JSON's false is "false" (it was Python's "False"), never a repr of a Python value
     assert stored == {"flag": "true", "off": "false", "count": "3", "ratio": "1.5", "s": "x"}
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_json_body_without_a_json_content_type_is_named_as_such(
+    any_store_partner, any_store_app, content_type
+):
+    partner = any_store_partner
+    headers = dict(partner.headers)
+    if content_type:
+        headers["Content-Type"] = content_type
+    body = json.dumps(partner.provision_body())
+    for response in (
+        partner.client.post("/heroku/resources", data=body, headers=headers),
+        partner.client.put(f"/heroku/resources/{uuid.uuid4()}", data=body, headers=headers),
+    ):
+        # it said "uuid: Missing data for required field" for a body that has a uuid
+        assert response.status_code == 422, response.get_data(as_text=True)[:200]
+        assert "Content-Type: application/json" in response.get_json()["message"]
+    assert _resource_count(any_store_app) == 0
+
+
+def test_the_vendor_json_type_is_json(partner):
+    headers = {**partner.headers, "Content-Type": "application/vnd.heroku-addons+json; version=3"}
+    response = partner.client.post(
+        "/heroku/resources", data=json.dumps(partner.provision_body()), headers=headers
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:200]
