@@ -28,6 +28,9 @@ TOKEN_MAX = 1024
 #: ``options`` (CLI flags after ``--``): how many, and how long one value may be.
 OPTIONS_MAX = 64
 OPTION_VALUE_MAX = 1024
+#: ``callback_url`` and ``log_input_url``: absolute http(s) URLs (the broker posts to the
+#: log input; anything else would only fail later, in a background thread, unseen).
+HTTP_SCHEMES = frozenset({"http", "https"})
 
 
 class _Lenient(Schema):
@@ -97,8 +100,12 @@ class ProvisionRequestSchema(_Lenient):
         metadata={"example": "amazon-web-services::us-east-1"},
     )
     name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=NAME_MAX))
-    callback_url = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=URL_MAX)
+    callback_url = fields.Url(
+        load_default=None,
+        allow_none=True,
+        schemes=HTTP_SCHEMES,
+        require_tld=False,
+        validate=validate.Length(max=URL_MAX),
     )
     options = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=SLUG_MAX)),
@@ -108,8 +115,13 @@ class ProvisionRequestSchema(_Lenient):
         metadata={"example": {"foo": "bar", "baz": "true"}},
     )
     oauth_grant = fields.Nested(OAuthGrantSchema, load_default=None, allow_none=True)
-    log_input_url = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=URL_MAX)
+    log_input_url = fields.Url(
+        load_default=None,
+        allow_none=True,
+        schemes=HTTP_SCHEMES,
+        require_tld=False,
+        validate=validate.Length(max=URL_MAX),
+        metadata={"description": "Where the broker posts the add-on's lines for the app's logs"},
     )
     log_drain_token = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=TOKEN_MAX)

@@ -154,3 +154,18 @@ def test_the_vendor_json_type_is_json(partner):
         "/heroku/resources", data=json.dumps(partner.provision_body()), headers=headers
     )
     assert response.status_code == 200, response.get_data(as_text=True)[:200]
+
+
+@pytest.mark.parametrize("field", ["callback_url", "log_input_url"])
+@pytest.mark.parametrize(
+    "value", ["", "not a url", "file:///etc/passwd", "javascript:alert(1)", "//host/path"]
+)
+def test_urls_the_broker_would_call_must_be_http_urls(
+    any_store_partner, any_store_app, field, value
+):
+    # a log input URL of "file:///etc/passwd" was stored, then failed in the sender thread
+    response = any_store_partner.provision(**{field: value, "log_drain_token": "d.1"})
+
+    assert response.status_code == 422, response.get_data(as_text=True)[:200]
+    assert field in response.get_json()["message"]
+    assert _resource_count(any_store_app) == 0
