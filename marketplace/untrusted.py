@@ -12,6 +12,9 @@ Whatever a client sends passes these checks before any view, service or store se
 * A body longer than ``MAX_CONTENT_LENGTH`` is 413 whether it was announced by
   ``Content-Length`` or sent chunked (werkzeug alone would cut a chunked body at the limit
   and let the app read the truncated bytes).
+* HTTP Basic credentials are read with :func:`basic_credentials`: a header werkzeug cannot
+  decode (non-ASCII base64), or a username or password holding NUL or a lone surrogate,
+  counts as no credentials at all (the caller answers 401), never as a 500.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
 
-from marketplace.errors import BadRequest
+from marketplace.errors import BadRequest, Unprocessable
 
 MAX_JSON_DEPTH = 32
 MAX_INTEGER_DIGITS = 100
@@ -117,6 +120,25 @@ def check_text(value: str, where: str) -> None:
     raise UntrustedInput(f"{where} holds a lone UTF-16 surrogate, which is not valid text.")
 
 
+def basic_credentials() -> tuple[str, str] | None:
+    """The request's HTTP Basic username and password, or None when there are none usable.
+
+    werkzeug's parser raises ``ValueError`` for a Basic header with non-ASCII characters; a
+    NUL cannot be compared against the store (PostgreSQL text refuses it). Both are treated
+    as missing credentials.
+    """
+    try:
+        auth = request.authorization
+    except ValueError:
+        return None
+    if auth is None or auth.type != "basic":
+        return None
+    username, password = auth.username or "", auth.password or ""
+    if _FORBIDDEN_CHARACTERS.search(username) or _FORBIDDEN_CHARACTERS.search(password):
+        return None
+    return username, password
+
+
 class UntrustedJSONProvider(DefaultJSONProvider):
     """Flask's JSON provider whose ``loads`` is :func:`loads_untrusted` (so is
     ``request.get_json``); dumping is unchanged."""
@@ -181,10 +203,17 @@ class _StrictLimitedStream(LimitedStream):
 
 class CheckedParser(FlaskParser):
     """webargs' Flask parser (flask-smorest's ``@blp.arguments``) decoding JSON with
-    :func:`loads_untrusted`; a refusal is 400 with its message."""
+    :func:`loads_untrusted`; a refusal is 400 with its message. A body sent without a JSON
+    ``Content-Type`` is 422 saying so (webargs alone would ignore it and report every
+    required field as missing)."""
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not is_json_request(req):
+            if req.get_data(cache=True):
+                raise Unprocessable(
+                    "The body is not declared as JSON: send it with "
+                    "Content-Type: application/json."
+                )
             return missing
         data = req.get_data(cache=True)
         if not data:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, g, jsonify
 
 from marketplace.api import ApiBlueprint
 from marketplace.context import broker, lifecycle
@@ -29,6 +29,7 @@ from marketplace.services.provisioning_outcomes import (
     RemovalOutcome,
     Removed,
 )
+from marketplace.untrusted import basic_credentials
 
 blp = ApiBlueprint(
     "partner_api",
@@ -52,10 +53,8 @@ _E422 = (
 @blp.before_request
 def _authenticate() -> None:
     """Credentials are checked before the body is parsed or anything is looked up."""
-    auth = request.authorization
-    g.addon = authenticate_partner(
-        auth.username if auth else None, auth.password if auth else None, broker().vault
-    )
+    username, password = basic_credentials() or (None, None)
+    g.addon = authenticate_partner(username, password, broker().vault)
 
 
 def _provisioner() -> Provisioner:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,12 @@ REGION_MAX = 64
 SLUG_MAX = 64
 URL_MAX = 2048
 TOKEN_MAX = 1024
+#: ``options`` (CLI flags after ``--``): how many, and how long one value may be.
+OPTIONS_MAX = 64
+OPTION_VALUE_MAX = 1024
+#: ``callback_url`` and ``log_input_url``: absolute http(s) URLs (the broker posts to the
+#: log input; anything else would only fail later, in a background thread, unseen).
+HTTP_SCHEMES = frozenset({"http", "https"})
 
 
 class _Lenient(Schema):
@@ -44,6 +51,23 @@ class GrantExpiry(fields.String):
             return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
         except (ValueError, OverflowError) as error:
             raise ValidationError("Not an ISO 8601 timestamp within years 1-9999.") from error
+
+
+class OptionValue(fields.Field[str]):
+    """One ``options`` value: the platform sends strings (``--foo bar``, or ``"true"`` for a
+    bare ``--baz``). Numbers and booleans are taken as their JSON text (``true``/``false``);
+    an object or array is a validation error rather than Python's text of it."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return json.dumps(value)
+        if not isinstance(value, str):
+            raise ValidationError("An option's value must be a string, a number or a boolean.")
+        if len(value) > OPTION_VALUE_MAX:
+            raise ValidationError(f"Longer than maximum length {OPTION_VALUE_MAX}.")
+        return value
 
 
 class OAuthGrantSchema(_Lenient):
@@ -76,17 +100,28 @@ class ProvisionRequestSchema(_Lenient):
         metadata={"example": "amazon-web-services::us-east-1"},
     )
     name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=NAME_MAX))
-    callback_url = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=URL_MAX)
+    callback_url = fields.Url(
+        load_default=None,
+        allow_none=True,
+        schemes=HTTP_SCHEMES,
+        require_tld=False,
+        validate=validate.Length(max=URL_MAX),
     )
     options = fields.Dict(
-        keys=fields.String(validate=validate.Length(max=SLUG_MAX)),
-        values=fields.Raw(allow_none=True),
+        keys=fields.String(validate=validate.Length(min=1, max=SLUG_MAX)),
+        values=OptionValue(allow_none=True),
         load_default=dict,
+        validate=validate.Length(max=OPTIONS_MAX, error="At most {max} options."),
+        metadata={"example": {"foo": "bar", "baz": "true"}},
     )
     oauth_grant = fields.Nested(OAuthGrantSchema, load_default=None, allow_none=True)
-    log_input_url = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=URL_MAX)
+    log_input_url = fields.Url(
+        load_default=None,
+        allow_none=True,
+        schemes=HTTP_SCHEMES,
+        require_tld=False,
+        validate=validate.Length(max=URL_MAX),
+        metadata={"description": "Where the broker posts the add-on's lines for the app's logs"},
     )
     log_drain_token = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=TOKEN_MAX)
@@ -102,9 +137,7 @@ class ProvisionRequestSchema(_Lenient):
     def _stringify(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         data["uuid"] = str(data["uuid"])
         data["options"] = {
-            key: "true" if value is True else str(value)
-            for key, value in data["options"].items()
-            if value is not None
+            key: value for key, value in data["options"].items() if value is not None
         }
         return data
 
