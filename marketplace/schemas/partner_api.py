@@ -33,6 +33,18 @@ OPTION_VALUE_MAX = 1024
 HTTP_SCHEMES = frozenset({"http", "https"})
 
 
+def _platform_url(**metadata: str) -> fields.Url:
+    """An optional absolute http(s) URL the platform hands over (at most ``URL_MAX``)."""
+    return fields.Url(
+        load_default=None,
+        allow_none=True,
+        schemes=HTTP_SCHEMES,
+        require_tld=False,
+        validate=validate.Length(max=URL_MAX),
+        metadata=metadata,
+    )
+
+
 class _Lenient(Schema):
     """Unknown fields are ignored: the platform may add fields at any time."""
 
@@ -100,13 +112,7 @@ class ProvisionRequestSchema(_Lenient):
         metadata={"example": "amazon-web-services::us-east-1"},
     )
     name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=NAME_MAX))
-    callback_url = fields.Url(
-        load_default=None,
-        allow_none=True,
-        schemes=HTTP_SCHEMES,
-        require_tld=False,
-        validate=validate.Length(max=URL_MAX),
-    )
+    callback_url = _platform_url()
     options = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=SLUG_MAX)),
         values=OptionValue(allow_none=True),
@@ -115,13 +121,8 @@ class ProvisionRequestSchema(_Lenient):
         metadata={"example": {"foo": "bar", "baz": "true"}},
     )
     oauth_grant = fields.Nested(OAuthGrantSchema, load_default=None, allow_none=True)
-    log_input_url = fields.Url(
-        load_default=None,
-        allow_none=True,
-        schemes=HTTP_SCHEMES,
-        require_tld=False,
-        validate=validate.Length(max=URL_MAX),
-        metadata={"description": "Where the broker posts the add-on's lines for the app's logs"},
+    log_input_url = _platform_url(
+        description="Where the broker posts the add-on's lines for the app's logs"
     )
     log_drain_token = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=TOKEN_MAX)
