@@ -88,13 +88,20 @@ def worker(threads: int | None, tick_threads: int | None) -> None:
     if metrics_multiproc_dir():  # this process's metrics join the web processes' files
         prepare_multiprocess_dir(metrics_multiproc_dir())
     queue = broker().queue
+    # SIGTERM (what Heroku, systemd and Kubernetes send) lets running jobs finish, so a
+    # restart never leaves a resource's lease held until it expires; SIGINT stops at once.
+    shutdown = {
+        "graceful_signal": "TERM",
+        "shutdown_timeout": float(config["WORKER_SHUTDOWN_SECONDS"]),
+    }
     ticks = queue.tick_huey.create_consumer(
         workers=tick_threads or int(config["TICK_WORKER_THREADS"]),
         worker_type="thread",
         periodic=False,
+        **shutdown,
     )
     jobs = queue.huey.create_consumer(
-        workers=threads or int(config["WORKER_THREADS"]), worker_type="thread"
+        workers=threads or int(config["WORKER_THREADS"]), worker_type="thread", **shutdown
     )
     ticks.start()  # runs beside the main consumer; run() below owns the signal handling
     try:

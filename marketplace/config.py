@@ -40,6 +40,12 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("QUEUE_NAME", "marketplace", "Name of the job queues in their storage."),
     Setting("WORKER_THREADS", 2, "Provisioning job threads per worker.", kind="int"),
     Setting("TICK_WORKER_THREADS", 2, "Background tick threads per worker.", kind="int"),
+    Setting(
+        "WORKER_SHUTDOWN_SECONDS",
+        25.0,
+        "On SIGTERM, how long a worker lets running jobs finish before it exits.",
+        kind="float",
+    ),
     Setting("PLATFORM_API_URL", "https://api.heroku.com", "Platform API for Partners."),
     Setting("PLATFORM_ID_URL", "https://id.heroku.com", "OAuth token endpoint host."),
     Setting("PLATFORM_DASHBOARD_URL", "https://dashboard.heroku.com", "Back links."),

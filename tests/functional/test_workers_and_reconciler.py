@@ -110,6 +110,35 @@ def test_a_worker_killed_mid_provision_is_replaced_and_the_resource_completes(
                 assert owned_names(adapter) == set()
 
 
+def test_a_worker_stopped_by_sigterm_finishes_its_job_and_gives_the_lease_back(
+    tmp_path, sqlite_url
+):
+    prefix, queue_url = _prefix(), f"sqlite:///{tmp_path / 'queue.db'}"
+    with local_platform(tmp_path) as platform:
+        settings = async_overrides(platform.url, queue_url, BACKEND_NAME_PREFIX=prefix)
+        app = build_app(sqlite_url, **settings)
+        env = worker_env(sqlite_url, queue_url, platform.url, BACKEND_NAME_PREFIX=prefix)
+        # The config PATCH answers late, so SIGTERM arrives while the job waits on it.
+        platform.fault("PATCH", "/addons/", delay_seconds=3, times=1)
+        with live_server(app) as broker_url:
+            platform.register(app, broker_url)
+            worker = worker_process(env)
+            try:
+                addon_uuid = platform.create()["addon"]["uuid"]
+                assert platform.store.wait_for(lambda: platform.store.faults_left() == 0, 60)
+                worker.send_signal(signal.SIGTERM)
+                assert worker.wait(timeout=30) == 0
+            finally:
+                worker.kill()
+            with app.app_context():
+                resource = db.session.scalar(select(Resource).where(Resource.uuid == addon_uuid))
+                assert resource is not None
+                assert (resource.state, resource.lease_owner) == (ResourceState.PROVISIONED, None)
+                db.session.remove()
+            assert (platform.store.addon(addon_uuid) or {}).get("state") == "provisioned"
+            assert platform.admin("DELETE", f"/_admin/addons/{addon_uuid}")["status"] == 204
+
+
 @pytest.mark.parametrize("queue", ["postgres", "redis"])
 def test_two_workers_on_a_postgres_store_never_run_an_operation_twice(
     tmp_path, postgres_store_url, queue
