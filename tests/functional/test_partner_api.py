@@ -126,6 +126,7 @@ def test_missing_or_wrong_credentials_are_401_before_anything_else(partner, meth
 
     assert response.status_code == 401
     assert response.get_json()["id"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith('Basic realm="Add-on Partner API"')
     assert owned_postgres_objects() == before
 
 
