@@ -16,6 +16,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 
 from marketplace.cdc_api.panel import connector_panel
+from marketplace.cdc_api.service import service as cdc_service
 from marketplace.context import broker, lifecycle
 from marketplace.dashboard.access import require_session_for
 from marketplace.errors import MarketplaceError
@@ -97,6 +98,13 @@ def rotate(uuid: str) -> ResponseReturnValue:
             f"New credentials issued ({names}). The old ones no longer work: set the new "
             "values on your app (heroku config:set).",
             "info",
+        )
+    missed = cdc_service().hand_over_kafka_credentials(uuid)
+    if missed:
+        flash(
+            "These data connectors could not take the new Kafka credentials yet: "
+            f"{', '.join(missed)}. Update each one (an empty PATCH) to retry.",
+            "error",
         )
     return _back(uuid)
 

@@ -28,7 +28,7 @@ from marketplace.adapters import (
     ConnectorSpec,
     DataConnectors,
 )
-from marketplace.errors import NotFound, Unprocessable, from_adapter_error
+from marketplace.errors import MarketplaceError, NotFound, Unprocessable, from_adapter_error
 from marketplace.extensions import db
 from marketplace.models import (
     ConnectorStatus,
@@ -173,6 +173,32 @@ class DataConnectorService:
         :raises Unprocessable: as for :meth:`create`; nothing changed.
         :raises ServiceUnavailable: a backend is down; the connector keeps its old config.
         """
+        self._apply(connector_id, request)
+        return self.get(connector_id)
+
+    def hand_over_kafka_credentials(self, kafka_uuid: str) -> list[str]:
+        """Give every live connector writing into ``kafka_uuid`` the Kafka tenant's current
+        credentials, after they were rotated (the old password stops working at the next
+        re-authentication). Returns the names of the connectors that could not take them (a
+        backend down, the connector destroyed meanwhile); an update of each (an empty
+        ``PATCH``) hands them over later."""
+        kafka = self._resource(kafka_uuid)
+        connectors = [(c.id, c.name) for c in self._live_on_kafka(kafka)]
+        db.session.commit()
+        missed: list[str] = []
+        for connector_id, name in connectors:
+            try:
+                self._apply(connector_id, ConnectorRequest())
+            except MarketplaceError as error:
+                db.session.rollback()
+                log.warning(
+                    "kafka credentials not handed over",
+                    extra={"connector": connector_id, "error": error.message},
+                )
+                missed.append(name)
+        return missed
+
+    def _apply(self, connector_id: str, request: ConnectorRequest) -> None:
         postgres_uuid = self.postgres_uuid(connector_id)
         with request_lease(postgres_uuid):
             connector = self._changeable(connector_id)
@@ -203,7 +229,6 @@ class DataConnectorService:
             connector.excluded_columns = list(spec.excluded_columns)
             connector.settings = dict(spec.settings)
             db.session.commit()
-        return self.get(connector_id)
 
     def pause(self, connector_id: str) -> ConnectorView:
         """Stop streaming; WAL accumulates in the slot until :meth:`resume`."""

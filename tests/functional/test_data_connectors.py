@@ -3,15 +3,23 @@ events read with confluent-kafka as the Kafka tenant."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+import requests
+from sqlalchemy import select
 
 from addons.kafka import SPEC as KAFKA_SPEC
 from marketplace.adapters import ResourceRef
+from marketplace.context import lifecycle
+from marketplace.extensions import db
+from marketplace.models import Resource
 from tests.functional.cdc_support import (
+    KAFKA_CONNECT_URL,
     CdcWorld,
     connect_names,
     killed_kafka_connect,
@@ -200,3 +208,40 @@ def test_update_adds_a_table_and_a_plan_without_connectors_is_refused(world):
     assert events[0]["after"] == {"id": 1, "note": "new table"}
     refused = world.postgres.change_plan(database.uuid, "essential-0")
     assert refused.status_code == 422 and "max_connectors" in refused.get_json()["message"]
+
+
+def test_rotating_the_kafka_credentials_hands_them_to_its_connectors(world):
+    database, kafka, connector = _streaming_connector(world, name="rotated")
+    client = world.client
+    assert client.post("/sso/login", data=world.kafka.sso_form(kafka.uuid)).status_code == 302
+    page = client.get(f"/dashboard/{kafka.uuid}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    rotated = client.post(
+        f"/dashboard/{kafka.uuid}/credentials/rotate",
+        data={"csrf_token": csrf, "confirm": "rotate"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "New credentials issued (KAFKA_PASSWORD)" in rotated
+    assert "could not take the new Kafka credentials" not in rotated
+    with world.app.app_context():
+        config = lifecycle().config(db.session.get(Resource, _resource_id(kafka.uuid)))
+    assert config["KAFKA_PASSWORD"] != kafka.config["KAFKA_PASSWORD"]
+
+    name = _backend_name(world, database.uuid, connector["uuid"])
+    in_connect = requests.get(f"{KAFKA_CONNECT_URL}/connectors/{name}/config", timeout=10).json()
+    jaas = in_connect["producer.override.sasl.jaas.config"]
+    assert config["KAFKA_PASSWORD"] in jaas and kafka.config["KAFKA_PASSWORD"] not in jaas
+
+    # The restarted task logs in with the new password and streams on.
+    renewed = dataclasses.replace(kafka, config=config)
+    consumer = renewed.consumer(connector["topics"][0]["topic_name"])
+    try:
+        database.execute("INSERT INTO items VALUES (1, 'after the rotation')")
+        assert _ids(read_events(consumer, 1)) == [1]
+    finally:
+        consumer.close()
+    world.wait_streaming(database, connector["uuid"])
+
+
+def _resource_id(resource_uuid: str) -> int:
+    return db.session.scalar(select(Resource.id).where(Resource.uuid == resource_uuid))
