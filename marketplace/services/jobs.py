@@ -11,6 +11,7 @@ from marketplace.metrics import async_drive, reconciler_report, reconciler_run
 from marketplace.queue import JobHandlers
 from marketplace.services.async_provisioning import AsyncDriver
 from marketplace.services.background import Ticker, TickSettings
+from marketplace.services.data_connectors import DataConnectorService
 from marketplace.services.reconciler import Reconciler, ReconcileReport
 from marketplace.services.usage import sample_usage
 
@@ -58,7 +59,18 @@ def reconcile_once() -> ReconcileReport:
             remove_orphans=bool(config["RECONCILE_REMOVE_ORPHANS"]),
         ).run()
     reconciler_report(report)
+    watch_data_connectors()
     return report
+
+
+def watch_data_connectors() -> int:
+    """Look at every live data connector, so a change the backends report (available ->
+    error and back) is stored and reaches the app's log stream even when nobody reads the
+    connector. Runs with the reconciler; returns how many connectors were looked at."""
+    service = DataConnectorService(
+        lifecycle(), int(current_app.config["CDC_MAX_PAUSED_LAG_BYTES"])
+    )
+    return len(service.all_views())
 
 
 def sample_usage_once() -> int:

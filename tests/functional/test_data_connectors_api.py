@@ -21,10 +21,11 @@ from marketplace.cdc_api import cli_group
 from marketplace.context import lifecycle
 from marketplace.extensions import db
 from marketplace.models import DataConnector, Resource
+from marketplace.services.jobs import reconcile_once
 from marketplace.services.reconciler import Reconciler
 from tests.async_support import local_platform, log_messages, stream_logs
 from tests.functional.cdc_support import KAFKA_CONNECT_URL, CdcWorld, connect_names
-from tests.support import admin_url, owned_names
+from tests.support import admin_url, owned_names, wait_until
 
 pytestmark = pytest.mark.backend
 
@@ -287,3 +288,29 @@ def test_state_changes_reach_the_databases_app_log_stream(world, tmp_path):
     assert all(f"addon_id={database.uuid} addon=postgres" in line for line in lines)
     assert all("connector=items" in line for line in lines)
     assert not any(kafka.config["KAFKA_PASSWORD"] in line for line in lines)
+
+
+def test_the_periodic_watch_logs_a_failure_nobody_read(world, tmp_path):
+    database, kafka = _pair(world)
+    with local_platform(tmp_path) as platform:
+        stream_logs(world.app, database.uuid, platform, "shop-web")
+        created = world.create(database, kafka=kafka.uuid, tables=["public.items"], name="gone")
+        connector = created.get_json()["uuid"]
+        world.wait_streaming(database, connector)
+        # Someone removes it behind the broker's back; no one asks the API about it.
+        name = world.postgres_adapter._connector_name(database.uuid, connector)
+        assert requests.delete(f"{KAFKA_CONNECT_URL}/connectors/{name}", timeout=30).ok
+
+        def watched_as_failed() -> bool:  # Connect answers for it a moment after the delete
+            reconcile_once()
+            status = select(DataConnector.status).where(DataConnector.id == connector)
+            return db.session.scalar(status) == "error"
+
+        with world.app.app_context():
+            wait_until(watched_as_failed, 60, "the watch stores the failure")
+        lines = [
+            line
+            for line in log_messages(world.app, platform, "shop-web")
+            if line.startswith("event=data_connector_state_changed") and "connector=gone" in line
+        ]
+    assert [re.search(r" state=(\w+)", line).group(1) for line in lines][-1] == "error", lines
