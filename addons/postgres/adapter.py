@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from addons.postgres.capacity import connection_room
 from addons.postgres.connections import AdminConnections
 from addons.postgres.data_connectors import DataConnectorsMixin  # data connectors (issue 15)
 from addons.postgres.plans import SPEC
@@ -301,22 +302,10 @@ class PostgresAdapter(DataConnectorsMixin):  # data connectors (issue 15)
         plan: PlanSpec,
         refusal: type[ProvisionRejected] | type[PlanChangeRejected],
     ) -> None:
-        """Refuse a plan whose connections the server no longer has room for.
-
-        Room is ``max_connections`` less the superusers' reserve and ``reserved_connections``
-        (the broker's own way in, and the server's other users); what is sold is the sum of
-        every tenant role's connection limit, this one's excepted.
-        """
-        row = conn.execute(
-            "SELECT pg_catalog.current_setting('max_connections')::int"
-            " - pg_catalog.current_setting('superuser_reserved_connections')::int,"
-            " (SELECT COALESCE(pg_catalog.sum(rolconnlimit), 0) FROM pg_catalog.pg_roles"
-            "  WHERE starts_with(rolname, %s) AND rolname <> %s AND rolconnlimit > 0)",
-            (f"{self._prefix}u_", role),
-        ).fetchone()
-        server, sold = (int(row[0]), int(row[1])) if row else (0, 0)
+        """Refuse a plan whose connections the server no longer has room for (see
+        :func:`~addons.postgres.capacity.connection_room`)."""
+        room = connection_room(conn, self._prefix, self._reserved, role)
         wanted = int(plan.limits["max_connections"])
-        room = server - self._reserved - sold
         if wanted > room:
             raise refusal(
                 f"This PostgreSQL server has room for {max(room, 0)} more connections; plan "

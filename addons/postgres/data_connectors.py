@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from addons.postgres import capture
+from addons.postgres.capacity import connection_room
 from addons.postgres.connections import AdminConnections
 from addons.postgres.connector_orphans import find_connector_objects
 from addons.postgres.debezium import DEFAULT_HEARTBEAT_MS, connector_config
@@ -61,6 +62,7 @@ class DataConnectorsMixin:
 
     _connections: AdminConnections
     _prefix: str
+    _reserved: int
     _public_host: str
     _kafka_connect = KafkaConnectClient(DEFAULT_KAFKA_CONNECT_URL)
     _heartbeat_ms = DEFAULT_HEARTBEAT_MS
@@ -290,6 +292,14 @@ class DataConnectorsMixin:
         name, database = self._connector_name(rid, connector.id), self._database_name(rid)
         if new:
             self._kafka_connect.version()  # Connect down: fail before anything exists
+            with self._connections.maintenance() as conn:
+                room = connection_room(conn, self._prefix, self._reserved, name)
+            if room < capture.CONNECTOR_CONNECTION_LIMIT:
+                raise ProvisionRejected(
+                    f"This PostgreSQL server has room for {max(room, 0)} more connections; a "
+                    f"data connector needs {capture.CONNECTOR_CONNECTION_LIMIT}. Ask the "
+                    "operator for capacity."
+                )
         password = random_password(40)
         with self._connections.database(capture.OPS_DATABASE) as conn:
             capture.create_role(conn, name, password)

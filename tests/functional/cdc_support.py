@@ -115,7 +115,8 @@ class CdcWorld:
     def __init__(self, store_url: str, **overrides: Any) -> None:
         settings = dict(build_app("sqlite://", adapters=[]).config)
         settings["BACKEND_NAME_PREFIX"] = name_prefix()
-        settings["KAFKA_CONNECT_URL"] = overrides.get("KAFKA_CONNECT_URL", KAFKA_CONNECT_URL)
+        settings["KAFKA_CONNECT_URL"] = KAFKA_CONNECT_URL
+        settings.update(overrides)  # the adapters read the same settings as the app
         self.postgres_adapter = create_postgres_adapter(settings)
         self.postgres_adapter.spec = dataclasses.replace(
             POSTGRES_SPEC, plans=(*POSTGRES_SPEC.plans, CDC_PLAN, CDC_ONE_TABLE_PLAN)

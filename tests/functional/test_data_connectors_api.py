@@ -314,3 +314,34 @@ def test_the_periodic_watch_logs_a_failure_nobody_read(world, tmp_path):
             if line.startswith("event=data_connector_state_changed") and "connector=gone" in line
         ]
     assert [re.search(r" state=(\w+)", line).group(1) for line in lines][-1] == "error", lines
+
+
+def test_connector_roles_count_against_the_servers_connections(sqlite_url):
+    with psycopg.connect(admin_url()) as conn:
+        server = int(conn.execute("SHOW max_connections").fetchone()[0])
+        reserve = int(conn.execute("SHOW superuser_reserved_connections").fetchone()[0])
+    # Room for one cdc-test database (5 connections) and one data connector (8), no more.
+    world = CdcWorld(sqlite_url, POSTGRES_RESERVED_CONNECTIONS=server - reserve - 13)
+    try:
+        database, kafka = _pair(world)
+        first = world.create(database, kafka=kafka.uuid, tables=["public.items"], name="first")
+        assert first.status_code == 201, first.get_json()
+        before = _connector_objects(world)
+
+        second = world.create(database, kafka=kafka.uuid, tables=["public.items"], name="second")
+        assert second.status_code == 422
+        assert "room for 0 more connections; a data connector needs 8" in (
+            second.get_json()["message"]
+        )
+        assert _connector_objects(world) == before  # nothing half-made
+
+        refused = world.postgres.provision(plan="cdc-test")
+        assert refused.status_code == 422
+        assert "room for 0 more connections" in refused.get_json()["message"]
+
+        one = f"/data/cdc/v0/connectors/{first.get_json()['uuid']}"
+        assert world.client.delete(one, headers=database.auth).status_code == 200
+        again = world.create(database, kafka=kafka.uuid, tables=["public.items"], name="second")
+        assert again.status_code == 201, again.get_json()
+    finally:
+        world.deprovision_all()
