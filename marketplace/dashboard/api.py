@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from marketplace.cdc_api.panel import connector_panel
 from marketplace.context import broker, lifecycle
 from marketplace.dashboard.access import require_access_to
 from marketplace.errors import BadRequest
@@ -19,6 +20,7 @@ from marketplace.services.dashboard import (
     perform_action,
     reveal_config_var,
 )
+from marketplace.services.data_connector_views import as_json as connector_json
 
 bp = Blueprint("resource_api", __name__)
 
@@ -34,9 +36,16 @@ def _no_store(response: Response) -> Response:
 
 @bp.get("/resources/<uuid>")
 def resource_json(uuid: str) -> Response:
-    """The dashboard's data as JSON (config var names only, never their values)."""
+    """The dashboard's data as JSON (config var names only, never their values); a resource
+    with data connectors also lists them, as ``GET /data/cdc/v0/databases/<uuid>/connectors``
+    shows each (``data_connectors_unavailable`` says why when their status could not be read)."""
     require_access_to(uuid)
-    return jsonify(as_json(dashboard_view(uuid, lifecycle())))
+    body = as_json(dashboard_view(uuid, lifecycle()))
+    panel = connector_panel(uuid)
+    if panel is not None:
+        body["data_connectors"] = [connector_json(view) for view in panel.connectors]
+        body["data_connectors_unavailable"] = panel.unavailable
+    return jsonify(body)
 
 
 @bp.post("/resources/<uuid>/config-vars/<name>/reveal")

@@ -21,6 +21,7 @@ from marketplace.cdc_api import cli_group
 from marketplace.context import lifecycle
 from marketplace.extensions import db
 from marketplace.models import DataConnector, Resource
+from marketplace.services import api_tokens
 from marketplace.services.jobs import reconcile_once
 from marketplace.services.reconciler import Reconciler
 from tests.async_support import local_platform, log_messages, stream_logs
@@ -255,6 +256,16 @@ def test_the_dashboard_panel_lists_creates_pauses_and_destroys(world):
     listed = client.get(f"/data/cdc/v0/databases/{database.uuid}/connectors").get_json()
     assert [c["name"] for c in listed] == ["panel"]
     connector = listed[0]["uuid"]
+    twin = client.get(f"/resources/{database.uuid}").get_json()  # the dashboard's JSON
+    assert [c["uuid"] for c in twin["data_connectors"]] == [connector]
+    assert twin["data_connectors_unavailable"] is None
+    assert (
+        "data_connectors"
+        not in client.get(
+            f"/resources/{kafka.uuid}",
+            headers={"Authorization": f"Bearer {_kafka_token(world, kafka)}"},
+        ).get_json()
+    )
     html = client.get(f"/dashboard/{database.uuid}").get_data(as_text=True)
     html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(html)
     assert "<code>panel</code>" in html and "Slot lag (bytes)" in html
@@ -330,8 +341,9 @@ def test_connector_roles_count_against_the_servers_connections(sqlite_url):
 
         second = world.create(database, kafka=kafka.uuid, tables=["public.items"], name="second")
         assert second.status_code == 422
-        assert "room for 0 more connections; a data connector needs 8" in (
-            second.get_json()["message"]
+        assert (
+            "room for 0 more connections; a data connector needs 8"
+            in (second.get_json()["message"])
         )
         assert _connector_objects(world) == before  # nothing half-made
 
@@ -345,3 +357,8 @@ def test_connector_roles_count_against_the_servers_connections(sqlite_url):
         assert again.status_code == 201, again.get_json()
     finally:
         world.deprovision_all()
+
+
+def _kafka_token(world: CdcWorld, kafka) -> str:
+    with world.app.app_context():
+        return api_tokens.issue(kafka.uuid)
