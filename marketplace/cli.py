@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
+from huey.consumer import Consumer
 
 from marketplace.config import metrics_multiproc_dir
 from marketplace.context import broker
@@ -94,20 +95,39 @@ def worker(threads: int | None, tick_threads: int | None) -> None:
         "graceful_signal": "TERM",
         "shutdown_timeout": float(config["WORKER_SHUTDOWN_SECONDS"]),
     }
-    ticks = queue.tick_huey.create_consumer(
+    ticks = Consumer(
+        queue.tick_huey,
         workers=tick_threads or int(config["TICK_WORKER_THREADS"]),
         worker_type="thread",
         periodic=False,
         **shutdown,
     )
-    jobs = queue.huey.create_consumer(
-        workers=threads or int(config["WORKER_THREADS"]), worker_type="thread", **shutdown
+    jobs = _JobConsumer(
+        queue.huey,
+        beside=ticks,
+        workers=threads or int(config["WORKER_THREADS"]),
+        worker_type="thread",
+        **shutdown,
     )
     ticks.start()  # runs beside the main consumer; run() below owns the signal handling
     try:
         jobs.run()
     finally:
         ticks.stop(graceful=True)
+
+
+class _JobConsumer(Consumer):  # type: ignore[misc]
+    """The main consumer; when it stops, the tick consumer beside it stops taking work at
+    the same moment, so both drain within one ``WORKER_SHUTDOWN_SECONDS``, not one after
+    the other (Heroku kills the process 30 s after SIGTERM)."""
+
+    def __init__(self, huey: object, *, beside: Consumer, **options: object) -> None:
+        super().__init__(huey, **options)
+        self._beside = beside
+
+    def stop(self, graceful: bool = False) -> None:
+        self._beside.stop_flag.set()
+        super().stop(graceful=graceful)
 
 
 @click.command()
