@@ -23,7 +23,7 @@ from addons.connect.engine import EngineSettings, connect_db, database_url, rows
 from addons.connect.engine import tick as engine_tick
 from addons.connect.external_objects import ExternalObjects
 from addons.connect.mappings import mapping_id
-from addons.connect.schema import SchemaTaken, claim, install, release
+from addons.connect.schema import LAYOUT, SchemaTaken, claim, install, release
 from addons.connect.spec import SPEC
 from addons.connect.views import connection_info, details, export, usage, write_errors
 from marketplace.adapters import (
@@ -133,6 +133,7 @@ class ConnectAdapter(ExternalObjects):
         connection.update(
             {
                 "installed": True,
+                "layout": LAYOUT,
                 "schema": schema_name,
                 "message": None,
                 "db_key": target.resource.name or target.resource.resource_id,

@@ -206,9 +206,17 @@ def _prepare(
     mappings: dict[str, dict[str, Any]],
     state: dict[str, Any],
 ) -> None:
-    if not state["connection"].get("installed"):
-        schema.install(conn, schema_name)
-        state["connection"]["installed"] = True
+    connection = state["connection"]
+    if not connection.get("installed") or connection.get("layout") != schema.LAYOUT:
+        schema.refresh_triggers(
+            conn,
+            schema_name,
+            {
+                schema.table_name(name): m["config"]["access"] == "read_write"
+                for name, m in mappings.items()
+            },
+        )
+        connection.update({"installed": True, "layout": schema.LAYOUT})
     for name, mapping in mappings.items():
         if mapping["state"] == states.INITIAL:
             config = mapping["config"]

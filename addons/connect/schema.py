@@ -26,6 +26,9 @@ from psycopg import sql
 from addons.connect import triggers
 
 HCVER = 1
+#: Version of the functions and triggers this module installs; a connection whose schema was
+#: laid out by an older version gets them replaced on its next tick (tables are untouched).
+LAYOUT = 2
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED_SCHEMAS = frozenset({"public", "information_schema"})
 SYSTEM_FIELDS = ("Id", "IsDeleted", "SystemModstamp", "CreatedDate")
@@ -265,6 +268,26 @@ def create_table(
         )
     for trigger in triggers.table_triggers(schema, table, read_write=read_write):
         conn.execute(trigger)
+
+
+def refresh_triggers(
+    conn: psycopg.Connection[Any], schema: str, tables: Mapping[str, bool]
+) -> None:
+    """Reinstall the shared functions and each existing mapped table's triggers.
+
+    :param tables: table name -> whether its mapping is read-write.
+    """
+    install(conn, schema)
+    for table, read_write in tables.items():
+        if table_exists(conn, schema, table):
+            for trigger in triggers.table_triggers(schema, table, read_write=read_write):
+                conn.execute(trigger)
+
+
+def table_exists(conn: psycopg.Connection[Any], schema: str, table: str) -> bool:
+    """Whether ``schema.table`` exists."""
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{table}"',)).fetchone()
+    return bool(row and row[0])
 
 
 def drop_table(conn: psycopg.Connection[Any], schema: str, object_name: str) -> None:
