@@ -92,3 +92,45 @@ def test_capture_helpers_need_the_rows_id(app, standin):
     finally:
         tear_down(conn)
 
+
+def test_rows_the_app_touched_still_follow_salesforce(app, standin):
+    conn = set_up(app, standin)
+    try:
+        conn.map(
+            "Contact",
+            access="read_write",
+            fields=FIELDS,
+            upsert_field="External_Id__c",
+            sf_polling_seconds=1,
+        )
+        conn.map(
+            "Lead", access="read_only", fields={"LastName": {}, "Company": {}}, sf_polling_seconds=1
+        )
+        conn.sync()
+        lead = conn.sql("SELECT sfid FROM salesforce.lead ORDER BY sfid LIMIT 1")[0][0]
+        contact = conn.sql("SELECT sfid FROM salesforce.contact ORDER BY sfid LIMIT 1")[0][0]
+        # A write to a read-only mapping is captured as READONLY and never sent...
+        conn.sql("UPDATE salesforce.lead SET company = 'Local' WHERE sfid = %s", (lead,))
+        # ...and an UPDATE that changes nothing leaves nothing to send.
+        conn.sql("UPDATE salesforce.contact SET lastname = lastname WHERE sfid = %s", (contact,))
+        assert conn.sql(
+            "SELECT l._hc_lastop, c._hc_lastop FROM salesforce.lead l, salesforce.contact c "
+            "WHERE l.sfid = %s AND c.sfid = %s",
+            (lead, contact),
+        ) == [("PENDING", "PENDING")]
+        standin.admin.update_record("Lead", lead, {"Company": "From Salesforce"})
+        standin.admin.update_record("Contact", contact, {"Email": "from-sf@example.com"})
+        conn.until(
+            lambda: (
+                conn.sql(
+                    "SELECT l.company, l._hc_lastop, c.email, c._hc_lastop "
+                    "FROM salesforce.lead l, salesforce.contact c "
+                    "WHERE l.sfid = %s AND c.sfid = %s",
+                    (lead, contact),
+                )
+                == [("From Salesforce", "SYNCED", "from-sf@example.com", "SYNCED")]
+            ),
+            "Salesforce's changes reach both rows",
+        )
+    finally:
+        tear_down(conn)
