@@ -103,3 +103,41 @@ def test_bad_indexes_are_refused(app, standin):
         assert conn.state()["mappings"] == []
     finally:
         tear_down(conn)
+
+
+def test_connection_export_and_mappings_carry_heroku_connects_fields(app, standin):
+    conn = set_up(app, standin)
+    try:
+        conn.map("Contact", fields={"LastName": {}}, sf_polling_seconds=1)
+        conn.sync()
+        exported = conn.api("GET", f"/connections/{conn.uuid}/actions/export").get_json()
+        header = exported["connection"]
+        assert header["api_version"] == conn.state()["sf_info"]["api_version"]
+        assert isinstance(header["logplex_log_enabled"], bool)
+        assert set(header["features"]) == {
+            "disable_bulk_writes",
+            "poll_db_no_merge",
+            "poll_external_ids",
+            "rest_count_only",
+            "ucs_basic_collation_index",
+        }
+        info = conn.state()
+        assert info["mappings_summary_state"] == "OK"
+        assert info["addon_id"] == conn.uuid
+        assert info["bulk_page_size"] > 0 and isinstance(info["logplex_log_enabled"], bool)
+        # Heroku's CLI reads a connection through its detail_url (with ?deep=true) and a
+        # mapping's write errors through its errors_url.
+        path = info["detail_url"].split("/connect/api/v3", 1)[1]
+        assert conn.api("GET", f"{path}?deep=true").get_json()["id"] == conn.uuid
+        mapping = info["mappings"][0]
+        assert mapping["has_hc_columns"] is True and mapping["actively_writing"] is False
+        assert mapping["salesforce_count_date"] and mapping["db_count_date"]
+        for key in ("detail_url", "errors_url"):
+            answer = conn.api("GET", mapping[key].split("/connect/api/v3", 1)[1])
+            assert answer.status_code == 200, (key, answer.get_json())
+        assert conn.api("GET", mapping["errors_url"].split("/connect/api/v3", 1)[1]).get_json() == {
+            "count": 0,
+            "results": [],
+        }
+    finally:
+        tear_down(conn)
