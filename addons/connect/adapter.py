@@ -19,13 +19,14 @@ import psycopg
 
 from addons.connect import log_events, states
 from addons.connect.actions import ConnectActions
+from addons.connect.api_json import connection_info, export
 from addons.connect.engine import EngineSettings, connect_db, database_url, rows_synced
 from addons.connect.engine import tick as engine_tick
 from addons.connect.external_objects import ExternalObjects
 from addons.connect.mappings import mapping_id
-from addons.connect.schema import SchemaTaken, claim, install, release
+from addons.connect.schema import LAYOUT, SchemaTaken, claim, install, release
 from addons.connect.spec import SPEC
-from addons.connect.views import connection_info, details, export, usage, write_errors
+from addons.connect.views import details, usage, write_errors
 from marketplace.adapters import (
     ActionResult,
     AdapterError,
@@ -133,6 +134,7 @@ class ConnectAdapter(ExternalObjects):
         connection.update(
             {
                 "installed": True,
+                "layout": LAYOUT,
                 "schema": schema_name,
                 "message": None,
                 "db_key": target.resource.name or target.resource.resource_id,
@@ -191,11 +193,11 @@ class ConnectAdapter(ExternalObjects):
 
     def connection_info(self, resource: ResourceRef, deep: bool = False) -> dict[str, Any]:
         """The connection in the Heroku Connect API v3 shape."""
-        return connection_info(resource, self._settings, deep=deep)
+        return connection_info(resource, self._settings, deep=deep, base_url=self._base_url)
 
     def export_mappings(self, resource: ResourceRef) -> dict[str, Any]:
         """Heroku Connect's v1 export document."""
-        return export(resource)
+        return export(resource, self._settings)
 
     def write_errors(
         self, resource: ResourceRef, object_name: str | None = None

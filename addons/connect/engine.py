@@ -32,7 +32,7 @@ import psycopg
 from psycopg import sql
 
 from addons.connect import schema, states
-from addons.connect.mappings import now_iso
+from addons.connect.mappings import extra_indexes, now_iso
 from addons.connect.pg_to_sf import write_step
 from addons.connect.salesforce import (
     LimitExceeded,
@@ -206,11 +206,20 @@ def _prepare(
     mappings: dict[str, dict[str, Any]],
     state: dict[str, Any],
 ) -> None:
-    if not state["connection"].get("installed"):
-        schema.install(conn, schema_name)
-        state["connection"]["installed"] = True
+    connection = state["connection"]
+    if not connection.get("installed") or connection.get("layout") != schema.LAYOUT:
+        schema.refresh_triggers(
+            conn,
+            schema_name,
+            {
+                schema.table_name(name): m["config"]["access"] == "read_write"
+                for name, m in mappings.items()
+            },
+        )
+        connection.update({"installed": True, "layout": schema.LAYOUT})
     for name, mapping in mappings.items():
-        if mapping["state"] == states.INITIAL:
+        created = mapping["state"] == states.INITIAL
+        if created:
             config = mapping["config"]
             types = [t for n, t in mapping["field_types"].items() if n not in schema.SYSTEM_FIELDS]
             schema.create_table(
@@ -219,10 +228,15 @@ def _prepare(
                 name,
                 types,
                 read_write=config["access"] == "read_write",
-                unique_fields=[config["upsert_field"]] if config.get("upsert_field") else (),
             )
             mapping["state"] = states.RELOAD_TABLE
             mapping["next_url"] = None
+        wanted = extra_indexes(mapping["config"])
+        if (created or mapping.get("indexed") != wanted) and schema.table_exists(
+            conn, schema_name, schema.table_name(name)
+        ):
+            schema.sync_indexes(conn, schema_name, name, wanted, mapping.get("indexed") or {})
+            mapping["indexed"] = wanted
     conn.commit()
 
 

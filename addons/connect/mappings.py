@@ -129,12 +129,7 @@ def normalise_config(
         raise MappingError(
             f"sf_max_daily_api_calls must be a whole number from 1 to {MAX_DAILY_API_CALLS}."
         )
-    indexes: dict[str, dict[str, bool]] = {
-        "Id": {"unique": True},
-        "SystemModstamp": {"unique": False},
-    }
-    if upsert_field:
-        indexes[upsert_field] = {"unique": True}
+    indexes = _indexes(object_name, config.get("indexes"), names, described, upsert_field)
     stored = {
         "access": access,
         "sf_notify_enabled": False,
@@ -156,6 +151,63 @@ def normalise_config(
         for n in names
     }
     return stored, types
+
+
+def _indexes(
+    object_name: str,
+    requested: Any,
+    names: list[str],
+    described: Mapping[str, Mapping[str, Any]],
+    upsert_field: str | None,
+) -> dict[str, dict[str, bool]]:
+    """The mapping's ``indexes``: Heroku Connect's two fixed ones (``Id`` unique,
+    ``SystemModstamp``), the upsert field (unique), and the requested ones.
+
+    :raises MappingError: not an object of mapped field names to ``{"unique": bool}``, or a
+        unique index on a field Salesforce does not keep unique.
+    """
+    if requested is None:
+        requested = {}
+    if not isinstance(requested, Mapping) or len(requested) > MAX_FIELDS:
+        raise MappingError('indexes must be an object like {"Email": {"unique": false}}.')
+    indexes: dict[str, dict[str, bool]] = {
+        "Id": {"unique": True},
+        "SystemModstamp": {"unique": False},
+    }
+    for name, options in requested.items():
+        name = str(name)
+        if name in indexes:
+            continue
+        if name not in names:
+            raise MappingError(
+                f"indexes: {name[:80]} is not a mapped field of {object_name}; map it first."
+            )
+        if options is None:
+            options = {}
+        unique = options.get("unique", False) if isinstance(options, Mapping) else None
+        if not isinstance(unique, bool):
+            raise MappingError(f'indexes: {name} must be {{"unique": true|false}}.')
+        if unique and name != upsert_field and not described[name].get("unique"):
+            raise MappingError(
+                f"indexes: {name} is not unique in Salesforce, so its index cannot be unique."
+            )
+        indexes[name] = {"unique": unique}
+    if upsert_field:
+        indexes[upsert_field] = {"unique": True}
+    return indexes
+
+
+def extra_indexes(config: Mapping[str, Any]) -> dict[str, bool]:
+    """Field -> unique for the mapping's indexes besides ``Id``'s and ``SystemModstamp``'s
+    (which every mapped table has)."""
+    found = {
+        str(name): bool((options or {}).get("unique"))
+        for name, options in (config.get("indexes") or {}).items()
+        if name not in ("Id", "SystemModstamp")
+    }
+    if config.get("upsert_field"):
+        found[str(config["upsert_field"])] = True
+    return found
 
 
 def _whole_number(value: Any, message: str) -> int:

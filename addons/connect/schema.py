@@ -26,6 +26,9 @@ from psycopg import sql
 from addons.connect import triggers
 
 HCVER = 1
+#: Version of the functions and triggers this module installs; a connection whose schema was
+#: laid out by an older version gets them replaced on its next tick (tables are untouched).
+LAYOUT = 2
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED_SCHEMAS = frozenset({"public", "information_schema"})
 SYSTEM_FIELDS = ("Id", "IsDeleted", "SystemModstamp", "CreatedDate")
@@ -219,12 +222,11 @@ def create_table(
     fields: Iterable[Mapping[str, Any]],
     *,
     read_write: bool,
-    unique_fields: Iterable[str] = (),
 ) -> None:
-    """Create (or widen) the mapped table, its indexes and its triggers (idempotent).
+    """Create (or widen) the mapped table, its fixed indexes and its triggers (idempotent);
+    the mapping's other indexes are :func:`sync_indexes`'s.
 
     :param fields: describe entries of the mapped fields other than the system ones.
-    :param unique_fields: field names that get a ``hcu_idx_<table>_<column>`` unique index.
     """
     table = table_name(object_name)
     s, t = sql.Identifier(schema), sql.Identifier(table)
@@ -256,15 +258,65 @@ def create_table(
             sql.Identifier(f"hc_idx_{table}_systemmodstamp"), s, t
         )
     )
-    for field_name in unique_fields:
-        column = column_name(field_name)
-        conn.execute(
-            sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {}.{} ({})").format(
-                sql.Identifier(f"hcu_idx_{table}_{column}"), s, t, sql.Identifier(column)
-            )
-        )
     for trigger in triggers.table_triggers(schema, table, read_write=read_write):
         conn.execute(trigger)
+
+
+def index_name(table: str, field_name: str, *, unique: bool) -> str:
+    """Heroku Connect's index name: ``hcu_idx_<table>_<column>`` (unique) or ``hc_idx_...``."""
+    return f"{'hcu' if unique else 'hc'}_idx_{table}_{column_name(field_name)}"
+
+
+def sync_indexes(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    object_name: str,
+    wanted: Mapping[str, bool],
+    previous: Mapping[str, bool],
+) -> None:
+    """Create the mapping's indexes (field -> unique) and drop those it no longer asks for.
+
+    ``Id``'s and ``SystemModstamp``'s are :func:`create_table`'s and are not in these maps.
+    """
+    table = table_name(object_name)
+    s = sql.Identifier(schema)
+    for field_name, unique in previous.items():
+        if wanted.get(field_name) != unique:
+            conn.execute(
+                sql.SQL("DROP INDEX IF EXISTS {}.{}").format(
+                    s, sql.Identifier(index_name(table, field_name, unique=unique))
+                )
+            )
+    for field_name, unique in wanted.items():
+        conn.execute(
+            sql.SQL("CREATE {} INDEX IF NOT EXISTS {} ON {}.{} ({})").format(
+                sql.SQL("UNIQUE" if unique else ""),
+                sql.Identifier(index_name(table, field_name, unique=unique)),
+                s,
+                sql.Identifier(table),
+                sql.Identifier(column_name(field_name)),
+            )
+        )
+
+
+def refresh_triggers(
+    conn: psycopg.Connection[Any], schema: str, tables: Mapping[str, bool]
+) -> None:
+    """Reinstall the shared functions and each existing mapped table's triggers.
+
+    :param tables: table name -> whether its mapping is read-write.
+    """
+    install(conn, schema)
+    for table, read_write in tables.items():
+        if table_exists(conn, schema, table):
+            for trigger in triggers.table_triggers(schema, table, read_write=read_write):
+                conn.execute(trigger)
+
+
+def table_exists(conn: psycopg.Connection[Any], schema: str, table: str) -> bool:
+    """Whether ``schema.table`` exists."""
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{table}"',)).fetchone()
+    return bool(row and row[0])
 
 
 def drop_table(conn: psycopg.Connection[Any], schema: str, object_name: str) -> None:

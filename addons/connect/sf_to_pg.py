@@ -13,7 +13,11 @@
 Rows are staged with ``COPY`` into a temporary table and upserted on ``sfid``; all of it runs
 in the engine's session (``xmlbinary = hex``), so the triggers neither capture these writes nor
 mark them ``PENDING`` (they become ``SYNCED``). A row with a change of the app's not yet sent
-(``_hc_lastop = 'PENDING'``) keeps it: the change goes to Salesforce next and wins there.
+(a ``NEW`` or ``PENDING`` entry in ``_trigger_log``) keeps it: the change goes to Salesforce
+next and wins there. ``_hc_lastop = 'PENDING'`` alone does not hold a row back: an app's write
+to a read-only mapping, or an UPDATE that changed nothing, leaves it ``PENDING`` with nothing
+to send, and Salesforce's next change to the record must still arrive (as with Heroku
+Connect, where the last writer wins).
 """
 
 from __future__ import annotations
@@ -62,6 +66,14 @@ def soql(mapping: Mapping[str, Any], where: str = "") -> str:
 def soql_datetime(stamp: str) -> str:
     """A SOQL datetime literal from Salesforce's wire format (``...000+0000`` -> ``...000Z``)."""
     return stamp.replace("+0000", "Z")
+
+
+def unsent(schema: str, table: str, alias: str) -> sql.Composed:
+    """SQL true when the row ``alias`` of ``table`` has a change of the app's still to send."""
+    return sql.SQL(
+        "EXISTS (SELECT 1 FROM {s}._trigger_log l WHERE l.state IN ('NEW', 'PENDING') "
+        "AND l.table_name = {t} AND l.record_id = {a}.id)"
+    ).format(s=sql.Identifier(schema), t=sql.Literal(table), a=sql.Identifier(alias))
 
 
 def _columns(mapping: Mapping[str, Any]) -> list[str]:
@@ -147,9 +159,17 @@ def _merge(
             "SELECT DISTINCT ON (sfid) {cols} FROM {st} st WHERE NOT COALESCE(isdeleted, false)"
             "{twin} ORDER BY sfid, systemmodstamp DESC "
             "ON CONFLICT (sfid) DO UPDATE SET {updates} "
-            "WHERE t._hc_lastop IS DISTINCT FROM 'PENDING' "
+            "WHERE NOT {unsent} "
             "AND t.systemmodstamp IS DISTINCT FROM EXCLUDED.systemmodstamp"
-        ).format(s=s, t=t, cols=cols, st=stage, twin=pending_twin, updates=updates)
+        ).format(
+            s=s,
+            t=t,
+            cols=cols,
+            st=stage,
+            twin=pending_twin,
+            updates=updates,
+            unsent=unsent(schema, table_name(mapping["object_name"]), "t"),
+        )
     )
     conn.execute(
         sql.SQL(
@@ -269,9 +289,9 @@ def load_step(
     s, t = sql.Identifier(schema), sql.Identifier(table_name(mapping["object_name"]))
     if not mapping.get("next_url"):
         cleared = conn.execute(
-            sql.SQL(
-                "DELETE FROM {}.{} WHERE sfid IS NOT NULL AND _hc_lastop IS DISTINCT FROM 'PENDING'"
-            ).format(s, t)
+            sql.SQL("DELETE FROM {}.{} x WHERE sfid IS NOT NULL AND NOT {}").format(
+                s, t, unsent(schema, table_name(mapping["object_name"]), "x")
+            )
         )
         budget.used = max(budget.used - int(cleared.rowcount or 0), 0)
         total = org.count(mapping["object_name"])

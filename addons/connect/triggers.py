@@ -14,12 +14,15 @@ Heroku Connect schemas (reference/connect.md, section 1.2):
   without ``sfid`` or an update that changes nothing); ``values`` is the hstore text of the
   whole row (INSERT) or of the changed columns (UPDATE), ``old`` the old row.
 - ``<schema>.hc_<table>_status()``, trigger ``hc_<table>_status_trigger``: BEFORE INSERT OR
-  UPDATE FOR EACH ROW: sets ``_hc_lastop``/``_hc_err``.
+  UPDATE FOR EACH ROW: an app's write always makes the row ``PENDING`` (``_hc_err`` NULL),
+  whatever ``_hc_lastop`` it sets itself; the engine's makes it ``SYNCED`` unless that UPDATE
+  changes ``_hc_lastop`` (``INSERTED``, ``UPDATED``, ``FAILED``).
 - ``<schema>.tlog_notify_trigger()``, trigger ``tlog_insert_trigger`` on ``_trigger_log``:
   ``pg_notify('<schema>.hc_trigger_log', 'ping')``.
 - ``<schema>.hc_capture_insert_from_row(hstore, varchar, text[])`` and
   ``<schema>.hc_capture_update_from_row(hstore, varchar, text[])``: re-capture a row as a
-  ``NEW`` INSERT or UPDATE (to retry a failed write); both return the new log id.
+  ``NEW`` INSERT or UPDATE (to retry a failed write); both return the new log id, or NULL
+  when ``source_row`` has no ``id``.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ _CAPTURE_INSERT = """CREATE OR REPLACE FUNCTION {s}.hc_capture_insert_from_row(
     DECLARE
       trigger_row {s}._trigger_log;
     BEGIN
+      IF (source_row -> 'id') IS NULL THEN
+        RETURN NULL; -- the row must carry its integer id
+      END IF;
       trigger_row = ROW();
       trigger_row.id = nextval({seq});
       trigger_row.action = 'INSERT';
@@ -61,7 +67,8 @@ _CAPTURE_INSERT = """CREATE OR REPLACE FUNCTION {s}.hc_capture_insert_from_row(
       trigger_row.updated_at = clock_timestamp();
       trigger_row.state = 'NEW';
       trigger_row.record_id = (source_row -> 'id')::integer;
-      trigger_row.values = (source_row - ARRAY['_hc_lastop', '_hc_err']) - excluded_cols;
+      trigger_row.values = (source_row - ARRAY['_hc_lastop', '_hc_err'])
+        - array_remove(array_remove(excluded_cols, 'id'), 'sfid');
       INSERT INTO {s}._trigger_log VALUES (trigger_row.*);
       RETURN trigger_row.id;
     END;
@@ -74,6 +81,9 @@ _CAPTURE_UPDATE = """CREATE OR REPLACE FUNCTION {s}.hc_capture_update_from_row(
     DECLARE
       trigger_row {s}._trigger_log;
     BEGIN
+      IF (source_row -> 'id') IS NULL THEN
+        RETURN NULL; -- the row must carry its integer id
+      END IF;
       trigger_row = ROW();
       trigger_row.id = nextval({seq});
       trigger_row.action = 'UPDATE';
@@ -139,19 +149,12 @@ _STATUS = """CREATE OR REPLACE FUNCTION {s}.{status}() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
       IF (public.get_xmlbinary()::text = 'base64') THEN -- user op
-        IF (TG_OP = 'UPDATE' AND NEW._hc_lastop IS NOT NULL
-            AND NEW._hc_lastop != OLD._hc_lastop) THEN
-          RETURN NEW;
-        END IF;
         NEW._hc_lastop = 'PENDING';
         NEW._hc_err = NULL;
         RETURN NEW;
       ELSE -- connect op
         IF (TG_OP = 'UPDATE' AND NEW._hc_lastop IS NOT NULL
             AND NEW._hc_lastop IS DISTINCT FROM OLD._hc_lastop) THEN
-          RETURN NEW;
-        END IF;
-        IF (TG_OP = 'INSERT' AND NEW._hc_lastop IS NOT NULL) THEN
           RETURN NEW;
         END IF;
         NEW._hc_lastop = 'SYNCED';

@@ -11,6 +11,7 @@
 | ``GET /connections/<uuid>/errors`` | ``{count, results}`` of the last 24 h |
 | ``POST /connections/<uuid>/mappings`` ``{"object_name", "config"}`` | 201, the mapping |
 | ``GET|DELETE /mappings/<id>``, ``POST /mappings/<id>/actions/reload`` | the mapping, 204, 202 |
+| ``GET /apps/<app>`` | ``{"db_keys": [{"name", "uuid", "addon": {"plan"}}]}`` |
 
 Every call is authorized like the resource's other JSON endpoints: its SSO session (writes with
 ``X-CSRFToken``) or ``Authorization: Bearer <the resource's API token>``; another resource's
@@ -30,7 +31,8 @@ from marketplace.context import broker, lifecycle
 from marketplace.dashboard.access import require_access_to
 from marketplace.errors import BadRequest, NotFound
 from marketplace.services import connections
-from marketplace.services.api_tokens import token_digest
+from marketplace.services.api_tokens import resource_for, token_digest
+from marketplace.sso.views import SESSION_RESOURCE
 
 bp = Blueprint("connect_api", __name__, url_prefix="/connect/api/v3")
 
@@ -198,6 +200,23 @@ def reload_mapping(mapping_id: str) -> Response:
         uuid, "reload_mapping", {"object_name": object_name}, lifecycle(), broker().queue
     )
     return _accepted(outcome.message)
+
+
+@bp.get("/apps/<app_name>")
+def app_db_keys(app_name: str) -> Response:
+    """The databases of the caller's app a connection can use (``connect:db:set`` lists them)."""
+    uuid = _caller()
+    require_access_to(uuid)
+    return jsonify(connections.db_keys(uuid, app_name, lifecycle()))
+
+
+def _caller() -> str:
+    """The resource the request's API token or session opens ("" when neither)."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return resource_for(header[7:].strip()) or ""
+    value = session.get(SESSION_RESOURCE)
+    return value if isinstance(value, str) else ""
 
 
 def _accepted(message: str) -> Response:

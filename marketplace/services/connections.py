@@ -7,19 +7,26 @@ The core does not read an adapter's private state; an adapter that offers this A
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from sqlalchemy import select
+
 from marketplace.adapters import AddonAdapter
 from marketplace.errors import MarketplaceError, NotFound, Unprocessable
-from marketplace.models import Resource, ResourceState
+from marketplace.extensions import db
+from marketplace.models import Addon, Resource, ResourceState
 from marketplace.services import links, oauth_state
 from marketplace.services.dashboard import ActionOutcome, live_resource, perform_action
 from marketplace.services.lifecycle import Lifecycle
 from marketplace.services.scheduling import Scheduler
 
 DATABASE_LINK = "database"
+#: A Heroku config var name (``DATABASE_URL``, ``HEROKU_POSTGRESQL_RED_URL``): Heroku Connect's
+#: ``db_key`` names the database that way.
+CONFIG_VAR = re.compile(r"^[A-Z][A-Z0-9_]{0,62}_URL$")
 
 
 @runtime_checkable
@@ -129,7 +136,8 @@ def set_database(
         )
     if db_key is not None:
         try:
-            messages.append(links.attach(uuid, DATABASE_LINK, db_key, lifecycle).message)
+            target = _database_by_config_var(uuid, db_key, lifecycle) or db_key
+            messages.append(links.attach(uuid, DATABASE_LINK, target, lifecycle).message)
         except MarketplaceError:
             if schema_name is not None and isinstance(previous, str) and previous != schema_name:
                 perform_action(uuid, "set_schema", {"schema_name": previous}, lifecycle, scheduler)
@@ -140,6 +148,68 @@ def set_database(
             'Send {"db_key": "<Postgres resource uuid or name>", "schema_name": "salesforce"}.'
         )
     return " ".join(messages)
+
+
+def _databases(uuid: str, lifecycle: Lifecycle) -> list[Resource]:
+    """The provisioned resources of the app of ``uuid`` its database link may point at."""
+    source = connection(uuid, lifecycle).resource
+    spec = lifecycle.adapter(source).spec.link(DATABASE_LINK)
+    if spec is None or not source.app_id:
+        return []
+    return list(
+        db.session.scalars(
+            select(Resource)
+            .join(Addon, Addon.id == Resource.addon_id)
+            .where(
+                Addon.slug == spec.addon,
+                Resource.app_id == source.app_id,
+                Resource.state == ResourceState.PROVISIONED,
+                Resource.id != source.id,
+            )
+            .order_by(Resource.created_at)
+        )
+    )
+
+
+def _database_by_config_var(uuid: str, db_key: str, lifecycle: Lifecycle) -> str | None:
+    """The uuid of the database a Heroku-style ``db_key`` (a config var name such as
+    ``DATABASE_URL``) names, or None when ``db_key`` is not one (it is then a resource uuid or
+    name). Every Postgres resource sets ``DATABASE_URL``, so the name picks the app's only one.
+
+    :raises Unprocessable: the app has none, or several (name one by uuid or resource name).
+    """
+    if not CONFIG_VAR.match(db_key):
+        return None
+    found = _databases(uuid, lifecycle)
+    if any(r.name == db_key or r.uuid == db_key for r in found):
+        return None
+    sets_it = [r for r in found if db_key in lifecycle.adapter(r).spec.config_vars]
+    if len(sets_it) == 1:
+        return sets_it[0].uuid
+    if not sets_it:
+        raise Unprocessable(f"No database of this app sets {db_key}.")
+    raise Unprocessable(
+        f"Several databases of this app set {db_key}: name one by its uuid or resource name "
+        "(GET /connect/api/v3/apps/<app> lists them)."
+    )
+
+
+def db_keys(uuid: str, app_name: str, lifecycle: Lifecycle) -> dict[str, Any]:
+    """``GET /apps/<app>``: ``{"db_keys": [{"name", "addon": {"plan"}}]}``, the databases a
+    connection of ``app_name`` can be linked to (``name`` is what ``PATCH`` takes as
+    ``db_key``).
+
+    :raises NotFound: ``uuid`` is not a connection of that app.
+    """
+    source = connection(uuid, lifecycle).resource
+    if source.app_name != app_name:
+        raise NotFound("No app with this name.")
+    return {
+        "db_keys": [
+            {"name": r.name or r.uuid, "uuid": r.uuid, "addon": {"plan": r.plan.slug}}
+            for r in _databases(uuid, lifecycle)
+        ]
+    }
 
 
 def start_login(
