@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
 from standins.platform.cli import parse_options
+from standins.platform.server import sso_params
 from tests.async_support import CLIENT_SECRET, local_platform
 
 VENDOR = {"Accept": "application/vnd.heroku+json; version=3"}
@@ -128,8 +131,23 @@ def test_config_patch_accepts_only_declared_vars(platform):
 def test_sso_page_posts_a_valid_token_to_the_broker(platform):
     addon = platform.store.create_addon("postgres", "essential-0", "demo", grant_ttl=300)
     page = requests.get(f"{platform.url}/addons/{addon['uuid']}/sso", timeout=10).text
-    assert 'action="http://x/sso/login"' in page
-    assert 'name="resource_token"' in page and "document.forms[0].submit()" in page
+    assert 'action="http://x/sso/login"' in page and "document.forms[0].submit()" in page
+    for field in ("resource_id", "resource_token", "user_scoped_resource_token", "id", "token"):
+        assert f'name="{field}"' in page
+
+
+@pytest.mark.parametrize("token", ["resource_token", "user_scoped_resource_token", "token"])
+def test_each_token_the_platform_sends_signs_in_to_the_broker(partner, token):
+    """The stand-in's SSO fields are Heroku's: each token form alone passes the broker's check."""
+    resource_id = partner.provision().get_json()["id"]
+    addon = {"uuid": resource_id, "provider_id": resource_id, "slug": "postgres", "app": "demo"}
+    params = sso_params(addon, partner.manifest["api"]["sso_salt"], int(time.time()))
+    others = {"resource_token", "user_scoped_resource_token", "token"} - {token}
+    form = {k: v for k, v in params.items() if k not in others}
+
+    response = partner.client.post("/sso/login", data=form)
+    assert response.status_code == 302
+    assert partner.client.get_cookie("heroku-nav-data").value == params["nav-data"]
 
 
 @pytest.mark.parametrize(
