@@ -82,7 +82,7 @@ class BrokerCalls:
     def destroy(self, addon_uuid: str) -> dict[str, Any]:
         addon = self._addon(addon_uuid)
         response = self._send(self._manifest(addon["slug"]), "DELETE", f"/{addon_uuid}")
-        if response.status_code in (200, 204):
+        if response.status_code in (200, 204, 410):  # 410: the broker has nothing left
             self._store.update_addon(addon_uuid, state="deprovisioned", config={})
         elif response.status_code == 202:
             self._store.update_addon(addon_uuid, state="deprovisioning")
