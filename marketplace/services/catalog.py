@@ -7,7 +7,7 @@ import json
 import secrets
 from collections.abc import Mapping
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from marketplace.adapters import AdapterRegistry, AddonSpec
 from marketplace.errors import NotFound, quoted
@@ -134,6 +134,29 @@ def get_addon(slug: str) -> Addon:
     if addon is None:
         raise NotFound(f"No add-on called {quoted(slug)}.")
     return addon
+
+
+def get_addon_service(id_or_name: str) -> Addon:
+    """The add-on whose slug or id is ``id_or_name``, as the Platform API's
+    ``/addon-services/{addon_service_id_or_name}`` reads it.
+
+    :raises NotFound: no such add-on.
+    """
+    addon = db.session.scalar(
+        select(Addon).where(or_(Addon.slug == id_or_name, Addon.id == id_or_name.lower()))
+    )
+    if addon is None:
+        raise NotFound(f"No add-on called {quoted(id_or_name)}.")
+    return addon
+
+
+def find_public_plan(addon: Addon, id_or_name: str) -> Plan | None:
+    """The public plan of ``addon`` named ``<slug>:<plan>``, ``<plan>``, or with this id."""
+    name = id_or_name.removeprefix(f"{addon.slug}:")
+    found = addon.plan(name) or next(
+        (plan for plan in addon.plans if plan.id == id_or_name.lower()), None
+    )
+    return found if found is not None and found.state == "public" else None
 
 
 def public_plans(addon: Addon) -> list[Plan]:
