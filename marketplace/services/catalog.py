@@ -98,7 +98,7 @@ def _upsert_addon(spec: AddonSpec, vault: Vault, modes: Mapping[str, str]) -> Ad
     addon.config_vars_prefix = spec.config_vars_prefix
     addon.config_vars = list(spec.config_vars)
     addon.regions = list(spec.regions)
-    addon.requires = list(spec.requires)
+    addon.requires = platform_requires(spec)
     addon.features = list(spec.features)
     declared = {plan.slug for plan in spec.plans}
     for plan_spec in spec.plans:
@@ -118,6 +118,17 @@ def _upsert_addon(spec: AddonSpec, vault: Vault, modes: Mapping[str, str]) -> Ad
         if plan.slug not in declared:
             plan.state = "retired"  # kept: existing resources still point at it
     return addon
+
+
+#: Every add-on's events go to its app's log stream through the provision request's
+#: ``log_input_url`` (``marketplace.services.events``), which the platform sends only to
+#: add-ons whose manifest ``requires`` ``log_input``.
+CORE_REQUIRES = ("log_input",)
+
+
+def platform_requires(spec: AddonSpec) -> list[str]:
+    """The manifest's ``api.requires``: the adapter's own needs plus the core's, once each."""
+    return list(dict.fromkeys((*spec.requires, *CORE_REQUIRES)))
 
 
 def list_addons() -> list[Addon]:

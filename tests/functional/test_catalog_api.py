@@ -183,3 +183,14 @@ def test_addons_list_and_unknown_manifest(app):
         listed = runner.invoke(args=["addons", "list"]).output.split()
         assert sorted(listed) == broker().registry.slugs
     assert runner.invoke(args=["addons", "manifest", "nope"]).exit_code != 0
+
+
+def test_every_manifest_requires_the_log_input_the_broker_writes_to(app):
+    """The broker posts each add-on's events to ``log_input_url``; the platform sends that URL
+    only to add-ons whose manifest requires ``log_input``."""
+    with app.app_context():
+        slugs = broker().registry.slugs
+    for slug in slugs:
+        requires = manifest(app, slug)["api"]["requires"]
+        assert "log_input" in requires, slug
+        assert len(requires) == len(set(requires)), slug

@@ -6,10 +6,14 @@ import time
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from marketplace.extensions import db
+from marketplace.models import Resource
 from standins.platform.cli import parse_options
 from standins.platform.server import sso_params
 from tests.async_support import CLIENT_SECRET, local_platform
+from tests.support import live_server
 
 VENDOR = {"Accept": "application/vnd.heroku+json; version=3"}
 
@@ -168,3 +172,19 @@ def test_app_page_lists_its_addons_with_sso_links(platform):
     page = requests.get(f"{platform.url}/apps/shop", timeout=10).text
     assert f'href="/addons/{addon["uuid"]}/sso"' in page
     assert "No add-ons" in requests.get(f"{platform.url}/apps/empty", timeout=10).text
+
+
+@pytest.mark.parametrize(("requires", "gets_log_input"), [([], False), (["log_input"], True)])
+def test_the_platform_sends_a_log_input_only_when_the_manifest_requires_it(
+    app, tmp_path, requires, gets_log_input
+):
+    with local_platform(tmp_path) as platform, live_server(app) as broker_url:
+        platform.register(app, broker_url)
+        registered = platform.store.manifest("postgres")
+        api = {**registered["api"], "requires": requires}
+        platform.store.put_manifest({**registered, "api": api})
+        addon_uuid = platform.create()["addon"]["uuid"]
+        with app.app_context():
+            resource = db.session.scalar(select(Resource).where(Resource.uuid == addon_uuid))
+            assert (resource.log_input_url_encrypted is not None) is gets_log_input
+        platform.admin("DELETE", f"/_admin/addons/{addon_uuid}")
