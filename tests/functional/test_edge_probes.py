@@ -129,6 +129,18 @@ def test_option_values_are_stored_as_the_platform_would_send_them(partner, app):
     assert stored == {"flag": "true", "off": "false", "count": "3", "ratio": "1.5", "s": "x"}
 
 
+@pytest.mark.parametrize("field", ["options", "region", "name", "callback_url", "oauth_grant"])
+def test_a_null_optional_field_is_taken_as_absent(partner, app, field):
+    """Like a missing field (kensa sends ``logplex_token: null``; ``options`` may be empty)."""
+    body = partner.provision_body(**{field: None})
+    response = partner.client.post("/heroku/resources", json=body, headers=partner.headers)
+
+    assert response.status_code == 200, response.get_data(as_text=True)[:200]
+    with app.app_context():
+        resource = db.session.get(Resource, _row_id(app, body["uuid"]))
+        assert (resource.options, resource.region) == ({}, "us")
+
+
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
 def test_a_json_body_without_a_json_content_type_is_named_as_such(
     any_store_partner, any_store_app, content_type
