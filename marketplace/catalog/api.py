@@ -1,5 +1,8 @@
 """``/api/addon-services``: the catalog in the Platform API's shape.
 
+As there, an add-on service is named by its slug or its id, and a plan by ``<slug>:<plan>``,
+``<plan>`` or its id.
+
 Every answer is a cached document (:mod:`marketplace.catalog.cache`): rendered once per
 catalog version, served with a strong ``ETag`` and ``Cache-Control: public, max-age=60``,
 ``If-None-Match`` answered with 304.
@@ -14,7 +17,12 @@ from marketplace.api import ApiBlueprint
 from marketplace.catalog.cache import Document, json_document, serve
 from marketplace.errors import NotFound, quoted
 from marketplace.schemas.catalog import AddonServiceSchema, PlanSchema
-from marketplace.services.catalog import get_addon, list_addons, public_plans
+from marketplace.services.catalog import (
+    find_public_plan,
+    get_addon_service,
+    list_addons,
+    public_plans,
+)
 
 blp = ApiBlueprint(
     "catalog_api",
@@ -38,8 +46,8 @@ class AddonService(MethodView):
     @blp.response(200, AddonServiceSchema)
     @blp.errors(400, 404, 500, e404="Unknown add-on")
     def get(self, slug: str) -> Response:
-        """Show one add-on service."""
-        return serve(lambda: json_document(AddonServiceSchema().dump(get_addon(slug))))
+        """Show one add-on service (by slug or id)."""
+        return serve(lambda: json_document(AddonServiceSchema().dump(get_addon_service(slug))))
 
 
 @blp.route("/<string:slug>/plans")
@@ -49,7 +57,7 @@ class AddonPlans(MethodView):
     def get(self, slug: str) -> Response:
         """List an add-on's plans, cheapest first."""
         return serve(
-            lambda: json_document(PlanSchema(many=True).dump(public_plans(get_addon(slug))))
+            lambda: json_document(PlanSchema(many=True).dump(public_plans(get_addon_service(slug))))
         )
 
 
@@ -58,13 +66,13 @@ class AddonPlan(MethodView):
     @blp.response(200, PlanSchema)
     @blp.errors(400, 404, 500, e404="Unknown add-on or plan")
     def get(self, slug: str, plan: str) -> Response:
-        """Show one plan (``essential-0`` or ``postgres:essential-0``)."""
+        """Show one plan (``essential-0``, ``postgres:essential-0`` or the plan's id)."""
         return serve(lambda: _plan_document(slug, plan))
 
 
 def _plan_document(slug: str, plan: str) -> Document:
-    addon = get_addon(slug)
-    found = addon.plan(plan.removeprefix(f"{slug}:"))
-    if found is None or found.state != "public":
-        raise NotFound(f"No plan {quoted(plan)} for {slug}.")
+    addon = get_addon_service(slug)
+    found = find_public_plan(addon, plan)
+    if found is None:
+        raise NotFound(f"No plan {quoted(plan)} for {addon.slug}.")
     return json_document(PlanSchema().dump(found))

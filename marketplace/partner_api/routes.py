@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from flask import Response, g, jsonify
 
@@ -43,6 +44,7 @@ GRANT_DEFAULT_LIFETIME = timedelta(minutes=5)
 
 _E404 = "Unknown resource"
 _E410 = "The resource was deprovisioned"
+_E410_DELETE = "The resource was already deprovisioned, or the broker has no such resource"
 _E422 = (
     "Invalid body (wrong types, missing fields, values too long, an oauth_grant without a "
     "code or with an invalid expires_at), unknown plan or region, or the data does not fit "
@@ -75,6 +77,15 @@ def _grant_expiry(grant: dict[str, Any] | None) -> datetime | None:
         return None
     expires_at: datetime | None = grant.get("expires_at")
     return expires_at or utcnow() + GRANT_DEFAULT_LIFETIME
+
+
+def canonical_uuid(value: str) -> str:
+    """A path's uuid in the form provisioning stored it (lower case, hyphenated), as the
+    body's ``uuid`` is read; anything that is not a uuid stays as it is (and is unknown)."""
+    try:
+        return str(UUID(value))
+    except ValueError:
+        return value
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
@@ -156,7 +167,7 @@ def provision(payload: dict[str, Any]) -> Response:
 def change_plan(payload: dict[str, Any], uuid: str) -> Response:
     """Change a resource's plan."""
     with partner_operation(g.addon.slug, "plan_change") as operation:
-        outcome = _provisioner().change_plan(g.addon, uuid, payload["plan"])
+        outcome = _provisioner().change_plan(g.addon, canonical_uuid(uuid), payload["plan"])
         operation.succeeded(outcome)
     return _plan_change_response(outcome)
 
@@ -165,10 +176,10 @@ def change_plan(payload: dict[str, Any], uuid: str) -> Response:
 @blp.doc(security=[{"basicAuth": []}])
 @blp.response(204, description="Deprovisioned")
 @blp.alt_response(202, schema=PlanChangeResponseSchema, description="Removal under way (async)")
-@blp.errors(400, 401, 404, 410, 500, 503, e404=_E404, e410=_E410)
+@blp.errors(400, 401, 410, 500, 503, e410=_E410_DELETE)
 def deprovision(uuid: str) -> Response:
     """Deprovision a resource."""
     with partner_operation(g.addon.slug, "deprovision") as operation:
-        outcome = _provisioner().deprovision(g.addon, uuid)
+        outcome = _provisioner().deprovision(g.addon, canonical_uuid(uuid))
         operation.succeeded(outcome)
     return _removal_response(outcome)

@@ -39,6 +39,15 @@ class PlanSchema(Schema):
     price = fields.Method("_price", metadata={"type": "object"})
     default = fields.Boolean(attribute="is_default")
     state = fields.String()
+    #: The Platform API's plan fields this broker has no use for, with the values Heroku
+    #: gives a plan offered on the Common Runtime only (no Private Spaces, no compliance).
+    visible = fields.Constant(True)
+    space_default = fields.Constant(False)
+    installable_inside_private_network = fields.Constant(False)
+    installable_outside_private_network = fields.Constant(True)
+    compliance = fields.Constant(
+        None, metadata={"type": "array", "items": {"type": "string"}, "nullable": True}
+    )
     limits = fields.Dict(keys=fields.String(), values=fields.Integer())
     provisioning = fields.Method("_provisioning")
     addon_service = fields.Method("_addon_service")

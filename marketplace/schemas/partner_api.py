@@ -117,6 +117,7 @@ class ProvisionRequestSchema(_Lenient):
         keys=fields.String(validate=validate.Length(min=1, max=SLUG_MAX)),
         values=OptionValue(allow_none=True),
         load_default=dict,
+        allow_none=True,  # no flags, as a missing or empty object says
         validate=validate.Length(max=OPTIONS_MAX, error="At most {max} options."),
         metadata={"example": {"foo": "bar", "baz": "true"}},
     )
@@ -138,7 +139,7 @@ class ProvisionRequestSchema(_Lenient):
     def _stringify(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         data["uuid"] = str(data["uuid"])
         data["options"] = {
-            key: value for key, value in data["options"].items() if value is not None
+            key: value for key, value in (data["options"] or {}).items() if value is not None
         }
         return data
 

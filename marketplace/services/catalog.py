@@ -7,7 +7,7 @@ import json
 import secrets
 from collections.abc import Mapping
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from marketplace.adapters import AdapterRegistry, AddonSpec
 from marketplace.errors import NotFound, quoted
@@ -98,7 +98,7 @@ def _upsert_addon(spec: AddonSpec, vault: Vault, modes: Mapping[str, str]) -> Ad
     addon.config_vars_prefix = spec.config_vars_prefix
     addon.config_vars = list(spec.config_vars)
     addon.regions = list(spec.regions)
-    addon.requires = list(spec.requires)
+    addon.requires = platform_requires(spec)
     addon.features = list(spec.features)
     declared = {plan.slug for plan in spec.plans}
     for plan_spec in spec.plans:
@@ -120,6 +120,17 @@ def _upsert_addon(spec: AddonSpec, vault: Vault, modes: Mapping[str, str]) -> Ad
     return addon
 
 
+#: Every add-on's events go to its app's log stream through the provision request's
+#: ``log_input_url`` (``marketplace.services.events``), which the platform sends only to
+#: add-ons whose manifest ``requires`` ``log_input``.
+CORE_REQUIRES = ("log_input",)
+
+
+def platform_requires(spec: AddonSpec) -> list[str]:
+    """The manifest's ``api.requires``: the adapter's own needs plus the core's, once each."""
+    return list(dict.fromkeys((*spec.requires, *CORE_REQUIRES)))
+
+
 def list_addons() -> list[Addon]:
     """Every add-on, by name."""
     return list(db.session.scalars(select(Addon).order_by(Addon.name)))
@@ -134,6 +145,29 @@ def get_addon(slug: str) -> Addon:
     if addon is None:
         raise NotFound(f"No add-on called {quoted(slug)}.")
     return addon
+
+
+def get_addon_service(id_or_name: str) -> Addon:
+    """The add-on whose slug or id is ``id_or_name``, as the Platform API's
+    ``/addon-services/{addon_service_id_or_name}`` reads it.
+
+    :raises NotFound: no such add-on.
+    """
+    addon = db.session.scalar(
+        select(Addon).where(or_(Addon.slug == id_or_name, Addon.id == id_or_name.lower()))
+    )
+    if addon is None:
+        raise NotFound(f"No add-on called {quoted(id_or_name)}.")
+    return addon
+
+
+def find_public_plan(addon: Addon, id_or_name: str) -> Plan | None:
+    """The public plan of ``addon`` named ``<slug>:<plan>``, ``<plan>``, or with this id."""
+    name = id_or_name.removeprefix(f"{addon.slug}:")
+    found = addon.plan(name) or next(
+        (plan for plan in addon.plans if plan.id == id_or_name.lower()), None
+    )
+    return found if found is not None and found.state == "public" else None
 
 
 def public_plans(addon: Addon) -> list[Plan]:

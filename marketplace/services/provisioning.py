@@ -286,10 +286,11 @@ class Provisioner:
     def deprovision(self, addon: Addon, uuid: str) -> RemovalOutcome:
         """Remove the resource's backend objects and forget its secrets.
 
-        :raises NotFound: unknown uuid. :raises Gone: already deprovisioned.
+        :raises Gone: already deprovisioned, or unknown (the Partner API answers 410 for
+            both: the platform may finish its side of a removal the broker has no record of).
         :raises ServiceUnavailable: the backend is down; a retry finishes the job.
         """
-        resource = self._existing(addon, uuid, allow_deprovisioning=True)
+        resource = self._existing(addon, uuid, allow_deprovisioning=True, unknown_is_gone=True)
         queued = self._queue_removal(resource)
         if queued is not None:
             return queued
@@ -299,9 +300,11 @@ class Provisioner:
         with request_lease(
             uuid,
             also={"state": ResourceState.DEPROVISIONING},
-            check=lambda: self._existing(addon, uuid, allow_deprovisioning=True),
+            check=lambda: self._existing(
+                addon, uuid, allow_deprovisioning=True, unknown_is_gone=True
+            ),
         ) as lease:
-            resource = self._existing(addon, uuid, allow_deprovisioning=True)
+            resource = self._existing(addon, uuid, allow_deprovisioning=True, unknown_is_gone=True)
             try:
                 self._lifecycle.remove_backend(resource)
             except AdapterError as error:
@@ -339,14 +342,24 @@ class Provisioner:
 
     # --- shared -----------------------------------------------------------------------------
 
-    def _existing(self, addon: Addon, uuid: str, *, allow_deprovisioning: bool = False) -> Resource:
+    def _existing(
+        self,
+        addon: Addon,
+        uuid: str,
+        *,
+        allow_deprovisioning: bool = False,
+        unknown_is_gone: bool = False,
+    ) -> Resource:
         """The resource ``uuid`` of ``addon``, fresh from the store.
 
-        :raises NotFound: unknown (or another add-on's). :raises Gone: deprovisioned.
+        :raises NotFound: unknown (or another add-on's), unless ``unknown_is_gone``.
+        :raises Gone: deprovisioned (or unknown, with ``unknown_is_gone``).
         """
         resource = _load(uuid)
         if resource is None or resource.addon_id != addon.id:
             db.session.rollback()
+            if unknown_is_gone:
+                raise Gone("No resource with this uuid: there is nothing to deprovision.")
             raise NotFound("No resource with this uuid.")
         gone = resource.state == ResourceState.DEPROVISIONED or (
             resource.state == ResourceState.DEPROVISIONING and not allow_deprovisioning

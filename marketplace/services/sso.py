@@ -5,18 +5,24 @@ Accepted token forms (``timestamp`` is Unix seconds):
 * ``resource_id`` + ``resource_token`` = sha1(uuid:salt:timestamp)
 * ``resource_id`` + ``user_scoped_resource_token`` = sha256(uuid:salt:timestamp:user_id:email)
 * legacy ``id`` + ``token`` = sha1(id:salt:timestamp), ``id`` being the provider id we returned
+
+The platform sends every form it can in one sign-on (``resource_token``,
+``user_scoped_resource_token`` and the legacy ``token``). The strongest one present is checked;
+on success every token of the form that is valid is spent with it, so a copy of the form cannot
+be replayed with one of the others.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.errors import Forbidden
@@ -78,7 +84,8 @@ def verify_sso(form: Mapping[str, str], vault: Vault, now: datetime | None = Non
         given, _expected_token(form, resource_id, salt, timestamp)
     ):
         _refuse("token mismatch", "bad_token")
-    _consume(given or "", issued + MAX_AGE + MAX_CLOCK_SKEW, now)
+    siblings = _valid_tokens(form, resource_id, salt, timestamp)
+    _consume(given or "", siblings, issued + MAX_AGE + MAX_CLOCK_SKEW, now)
     sso_login("ok")
     return SsoLogin(
         resource_uuid=resource.uuid,
@@ -104,6 +111,25 @@ def _expected_token(form: Mapping[str, str], resource_id: str, salt: str, timest
     return resource_token(resource_id, salt, timestamp)
 
 
+def _valid_tokens(
+    form: Mapping[str, str], resource_id: str, salt: str, timestamp: str
+) -> list[str]:
+    """Every token of the form that is valid (whichever one was checked), lower-cased."""
+    expected = {
+        "resource_token": resource_token(resource_id, salt, timestamp),
+        "token": resource_token(resource_id, salt, timestamp),
+        "user_scoped_resource_token": user_scoped_token(
+            resource_id, salt, timestamp, form.get("user_id", ""), form.get("email", "")
+        ),
+    }
+    valid = []
+    for key, value in expected.items():
+        given = (form.get(key) or "").strip().lower()
+        if given and secrets_equal(given, value):
+            valid.append(given)
+    return valid
+
+
 def _parse_timestamp(value: str) -> datetime | None:
     try:
         return datetime.fromtimestamp(int(value), UTC)
@@ -111,17 +137,39 @@ def _parse_timestamp(value: str) -> datetime | None:
         return None
 
 
-def _consume(token: str, expires_at: datetime, now: datetime) -> None:
-    """Record the token; a second use fails. Expired records are purged on the way."""
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _consume(token: str, siblings: Iterable[str], expires_at: datetime, now: datetime) -> None:
+    """Record the token; a second use fails. The form's other valid tokens are recorded too
+    (already recorded is fine: two users of one resource may sign in within one second, and
+    share its ``resource_token``). Expired records are purged on the way."""
     db.session.execute(delete(UsedSsoToken).where(UsedSsoToken.expires_at < now))
-    db.session.add(
-        UsedSsoToken(digest=hashlib.sha256(token.encode()).hexdigest(), expires_at=expires_at)
-    )
+    db.session.add(UsedSsoToken(digest=_digest(token), expires_at=expires_at))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        _refuse("token already used", "replayed")
+    for digest in sorted({_digest(sibling) for sibling in siblings if sibling != token}):
+        db.session.execute(_insert_unless_present(digest, expires_at))
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         _refuse("token already used", "replayed")
+
+
+def _insert_unless_present(digest: str, expires_at: datetime) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` of one used-token record, on either store."""
+    values = {"digest": digest, "expires_at": expires_at, "used_at": datetime.now(UTC)}
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(UsedSsoToken).values(**values).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(UsedSsoToken).values(**values).on_conflict_do_nothing()
+    return insert(UsedSsoToken).values(**values)  # pragma: no cover (two stores are supported)
 
 
 def _refuse(reason: str, outcome: str) -> NoReturn:

@@ -1,4 +1,8 @@
-"""``POST /sso/login``: verify the platform's token, open a session scoped to one resource.
+"""``POST /sso/login`` (and ``GET``): verify the platform's token, open a session scoped to one
+resource.
+
+The platform posts a form; when its SSO answer says ``GET`` (the CLI's ``addons:open`` then
+opens the URL), the same fields come in the query string, and are checked the same way.
 
 Only the resource id, timestamp and token (and, for a user-scoped token, the user id and
 email) are covered by the token; ``nav-data``, ``app`` and, for other tokens, ``email`` are
@@ -14,6 +18,7 @@ import re
 
 from flask import Blueprint, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import MethodNotAllowed
 
 from marketplace.context import broker
 from marketplace.extensions import csrf
@@ -51,11 +56,14 @@ def display_value(value: str | None, limit: int) -> str:
     return value
 
 
-@bp.post("/sso/login")
+@bp.route("/sso/login", methods=["GET", "POST"])
 @csrf.exempt  # the platform posts this form from its own origin
 def login() -> ResponseReturnValue:
-    """Sign the user in to one resource and send them to its dashboard."""
-    form = request.form.to_dict()
+    """Sign the user in to one resource and send them to its dashboard (form post, or the
+    same fields in the query string)."""
+    if request.method == "HEAD":  # a link checker's probe must not spend the one-use token
+        raise MethodNotAllowed(valid_methods=["GET", "POST"])
+    form = (request.form if request.method == "POST" else request.args).to_dict()
     navigation = nav_data(form.get("nav-data"))  # checked before the token is spent
     login = verify_sso(form, broker().vault)
     app_name = login.app if _APP_NAME.fullmatch(login.app or "") else ""
@@ -65,6 +73,7 @@ def login() -> ResponseReturnValue:
     session["email"] = display_value(login.email, EMAIL_MAX)
     session["app"] = app_name
     response = redirect(url_for("dashboard.show", uuid=login.resource_uuid), code=302)
+    response.headers["Cache-Control"] = "no-store"
     if navigation is None:
         response.delete_cookie(NAV_COOKIE, path="/")
     else:

@@ -27,7 +27,8 @@ class BrokerCalls:
         addon = self._store.create_addon(slug, plan, app, self._grant_ttl)
         grant = addon["grant"]
         log_input = self._store.create_log_input(addon["uuid"], app)
-        body = {
+        requires = manifest["api"].get("requires") or []
+        body: dict[str, Any] = {
             "uuid": addon["uuid"],
             "name": addon["name"],
             "plan": plan,
@@ -39,9 +40,10 @@ class BrokerCalls:
                 "expires_at": datetime.fromtimestamp(grant["expires_at"], UTC).isoformat(),
                 "type": "authorization_code",
             },
-            "log_input_url": self._log_input_url(app, log_input["token"]),
             "log_drain_token": log_input["drain_token"],
         }
+        if "log_input" in requires:  # Heroku sends a log input only to add-ons that require it
+            body["log_input_url"] = self._log_input_url(app, log_input["token"])
         response = self._send(manifest, "POST", "", json=body)
         result = self._json(response)
         if response.status_code in (200, 201):
@@ -82,7 +84,7 @@ class BrokerCalls:
     def destroy(self, addon_uuid: str) -> dict[str, Any]:
         addon = self._addon(addon_uuid)
         response = self._send(self._manifest(addon["slug"]), "DELETE", f"/{addon_uuid}")
-        if response.status_code in (200, 204):
+        if response.status_code in (200, 204, 410):  # 410: the broker has nothing left
             self._store.update_addon(addon_uuid, state="deprovisioned", config={})
         elif response.status_code == 202:
             self._store.update_addon(addon_uuid, state="deprovisioning")

@@ -8,7 +8,9 @@ and destroys add-ons by calling the broker's Partner API, and injects faults for
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import time
 import uuid
 from collections.abc import Mapping
@@ -269,23 +271,17 @@ def create_platform_app(
 
     @app.get("/addons/<addon_uuid>/sso")
     def sso(addon_uuid: str) -> Response | str:
+        """The form the platform's dashboard posts to the add-on's ``sso_url``: every token
+        form side by side, as Heroku sends them."""
         addon = store.addon(addon_uuid)
         manifest = store.manifest(addon["slug"]) if addon else None
         if addon is None or manifest is None:
             return _error(404, "not_found", "No such add-on.")
-        timestamp = str(int(time.time()))
-        salt = manifest["api"]["sso_salt"]
-        params = {
-            "resource_id": addon_uuid,
-            "resource_token": hashlib.sha1(f"{addon_uuid}:{salt}:{timestamp}".encode()).hexdigest(),  # noqa: S324
-            "timestamp": timestamp,
-            "nav-data": "local-platform",
-            "email": "developer@localhost",
-            "user_id": "local-user",
-            "app": addon["app"],
-        }
         return render_template_string(
-            SSO_PAGE, action=manifest["api"]["test"]["sso_url"], params=params, name=addon["name"]
+            SSO_PAGE,
+            action=manifest["api"]["test"]["sso_url"],
+            params=sso_params(addon, manifest["api"]["sso_salt"], int(time.time())),
+            name=addon["name"],
         )
 
     def _logged(status: int, code: str, message: str) -> Response:
@@ -293,6 +289,42 @@ def create_platform_app(
         return _error(status, code, message)
 
     return app
+
+
+#: The one user of the local platform (Heroku user ids are uuids).
+LOCAL_USER_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "local-platform:user:developer"))
+LOCAL_USER_EMAIL = "developer@localhost"
+
+
+def sso_params(addon: Mapping[str, Any], salt: str, timestamp: int) -> dict[str, str]:
+    """The SSO fields of one sign-on: the v3 ``resource_token``, the user-scoped token, the
+    legacy ``id`` + ``token`` (the provider id the broker answered with), and the context."""
+    addon_uuid, when = str(addon["uuid"]), str(timestamp)
+    provider_id = str(addon.get("provider_id") or addon_uuid)
+    nav = {
+        "addon": addon.get("name"),
+        "appname": addon.get("app"),
+        "addons": [{"slug": addon.get("slug"), "name": addon.get("name"), "current": True}],
+    }
+    return {
+        "resource_id": addon_uuid,
+        "resource_token": _sha1(f"{addon_uuid}:{salt}:{when}"),
+        "user_scoped_resource_token": hashlib.sha256(
+            f"{addon_uuid}:{salt}:{when}:{LOCAL_USER_ID}:{LOCAL_USER_EMAIL}".encode()
+        ).hexdigest(),
+        "id": provider_id,
+        "token": _sha1(f"{provider_id}:{salt}:{when}"),
+        "timestamp": when,
+        "nav-data": base64.urlsafe_b64encode(json.dumps(nav).encode()).decode().rstrip("="),
+        "email": LOCAL_USER_EMAIL,
+        "user_id": LOCAL_USER_ID,
+        "app": str(addon.get("app")),
+        "context_app": str(addon.get("app")),
+    }
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 (the platform's token format)
 
 
 def _error(status: int, code: str, message: str) -> Response:

@@ -122,10 +122,12 @@ def test_plan_change_with_wrong_types_is_422(partner):
     assert "plan" in response.get_json()["message"]
 
 
-def test_hostile_uuid_in_path_is_404_json(partner):
-    response = partner.client.delete(
-        "/heroku/resources/%27%3B%20DROP%20TABLE%20resources%3B--", headers=partner.headers
-    )
+def test_hostile_uuid_in_path_is_unknown_json(partner):
+    path = "/heroku/resources/%27%3B%20DROP%20TABLE%20resources%3B--"
+    response = partner.client.delete(path, headers=partner.headers)
+    assert response.status_code == 410  # unknown, as far as a DELETE goes
+    assert response.is_json
+    response = partner.client.put(path, json={"plan": "essential-1"}, headers=partner.headers)
     assert response.status_code == 404
     assert response.is_json
 

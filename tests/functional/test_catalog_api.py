@@ -44,6 +44,42 @@ def test_plans_are_shaped_like_the_platform_api(client):
         assert plan["addon_service"]["name"] == "postgres"
 
 
+def test_plans_carry_every_field_of_the_platform_api_plan(client):
+    plan = client.get("/api/addon-services/postgres/plans/essential-0").get_json()
+
+    assert {
+        key: plan[key]
+        for key in (
+            "visible",
+            "space_default",
+            "installable_inside_private_network",
+            "installable_outside_private_network",
+            "compliance",
+        )
+    } == {
+        "visible": True,
+        "space_default": False,
+        "installable_inside_private_network": False,
+        "installable_outside_private_network": True,
+        "compliance": None,
+    }
+    assert set(plan["price"]) == {"cents", "unit", "contract"}
+
+
+def test_services_and_plans_are_found_by_id_as_by_name(client):
+    """The Platform API's paths take ``{addon_service_id_or_name}`` and ``{plan_id_or_name}``."""
+    service = client.get("/api/addon-services/postgres").get_json()
+    plan = client.get("/api/addon-services/postgres/plans/essential-1").get_json()
+
+    assert client.get(f"/api/addon-services/{service['id']}").get_json() == service
+    by_id = client.get(f"/api/addon-services/{service['id']}/plans")
+    assert [p["name"] for p in by_id.get_json()][1] == "postgres:essential-1"
+    assert client.get(f"/api/addon-services/postgres/plans/{plan['id']}").get_json() == plan
+    assert client.get(f"/api/addon-services/{service['id']}/plans/{plan['id']}").status_code == 200
+    other = client.get("/api/addon-services/kafka").get_json()["id"]
+    assert client.get(f"/api/addon-services/{other}/plans/{plan['id']}").status_code == 404
+
+
 def test_one_plan_by_either_name(client):
     assert client.get("/api/addon-services/postgres/plans/essential-1").status_code == 200
     assert client.get("/api/addon-services/postgres/plans/postgres:essential-1").status_code == 200
@@ -147,3 +183,14 @@ def test_addons_list_and_unknown_manifest(app):
         listed = runner.invoke(args=["addons", "list"]).output.split()
         assert sorted(listed) == broker().registry.slugs
     assert runner.invoke(args=["addons", "manifest", "nope"]).exit_code != 0
+
+
+def test_every_manifest_requires_the_log_input_the_broker_writes_to(app):
+    """The broker posts each add-on's events to ``log_input_url``; the platform sends that URL
+    only to add-ons whose manifest requires ``log_input``."""
+    with app.app_context():
+        slugs = broker().registry.slugs
+    for slug in slugs:
+        requires = manifest(app, slug)["api"]["requires"]
+        assert "log_input" in requires, slug
+        assert len(requires) == len(set(requires)), slug

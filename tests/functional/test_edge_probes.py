@@ -84,7 +84,7 @@ def test_a_password_with_a_colon_still_authenticates_by_its_first_colon(any_stor
     response = partner.client.delete(
         f"/heroku/resources/{uuid.uuid4()}", headers=_basic(_encoded("postgres", password))
     )
-    assert response.status_code == 404
+    assert response.status_code == 410  # authenticated: an unknown uuid is gone
 
 
 def _row_id(app, resource_id: str) -> int:
@@ -127,6 +127,18 @@ def test_option_values_are_stored_as_the_platform_would_send_them(partner, app):
         stored = db.session.get(Resource, _row_id(app, body["uuid"])).options
     # JSON's false is "false" (it was Python's "False"), never a repr of a Python value
     assert stored == {"flag": "true", "off": "false", "count": "3", "ratio": "1.5", "s": "x"}
+
+
+@pytest.mark.parametrize("field", ["options", "region", "name", "callback_url", "oauth_grant"])
+def test_a_null_optional_field_is_taken_as_absent(partner, app, field):
+    """Like a missing field (kensa sends ``logplex_token: null``; ``options`` may be empty)."""
+    body = partner.provision_body(**{field: None})
+    response = partner.client.post("/heroku/resources", json=body, headers=partner.headers)
+
+    assert response.status_code == 200, response.get_data(as_text=True)[:200]
+    with app.app_context():
+        resource = db.session.get(Resource, _row_id(app, body["uuid"]))
+        assert (resource.options, resource.region) == ({}, "us")
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
+from sqlalchemy import select
 
+from marketplace.extensions import db
+from marketplace.models import Resource
 from standins.platform.cli import parse_options
+from standins.platform.server import sso_params
 from tests.async_support import CLIENT_SECRET, local_platform
+from tests.support import live_server
 
 VENDOR = {"Accept": "application/vnd.heroku+json; version=3"}
 
@@ -128,8 +135,23 @@ def test_config_patch_accepts_only_declared_vars(platform):
 def test_sso_page_posts_a_valid_token_to_the_broker(platform):
     addon = platform.store.create_addon("postgres", "essential-0", "demo", grant_ttl=300)
     page = requests.get(f"{platform.url}/addons/{addon['uuid']}/sso", timeout=10).text
-    assert 'action="http://x/sso/login"' in page
-    assert 'name="resource_token"' in page and "document.forms[0].submit()" in page
+    assert 'action="http://x/sso/login"' in page and "document.forms[0].submit()" in page
+    for field in ("resource_id", "resource_token", "user_scoped_resource_token", "id", "token"):
+        assert f'name="{field}"' in page
+
+
+@pytest.mark.parametrize("token", ["resource_token", "user_scoped_resource_token", "token"])
+def test_each_token_the_platform_sends_signs_in_to_the_broker(partner, token):
+    """The stand-in's SSO fields are Heroku's: each token form alone passes the broker's check."""
+    resource_id = partner.provision().get_json()["id"]
+    addon = {"uuid": resource_id, "provider_id": resource_id, "slug": "postgres", "app": "demo"}
+    params = sso_params(addon, partner.manifest["api"]["sso_salt"], int(time.time()))
+    others = {"resource_token", "user_scoped_resource_token", "token"} - {token}
+    form = {k: v for k, v in params.items() if k not in others}
+
+    response = partner.client.post("/sso/login", data=form)
+    assert response.status_code == 302
+    assert partner.client.get_cookie("heroku-nav-data").value == params["nav-data"]
 
 
 @pytest.mark.parametrize(
@@ -150,3 +172,19 @@ def test_app_page_lists_its_addons_with_sso_links(platform):
     page = requests.get(f"{platform.url}/apps/shop", timeout=10).text
     assert f'href="/addons/{addon["uuid"]}/sso"' in page
     assert "No add-ons" in requests.get(f"{platform.url}/apps/empty", timeout=10).text
+
+
+@pytest.mark.parametrize(("requires", "gets_log_input"), [([], False), (["log_input"], True)])
+def test_the_platform_sends_a_log_input_only_when_the_manifest_requires_it(
+    app, tmp_path, requires, gets_log_input
+):
+    with local_platform(tmp_path) as platform, live_server(app) as broker_url:
+        platform.register(app, broker_url)
+        registered = platform.store.manifest("postgres")
+        api = {**registered["api"], "requires": requires}
+        platform.store.put_manifest({**registered, "api": api})
+        addon_uuid = platform.create()["addon"]["uuid"]
+        with app.app_context():
+            resource = db.session.scalar(select(Resource).where(Resource.uuid == addon_uuid))
+            assert (resource.log_input_url_encrypted is not None) is gets_log_input
+        platform.admin("DELETE", f"/_admin/addons/{addon_uuid}")

@@ -156,12 +156,28 @@ def test_plan_change_to_unknown_plan_is_422(partner):
     assert "Unknown plan" in response.get_json()["message"]
 
 
-def test_plan_change_and_deprovision_of_unknown_uuid_are_404(partner):
-    unknown = str(uuid.uuid4())
-    assert partner.change_plan(unknown, "essential-1").status_code == 404
-    response = partner.deprovision(unknown)
+def test_plan_change_of_an_unknown_uuid_is_404(partner):
+    response = partner.change_plan(str(uuid.uuid4()), "essential-1")
     assert response.status_code == 404
     assert set(response.get_json()) == {"id", "message"}
+
+
+def test_deprovision_of_an_unknown_uuid_is_410_as_the_partner_api_specifies(partner):
+    """Heroku's docs: 410 Gone for a resource already deprovisioned *or* unknown, so the
+    platform can finish a removal the broker has no record of."""
+    response = partner.deprovision(str(uuid.uuid4()))
+    assert response.status_code == 410
+    assert response.get_json()["id"] == "gone"
+
+
+def test_the_path_uuid_is_read_like_the_body_uuid(partner):
+    """A uuid the provision accepted (any case) names the resource in PUT and DELETE too."""
+    upper = str(uuid.uuid4()).upper()
+    assert partner.provision(uuid=upper).get_json()["id"] == upper.lower()
+
+    assert partner.change_plan(upper, "essential-1").status_code == 200
+    assert partner.deprovision(upper).status_code == 204
+    assert owned_postgres_objects() == set()
 
 
 def test_deprovision_is_204_and_removes_database_and_role(partner):

@@ -153,3 +153,61 @@ def test_logout_needs_csrf_and_ends_the_session(partner, resource_id):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     assert partner.client.post("/dashboard/logout", data={"csrf_token": token}).status_code == 302
     assert partner.client.get(f"/dashboard/{resource_id}").status_code == 403
+
+
+def _every_token_form(partner, resource_id, user_id="fedcba98-7654-3210-fedc-ba9876543210"):
+    """What the platform posts: the v3, user-scoped and legacy tokens side by side."""
+    form = partner.sso_form(resource_id, user_id=user_id)
+    salt, timestamp = partner.manifest["api"]["sso_salt"], form["timestamp"]
+    form["user_scoped_resource_token"] = user_scoped_token(
+        resource_id, salt, timestamp, user_id, form["email"]
+    )
+    form["id"], form["token"] = resource_id, form["resource_token"]
+    return form
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [("resource_token",), ("token",), ("user_scoped_resource_token",)],
+)
+def test_a_used_form_cannot_be_replayed_with_another_of_its_tokens(any_store_partner, kept):
+    partner = any_store_partner
+    resource_id = partner.provision().get_json()["id"]
+    form = _every_token_form(partner, resource_id)
+    assert _login(partner, form).status_code == 302
+
+    tokens = {"resource_token", "token", "user_scoped_resource_token"}
+    replay = {k: v for k, v in form.items() if k not in tokens - set(kept)}
+    assert _login(partner, replay).status_code == 403
+
+
+def test_two_users_signing_in_within_one_second_both_get_in(any_store_partner):
+    partner = any_store_partner
+    resource_id = partner.provision().get_json()["id"]
+    first = _every_token_form(partner, resource_id, user_id="11111111-1111-1111-1111-111111111111")
+    second = _every_token_form(partner, resource_id, user_id="22222222-2222-2222-2222-222222222222")
+    second["timestamp"] = first["timestamp"]
+    salt = partner.manifest["api"]["sso_salt"]
+    second["user_scoped_resource_token"] = user_scoped_token(
+        resource_id, salt, first["timestamp"], second["user_id"], second["email"]
+    )
+    second["resource_token"] = second["token"] = first["resource_token"]
+
+    assert _login(partner, first).status_code == 302
+    assert _login(partner, second).status_code == 302
+
+
+def test_the_same_fields_in_a_get_query_string_sign_in_once(partner, resource_id):
+    form = partner.sso_form(resource_id)
+    assert partner.client.head("/sso/login", query_string=form).status_code == 405
+
+    response = partner.client.get("/sso/login", query_string=form)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/dashboard/{resource_id}"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert partner.client.get_cookie("heroku-nav-data").value == form["nav-data"]
+    assert partner.client.get(f"/dashboard/{resource_id}").status_code == 200
+
+    assert partner.client.get("/sso/login", query_string=form).status_code == 403
+    stale = partner.sso_form(resource_id, age_seconds=360)
+    assert partner.client.get("/sso/login", query_string=stale).status_code == 403
