@@ -194,3 +194,18 @@ def sso(app: Flask, uuid: str) -> tuple[Any, str]:
     match = re.search(r'name="csrf-token" content="([^"]+)"', page)
     assert match, page
     return partner.client, match.group(1)
+
+
+#: The Contact fields the write-path tests map (``External_Id__c`` is the upsert key).
+CONTACT_FIELDS = {"LastName": {}, "Email": {}, "External_Id__c": {}}
+
+
+def map_contacts(conn: Connection) -> None:
+    """Map Contact read-write (upserts on ``External_Id__c``), polling every second."""
+    conn.map(
+        "Contact",
+        access="read_write",
+        fields=CONTACT_FIELDS,
+        upsert_field="External_Id__c",
+        sf_polling_seconds=1,
+    )

@@ -6,12 +6,11 @@ import json
 
 import pytest
 
-from tests.connect.support import set_up, tear_down
+from tests.connect.support import map_contacts, set_up, tear_down
 from tests.support import wait_until
 
 pytestmark = pytest.mark.backend
 
-FIELDS = {"LastName": {}, "Email": {}, "External_Id__c": {}}
 
 
 def _records(standin, ext_prefix: str) -> dict[str, dict]:
@@ -25,13 +24,7 @@ def _records(standin, ext_prefix: str) -> dict[str, dict]:
 def test_app_writes_reach_salesforce_once_and_errors_are_reported(app, standin):
     conn = set_up(app, standin)
     try:
-        conn.map(
-            "Contact",
-            access="read_write",
-            fields=FIELDS,
-            upsert_field="External_Id__c",
-            sf_polling_seconds=1,
-        )
+        map_contacts(conn)
         conn.sync()
         conn.sql(
             "INSERT INTO salesforce.contact (lastname, email, external_id__c) VALUES "
@@ -109,13 +102,7 @@ def test_app_writes_reach_salesforce_once_and_errors_are_reported(app, standin):
 def test_pause_keeps_capturing_and_resume_delivers(app, standin):
     conn = set_up(app, standin)
     try:
-        conn.map(
-            "Contact",
-            access="read_write",
-            fields=FIELDS,
-            upsert_field="External_Id__c",
-            sf_polling_seconds=1,
-        )
+        map_contacts(conn)
         conn.sync()
         paused = conn.api("POST", f"/connections/{conn.uuid}/actions/pause")
         assert paused.status_code == 202, paused.get_json()

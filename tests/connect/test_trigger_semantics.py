@@ -6,23 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.connect.support import set_up, tear_down
+from tests.connect.support import map_contacts, set_up, tear_down
 
 pytestmark = pytest.mark.backend
 
-FIELDS = {"LastName": {}, "Email": {}, "External_Id__c": {}}
 
 
 def test_an_app_write_is_pending_whatever_lastop_it_sets(app, standin):
     conn = set_up(app, standin)
     try:
-        conn.map(
-            "Contact",
-            access="read_write",
-            fields=FIELDS,
-            upsert_field="External_Id__c",
-            sf_polling_seconds=1,
-        )
+        map_contacts(conn)
         conn.sync()
         conn.sql(
             "INSERT INTO salesforce.contact (lastname, external_id__c, _hc_lastop, _hc_err) "
@@ -63,13 +56,7 @@ def test_an_app_write_is_pending_whatever_lastop_it_sets(app, standin):
 def test_capture_helpers_need_the_rows_id(app, standin):
     conn = set_up(app, standin)
     try:
-        conn.map(
-            "Contact",
-            access="read_write",
-            fields=FIELDS,
-            upsert_field="External_Id__c",
-            sf_polling_seconds=1,
-        )
+        map_contacts(conn)
         conn.sync()
         assert conn.sql(
             "SELECT salesforce.hc_capture_insert_from_row(hstore('lastname', 'x'), 'contact'), "
@@ -96,13 +83,7 @@ def test_capture_helpers_need_the_rows_id(app, standin):
 def test_rows_the_app_touched_still_follow_salesforce(app, standin):
     conn = set_up(app, standin)
     try:
-        conn.map(
-            "Contact",
-            access="read_write",
-            fields=FIELDS,
-            upsert_field="External_Id__c",
-            sf_polling_seconds=1,
-        )
+        map_contacts(conn)
         conn.map(
             "Lead", access="read_only", fields={"LastName": {}, "Company": {}}, sf_polling_seconds=1
         )
