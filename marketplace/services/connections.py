@@ -12,12 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import select
-
 from marketplace.adapters import AddonAdapter
 from marketplace.errors import MarketplaceError, NotFound, Unprocessable
-from marketplace.extensions import db
-from marketplace.models import Addon, Resource, ResourceState
+from marketplace.models import Resource, ResourceState
 from marketplace.services import links, oauth_state
 from marketplace.services.dashboard import ActionOutcome, live_resource, perform_action
 from marketplace.services.lifecycle import Lifecycle
@@ -154,21 +151,7 @@ def _databases(uuid: str, lifecycle: Lifecycle) -> list[Resource]:
     """The provisioned resources of the app of ``uuid`` its database link may point at."""
     source = connection(uuid, lifecycle).resource
     spec = lifecycle.adapter(source).spec.link(DATABASE_LINK)
-    if spec is None or not source.app_id:
-        return []
-    return list(
-        db.session.scalars(
-            select(Resource)
-            .join(Addon, Addon.id == Resource.addon_id)
-            .where(
-                Addon.slug == spec.addon,
-                Resource.app_id == source.app_id,
-                Resource.state == ResourceState.PROVISIONED,
-                Resource.id != source.id,
-            )
-            .order_by(Resource.created_at)
-        )
-    )
+    return links.candidates(source, spec.addon) if spec is not None else []
 
 
 def _database_by_config_var(uuid: str, db_key: str, lifecycle: Lifecycle) -> str | None:
