@@ -20,6 +20,8 @@ ColumnType = str
 
 ComparisonOperator = Literal["eq", "ne", "lt", "le", "gt", "ge"]
 StringFunction = Literal["startswith", "endswith", "contains"]
+#: OData's case functions applied to a string column before it is compared.
+CaseFunction = Literal["tolower", "toupper"]
 
 
 @dataclass(frozen=True)
@@ -53,20 +55,25 @@ class EntitySet:
 
 @dataclass(frozen=True)
 class Comparison:
-    """``column <op> value``; ``value`` None compares with null (``eq``/``ne`` only)."""
+    """``column <op> value``; ``value`` None compares with null (``eq``/``ne`` only).
+    ``case``: the column's value goes through ``tolower``/``toupper`` first (strings)."""
 
     column: str
     op: ComparisonOperator
     value: Any
+    case: CaseFunction | None = None
 
 
 @dataclass(frozen=True)
 class StringMatch:
-    """``startswith(column, value)`` and friends; case-sensitive, as OData defines them."""
+    """``startswith(column, value)`` and friends; case-sensitive, as OData defines them.
+    ``case``: the column's value goes through ``tolower``/``toupper`` first
+    (``contains(tolower(name),'x')``)."""
 
     function: StringFunction
     column: str
     value: str
+    case: CaseFunction | None = None
 
 
 @dataclass(frozen=True)
