@@ -97,7 +97,14 @@ class Negation:
     operand: Filter
 
 
-Filter = Comparison | StringMatch | AllOf | AnyOf | Negation
+@dataclass(frozen=True)
+class SearchTerm:
+    """``$search``'s word or phrase: some string column contains ``text``, ignoring case."""
+
+    text: str
+
+
+Filter = Comparison | StringMatch | SearchTerm | AllOf | AnyOf | Negation
 
 
 @dataclass(frozen=True)
@@ -105,8 +112,10 @@ class Query:
     """A structured read of one entity set.
 
     ``select`` empty means every column; ``order_by`` is ``(column, descending)`` pairs;
-    ``search`` matches any string column containing the text (case-insensitive); ``count``
-    asks for the total number of matching rows (ignoring ``limit``/``offset``).
+    ``search`` is ``$search`` as a filter of :class:`SearchTerm` leaves joined by
+    :class:`AllOf`/:class:`AnyOf`/:class:`Negation` (rows must match it as well as
+    ``where``); ``count`` asks for the total number of matching rows (ignoring
+    ``limit``/``offset``).
     """
 
     entity_set: str
@@ -116,7 +125,7 @@ class Query:
     limit: int | None = None
     offset: int = 0
     count: bool = False
-    search: str | None = None
+    search: Filter | None = None
     key: Mapping[str, Any] | None = None
 
 

@@ -4,7 +4,7 @@
 * ``<set>``, ``<set>/$count``, ``<set>(<key>)`` with ``(1)``, ``('a''b')`` or
   ``(k1=1,k2='x')``;
 * ``$select``, ``$filter``, ``$orderby``, ``$top``, ``$skip``, ``$count``, ``$search``
-  (one phrase; surrounding double quotes dropped), ``$format=json`` or ``application/json``
+  (:mod:`marketplace.odata.search`), ``$format=json`` or ``application/json``
   (``odata.metadata=minimal`` or ``none``, answered with minimal); other ``$`` options
   are a 400 (an unknown one must not be silently ignored), custom ones are ignored.
 
@@ -24,6 +24,7 @@ from odata_query import ast
 from marketplace.adapters.data import EntitySet, Query, Write
 from marketplace.errors import BadRequest, NotFound
 from marketplace.odata.filters import parse_expression, parse_filter
+from marketplace.odata.search import parse_search
 from marketplace.odata.values import from_json, from_literal
 
 SUPPORTED_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$skip", "$count", "$search"}
@@ -114,7 +115,7 @@ def parse_query(
         limit=limit,
         offset=skip,
         count=_boolean(args, "$count"),
-        search=_search(args.get("$search")),
+        search=parse_search(args["$search"]) if args.get("$search") else None,
         key=key,
     )
     return query, top
@@ -187,17 +188,6 @@ def _order_by(text: str | None, entity_set: EntitySet) -> tuple[tuple[str, bool]
             raise BadRequest(f"$orderby: {entity_set.name} has no property {name[:80]!r}.")
         terms.append((name, direction == "desc"))
     return tuple(terms)
-
-
-def _search(text: str | None) -> str | None:
-    if text is None:
-        return None
-    phrase = text.strip()
-    if len(phrase) >= 2 and phrase[0] == phrase[-1] == '"':
-        phrase = phrase[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    if len(phrase) > 500:
-        raise BadRequest("$search is longer than 500 characters.")
-    return phrase or None
 
 
 def _integer(args: Mapping[str, str], name: str) -> int | None:

@@ -106,3 +106,55 @@ def test_a_long_in_list_counts_towards_the_condition_limit(world):
     )
     fine = ",".join(str(n) for n in range(900))
     assert ids(world, **{"$filter": f"id in ({fine})"}) == [1, 2, 3, 4]
+
+
+# --- $search -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("Oslo", [1, 3]),  # case-insensitive, over every string column
+        ("alpha oslo", [1]),  # Salesforce Connect's "Alpha & Oslo", punctuation removed
+        ("alpha AND oslo", [1]),
+        ("beta OR bergen", [2, 4]),
+        ("NOT oslo", [2, 4]),  # a row whose string columns are null does not contain it
+        ("alp NOT alpine", [1]),
+        ("(beta OR delta) bergen", [4]),
+        ('"alpha"', [1]),
+        ('"lta" OR "pine"', [3, 4]),
+        ("al or", []),  # lower-case 'or' is a word, which no row holds
+        ("  ", [1, 2, 3, 4]),
+    ],
+)
+def test_search_expressions_follow_odata_grammar(world, search, expected):
+    assert ids(world, **{"$search": search}) == expected
+
+
+def test_search_words_separated_by_removed_punctuation_still_find_the_row(world):
+    world.sql("INSERT INTO cq.people VALUES (9, 'Sales & Marketing', NULL, NULL, NULL)")
+    try:
+        assert ids(world, **{"$search": "Sales Marketing"}) == [9]
+        assert ids(world, **{"$search": '"Sales & Marketing"'}) == [9]
+        assert ids(world, **{"$search": '"Sales Marketing"'}) == []
+    finally:
+        world.sql("DELETE FROM cq.people WHERE id = 9")
+
+
+@pytest.mark.parametrize(
+    ("search", "named"),
+    [
+        ("(alpha", "has no ')'"),
+        ("alpha)", "has no '('"),
+        ("alpha OR", "missing before its end"),
+        ("AND alpha", "missing before 'AND'"),
+        ('"alpha', "closing"),
+        ('""', "empty phrase"),
+        ("NOT", "missing"),
+        (" ".join(f"w{n}" for n in range(40)), "more than 32 terms"),
+        ("(" * 20 + "a" + ")" * 20, "nested too deeply"),
+        ("x" * 501, "longer than 500"),
+    ],
+)
+def test_malformed_searches_are_400s(world, search, named):
+    assert named in error_message(odata_get(world, "cq$people", **{"$search": search}))

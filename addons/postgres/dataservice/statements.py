@@ -28,6 +28,7 @@ from marketplace.adapters.data import (
     Filter,
     Negation,
     Query,
+    SearchTerm,
     StringMatch,
     Write,
 )
@@ -183,8 +184,8 @@ def _where(entity_set: EntitySet, query: Query, args: list[Any]) -> sql.Composab
         parts.append(key_condition(entity_set, query.key, args))
     if query.where is not None:
         parts.append(_filter(entity_set, query.where, args, negated=False))
-    if query.search:
-        parts.append(_search(entity_set, query.search, args))
+    if query.search is not None:
+        parts.append(_filter(entity_set, query.search, args, negated=False))
     if not parts:
         return sql.SQL("")
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts)
@@ -201,6 +202,9 @@ def _filter(
         joiner = " AND " if isinstance(node, AllOf) != negated else " OR "
         inner = [_filter(entity_set, op, args, negated=negated) for op in node.operands]
         return sql.SQL("(") + sql.SQL(joiner).join(inner) + sql.SQL(")")
+    if isinstance(node, SearchTerm):
+        matched = _search(entity_set, node.text, args)
+        return sql.SQL("NOT COALESCE({}, false)").format(matched) if negated else matched
     col = column(entity_set, node.column)
     ident: sql.Composable = sql.Identifier(col.name)
     if col.type == "json" or isinstance(node, StringMatch) or node.case is not None:
@@ -252,7 +256,8 @@ def _string_match(
 
 
 def _search(entity_set: EntitySet, text: str, args: list[Any]) -> sql.Composable:
-    """Rows where any string column contains ``text``, ignoring case."""
+    """Rows where any string column contains ``text``, ignoring case (a ``$search`` term;
+    negated, a row whose string columns are all null does not contain it)."""
     columns = [c for c in entity_set.columns if c.type == "string"]
     if not columns:
         return sql.SQL("false")
