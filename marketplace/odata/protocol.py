@@ -132,6 +132,48 @@ def check_options(args: Mapping[str, str]) -> None:
             raise BadRequest(f"The query option {name[:40]} is not served.")
 
 
+def check_headers(max_version: str | None, accept: str | None, *, media: str | None) -> None:
+    """The request's ``OData-MaxVersion`` and ``Accept`` headers (Protocol 8.2.1, 8.2.7).
+
+    A client whose ``OData-MaxVersion`` is below 4.0 (an OData 2.0/3.0 client) is refused,
+    as is an ``Accept`` that allows nothing of ``media`` (the answer's media type, e.g.
+    ``application/json``; None when the answer's type is not negotiated). Parameters of a
+    JSON range (``odata.metadata=full``) do not make it unacceptable: the answer says what
+    it is (minimal metadata).
+
+    :raises BadRequest: an OData version below 4.0.
+    :raises NotAcceptable: ``Accept`` excludes ``media``.
+    """
+    if max_version is not None:
+        major = max_version.strip().split(".")[0]
+        if not major.isdigit() or int(major[:3]) < 4:
+            raise BadRequest(
+                f"This service speaks OData 4.0; OData-MaxVersion {max_version[:20]!r} is below it."
+            )
+    if media is None or accept is None or not accept.strip():
+        return
+    kind = media.split("/")[0]
+    for media_range in accept.split(","):
+        name, *parameters = (part.strip().lower() for part in media_range.split(";"))
+        quality = next((p[2:] for p in parameters if p.startswith("q=")), "1")
+        if name in (media, f"{kind}/*", "*/*") and _positive(quality):
+            return
+    raise NotAcceptable(f"This answer is {media}, which the request's Accept header excludes.")
+
+
+class NotAcceptable(BadRequest):
+    """406: ``Accept`` allows no media type the answer can have."""
+
+    status, code = 406, "not_acceptable"
+
+
+def _positive(quality: str) -> bool:
+    try:
+        return float(quality) > 0
+    except ValueError:
+        return False
+
+
 def parse_write(
     body: Any, entity_set: EntitySet, kind: str, key: Mapping[str, Any] | None = None
 ) -> Write:

@@ -63,6 +63,7 @@ def root(service_id: str) -> Response:
     """The service document."""
     adapter, ref = _open(service_id)
     _only(("GET",))
+    _negotiate("application/json")
     return responses.odata_json(csdl.service_document(_root(service_id), _sets(adapter, ref)))
 
 
@@ -73,10 +74,12 @@ def resource(service_id: str, path: str) -> Response:
     sets = _sets(adapter, ref)
     if path == "$metadata":
         _only(("GET",))
+        _negotiate(None)  # CSDL XML, whatever is asked
         return responses.odata_xml(csdl.metadata_document(sets))
     if path == "$batch":
         raise BadRequest("$batch is not served; send each request on its own.")
     target = protocol.parse_path(path)
+    _negotiate(None if target.count else "application/json")
     entity_set = next((s for s in sets if s.name == target.entity_set), None)
     if entity_set is None:
         raise NotFound(f"This service has no entity set {target.entity_set[:80]!r}.")
@@ -275,6 +278,11 @@ def _only(methods: Sequence[str], *, view: bool = False) -> None:
             else f"{request.method} is not allowed here."
         )
         raise MethodNotAllowed(message, headers={"Allow": ", ".join(methods)})
+
+
+def _negotiate(media: str | None) -> None:
+    headers = request.headers
+    protocol.check_headers(headers.get("OData-MaxVersion"), headers.get("Accept"), media=media)
 
 
 def _count_only(query: Query) -> Query:

@@ -1,5 +1,6 @@
-"""Writes and HEAD as OData clients send them: ``If-Match``/``If-None-Match`` on a service
-that offers no ETags, HEAD of an entity, and 204 answers (real Postgres)."""
+"""Writes, HEAD and request headers as OData clients send them: ``If-Match``/``If-None-Match``
+on a service that offers no ETags, HEAD of an entity, 204 answers, ``Accept`` and
+``OData-MaxVersion`` (real Postgres)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,52 @@ def test_no_content_answers_carry_no_content_type_and_representation_is_acknowle
     deleted = send(world, "DELETE", "cw$notes(7)")
     assert deleted.status_code == 204 and "Content-Type" not in deleted.headers
     assert send(world, "DELETE", "cw$notes(8)").status_code == 204
+
+
+def get(world, path, **headers):
+    return world.app.test_client().get(world.root + path, headers={**world.auth, **headers})
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json",
+        "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false",
+        "application/json;odata.metadata=full",  # answered with minimal, and says so
+        "application/json;odata.metadata=none, text/plain;q=0.5",
+        "application/*",
+        "*/*;q=0.1",
+        "application/atom+xml;q=0.9, application/json;q=0.8",
+        "",
+    ],
+)
+def test_an_accept_that_allows_json_gets_json(world, accept):
+    for path in ("", "cw$notes", "cw$notes(1)"):
+        answer = get(world, path, Accept=accept)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        assert answer.headers["Content-Type"] == "application/json;odata.metadata=minimal"
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/xml", "application/atom+xml", "text/html", "application/json;q=0"]
+)
+def test_an_accept_that_excludes_json_is_406_and_writes_nothing(world, accept):
+    for path in ("", "cw$notes", "cw$notes(1)"):
+        answer = get(world, path, Accept=accept)
+        assert "Accept" in error_message(answer, 406)
+        assert answer.get_json()["error"]["code"] == "not_acceptable"
+    posted = send(world, "POST", "cw$notes", {"id": 50, "body": "x"}, Accept=accept)
+    assert error_message(posted, 406)
+    assert world.sql("SELECT count(*) FROM cw.notes WHERE id = 50") == [(0,)]
+    # $metadata is CSDL XML and $count plain text whatever is asked
+    assert get(world, "$metadata", Accept=accept).status_code == 200
+    assert get(world, "cw$notes/$count", Accept=accept).status_code == 200
+
+
+def test_a_client_below_odata_4_is_told_so(world):
+    for version in ("3.0", "2.0", "x"):
+        answer = get(world, "cw$notes", **{"OData-MaxVersion": version})
+        assert "OData 4.0" in error_message(answer)
+    for version in ("4.0", "4.01", "5.0"):
+        answer = get(world, "cw$notes", **{"OData-MaxVersion": version})
+        assert answer.status_code == 200 and answer.headers["OData-Version"] == "4.0"
