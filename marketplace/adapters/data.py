@@ -20,6 +20,8 @@ ColumnType = str
 
 ComparisonOperator = Literal["eq", "ne", "lt", "le", "gt", "ge"]
 StringFunction = Literal["startswith", "endswith", "contains"]
+#: OData's case functions applied to a string column before it is compared.
+CaseFunction = Literal["tolower", "toupper"]
 
 
 @dataclass(frozen=True)
@@ -53,20 +55,25 @@ class EntitySet:
 
 @dataclass(frozen=True)
 class Comparison:
-    """``column <op> value``; ``value`` None compares with null (``eq``/``ne`` only)."""
+    """``column <op> value``; ``value`` None compares with null (``eq``/``ne`` only).
+    ``case``: the column's value goes through ``tolower``/``toupper`` first (strings)."""
 
     column: str
     op: ComparisonOperator
     value: Any
+    case: CaseFunction | None = None
 
 
 @dataclass(frozen=True)
 class StringMatch:
-    """``startswith(column, value)`` and friends; case-sensitive, as OData defines them."""
+    """``startswith(column, value)`` and friends; case-sensitive, as OData defines them.
+    ``case``: the column's value goes through ``tolower``/``toupper`` first
+    (``contains(tolower(name),'x')``)."""
 
     function: StringFunction
     column: str
     value: str
+    case: CaseFunction | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,14 @@ class Negation:
     operand: Filter
 
 
-Filter = Comparison | StringMatch | AllOf | AnyOf | Negation
+@dataclass(frozen=True)
+class SearchTerm:
+    """``$search``'s word or phrase: some string column contains ``text``, ignoring case."""
+
+    text: str
+
+
+Filter = Comparison | StringMatch | SearchTerm | AllOf | AnyOf | Negation
 
 
 @dataclass(frozen=True)
@@ -98,8 +112,10 @@ class Query:
     """A structured read of one entity set.
 
     ``select`` empty means every column; ``order_by`` is ``(column, descending)`` pairs;
-    ``search`` matches any string column containing the text (case-insensitive); ``count``
-    asks for the total number of matching rows (ignoring ``limit``/``offset``).
+    ``search`` is ``$search`` as a filter of :class:`SearchTerm` leaves joined by
+    :class:`AllOf`/:class:`AnyOf`/:class:`Negation` (rows must match it as well as
+    ``where``); ``count`` asks for the total number of matching rows (ignoring
+    ``limit``/``offset``).
     """
 
     entity_set: str
@@ -109,7 +125,7 @@ class Query:
     limit: int | None = None
     offset: int = 0
     count: bool = False
-    search: str | None = None
+    search: Filter | None = None
     key: Mapping[str, Any] | None = None
 
 

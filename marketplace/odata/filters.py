@@ -5,8 +5,11 @@ subset External Objects serves (URL Conventions, section 5.1.1) and builds a
 :class:`~marketplace.adapters.data.Filter`:
 
 * ``eq ne gt ge lt le`` between a property and a literal (either side), ``and or not``,
-  parentheses, ``null``;
-* ``startswith``/``endswith``/``contains`` on a string property with a string literal.
+  parentheses, ``null``; ``in`` with a list of literals (OData 4.01: an ``eq`` chain);
+* ``startswith``/``endswith``/``contains`` on a string property with a string literal, on
+  their own or compared with ``true``/``false`` (``startswith(name,'A') eq true``);
+* ``tolower``/``toupper`` of a string property wherever a property is compared or matched
+  (``tolower(name) eq 'acme'``, ``contains(toupper(name),'AC')``).
 
 Every property is checked against the entity set's columns and every literal against the
 column's type (:func:`marketplace.odata.values.from_literal`). Anything else (arithmetic,
@@ -22,6 +25,7 @@ from odata_query.grammar import ODataLexer, ODataParser
 from marketplace.adapters.data import (
     AllOf,
     AnyOf,
+    CaseFunction,
     Column,
     Comparison,
     ComparisonOperator,
@@ -54,6 +58,7 @@ _MIRRORED: dict[ComparisonOperator, ComparisonOperator] = {
     "ge": "le",
 }
 _STRING_FUNCTIONS = ("startswith", "endswith", "contains")
+_CASE_FUNCTIONS = ("tolower", "toupper")
 
 
 def parse_expression(text: str) -> ast._Node:
@@ -103,7 +108,7 @@ def _convert(node: ast._Node, entity_set: EntitySet, depth: int, terms: list[int
     if terms[0] > MAX_TERMS:
         raise BadRequest(f"$filter has more than {MAX_TERMS} conditions.")
     if isinstance(node, ast.Compare):
-        return _comparison(node, entity_set)
+        return _compare(node, entity_set, terms)
     if isinstance(node, ast.Call):
         return _string_function(node, entity_set)
     if isinstance(node, ast.Identifier):
@@ -137,24 +142,42 @@ def _flatten(kind: type[AllOf] | type[AnyOf], *parts: Filter) -> tuple[Filter, .
     return tuple(flat)
 
 
-def _comparison(node: ast.Compare, entity_set: EntitySet) -> Comparison:
+def _compare(node: ast.Compare, entity_set: EntitySet, terms: list[int]) -> Filter:
+    """``<operand> <op> <literal>`` (either side), ``<operand> in (<literals>)``, or a
+    string function compared with ``true``/``false`` (``startswith(name,'A') eq true``)."""
+    if isinstance(node.comparator, ast.In):
+        return _membership(node, entity_set, terms)
     op = _OPERATORS.get(type(node.comparator))
     if op is None:
         raise BadRequest(f"$filter: the operator {_describe(node.comparator)} is not served.")
     left, right = node.left, node.right
-    if isinstance(right, ast.Identifier) and not isinstance(left, ast.Identifier):
+    if isinstance(left, ast._Literal) and not isinstance(right, ast._Literal):
         left, right, op = right, left, _MIRRORED[op]
-    if not isinstance(left, ast.Identifier):
-        raise BadRequest(f"$filter: compare a property with a value, not {_describe(left)}.")
-    if isinstance(right, ast.Identifier):
+    if _is_string_function(left) and isinstance(right, ast.Boolean) and op in ("eq", "ne"):
+        match = _string_function(left, entity_set)  # type: ignore[arg-type]
+        return match if right.py_val == (op == "eq") else Negation(match)
+    column, case = _operand(left, entity_set)
+    if _is_operand(right):
         raise BadRequest("$filter: comparing two properties is not served.")
     if not isinstance(right, ast._Literal):
         raise BadRequest(f"$filter: {_describe(right)} is not a value.")
-    column = _column(left, entity_set)
     value = from_literal(column, right)
     if value is None and op not in ("eq", "ne"):
         raise BadRequest(f"$filter: {column.name} {op} null compares nothing; use eq or ne.")
-    return Comparison(column.name, op, value)
+    return Comparison(column.name, op, value, case)
+
+
+def _membership(node: ast.Compare, entity_set: EntitySet, terms: list[int]) -> AnyOf:
+    """``name in ('a','b')`` (OData 4.01): ``name eq 'a' or name eq 'b'``."""
+    column, case = _operand(node.left, entity_set)
+    if not isinstance(node.right, ast.List) or not node.right.val:
+        raise BadRequest("$filter: in takes a parenthesised list of values: p in ('a','b').")
+    terms[0] += len(node.right.val) - 1
+    if terms[0] > MAX_TERMS:
+        raise BadRequest(f"$filter has more than {MAX_TERMS} conditions.")
+    return AnyOf(
+        tuple(Comparison(column.name, "eq", from_literal(column, v), case) for v in node.right.val)
+    )
 
 
 def _string_function(node: ast.Call, entity_set: EntitySet) -> StringMatch:
@@ -162,14 +185,45 @@ def _string_function(node: ast.Call, entity_set: EntitySet) -> StringMatch:
     args = list(node.args)
     if name not in _STRING_FUNCTIONS:
         raise BadRequest(f"$filter: the function {node.func.name} is not served.")
-    if len(args) != 2 or not isinstance(args[0], ast.Identifier):
+    if len(args) != 2 or not _is_operand(args[0]):
         raise BadRequest(f"$filter: {name} takes a property and a string.")
-    column = _column(args[0], entity_set)
+    column, case = _operand(args[0], entity_set)
     if column.type != "string":
         raise BadRequest(f"$filter: {name} needs a string property; {column.name} is not one.")
     if not isinstance(args[1], ast.String):
         raise BadRequest(f"$filter: {name}'s second argument must be a string literal.")
-    return StringMatch(name, column.name, args[1].val)  # type: ignore[arg-type]
+    return StringMatch(name, column.name, args[1].val, case)  # type: ignore[arg-type]
+
+
+def _is_operand(node: object) -> bool:
+    """A property, or ``tolower``/``toupper`` of one."""
+    if isinstance(node, ast.Identifier):
+        return True
+    return isinstance(node, ast.Call) and node.func.name.lower() in _CASE_FUNCTIONS
+
+
+def _is_string_function(node: object) -> bool:
+    return isinstance(node, ast.Call) and node.func.name.lower() in _STRING_FUNCTIONS
+
+
+def _operand(node: ast._Node, entity_set: EntitySet) -> tuple[Column, CaseFunction | None]:
+    """The column a comparison reads, and the case function applied to it (None if none).
+
+    :raises BadRequest: anything but a property or ``tolower``/``toupper`` of a string one.
+    """
+    if isinstance(node, ast.Identifier):
+        return _column(node, entity_set), None
+    if not _is_operand(node):
+        raise BadRequest(f"$filter: compare a property with a value, not {_describe(node)}.")
+    assert isinstance(node, ast.Call)
+    case: CaseFunction = "tolower" if node.func.name.lower() == "tolower" else "toupper"
+    args = list(node.args)
+    if len(args) != 1 or not isinstance(args[0], ast.Identifier):
+        raise BadRequest(f"$filter: {case} takes one property.")
+    column = _column(args[0], entity_set)
+    if column.type != "string":
+        raise BadRequest(f"$filter: {case} needs a string property; {column.name} is not one.")
+    return column, case
 
 
 def _column(node: ast.Identifier, entity_set: EntitySet) -> Column:

@@ -4,7 +4,7 @@
 * ``<set>``, ``<set>/$count``, ``<set>(<key>)`` with ``(1)``, ``('a''b')`` or
   ``(k1=1,k2='x')``;
 * ``$select``, ``$filter``, ``$orderby``, ``$top``, ``$skip``, ``$count``, ``$search``
-  (one phrase; surrounding double quotes dropped), ``$format=json`` or ``application/json``
+  (:mod:`marketplace.odata.search`), ``$format=json`` or ``application/json``
   (``odata.metadata=minimal`` or ``none``, answered with minimal); other ``$`` options
   are a 400 (an unknown one must not be silently ignored), custom ones are ignored.
 
@@ -24,6 +24,7 @@ from odata_query import ast
 from marketplace.adapters.data import EntitySet, Query, Write
 from marketplace.errors import BadRequest, NotFound
 from marketplace.odata.filters import parse_expression, parse_filter
+from marketplace.odata.search import parse_search
 from marketplace.odata.values import from_json, from_literal
 
 SUPPORTED_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$skip", "$count", "$search"}
@@ -114,7 +115,7 @@ def parse_query(
         limit=limit,
         offset=skip,
         count=_boolean(args, "$count"),
-        search=_search(args.get("$search")),
+        search=parse_search(args["$search"]) if args.get("$search") else None,
         key=key,
     )
     return query, top
@@ -129,6 +130,48 @@ def check_options(args: Mapping[str, str]) -> None:
     for name in args:
         if name.startswith("$") and name not in SUPPORTED_OPTIONS | IGNORED_OPTIONS:
             raise BadRequest(f"The query option {name[:40]} is not served.")
+
+
+def check_headers(max_version: str | None, accept: str | None, *, media: str | None) -> None:
+    """The request's ``OData-MaxVersion`` and ``Accept`` headers (Protocol 8.2.1, 8.2.7).
+
+    A client whose ``OData-MaxVersion`` is below 4.0 (an OData 2.0/3.0 client) is refused,
+    as is an ``Accept`` that allows nothing of ``media`` (the answer's media type, e.g.
+    ``application/json``; None when the answer's type is not negotiated). Parameters of a
+    JSON range (``odata.metadata=full``) do not make it unacceptable: the answer says what
+    it is (minimal metadata).
+
+    :raises BadRequest: an OData version below 4.0.
+    :raises NotAcceptable: ``Accept`` excludes ``media``.
+    """
+    if max_version is not None:
+        major = max_version.strip().split(".")[0]
+        if not major.isdigit() or int(major[:3]) < 4:
+            raise BadRequest(
+                f"This service speaks OData 4.0; OData-MaxVersion {max_version[:20]!r} is below it."
+            )
+    if media is None or accept is None or not accept.strip():
+        return
+    kind = media.split("/")[0]
+    for media_range in accept.split(","):
+        name, *parameters = (part.strip().lower() for part in media_range.split(";"))
+        quality = next((p[2:] for p in parameters if p.startswith("q=")), "1")
+        if name in (media, f"{kind}/*", "*/*") and _positive(quality):
+            return
+    raise NotAcceptable(f"This answer is {media}, which the request's Accept header excludes.")
+
+
+class NotAcceptable(BadRequest):
+    """406: ``Accept`` allows no media type the answer can have."""
+
+    status, code = 406, "not_acceptable"
+
+
+def _positive(quality: str) -> bool:
+    try:
+        return float(quality) > 0
+    except ValueError:
+        return False
 
 
 def parse_write(
@@ -187,17 +230,6 @@ def _order_by(text: str | None, entity_set: EntitySet) -> tuple[tuple[str, bool]
             raise BadRequest(f"$orderby: {entity_set.name} has no property {name[:80]!r}.")
         terms.append((name, direction == "desc"))
     return tuple(terms)
-
-
-def _search(text: str | None) -> str | None:
-    if text is None:
-        return None
-    phrase = text.strip()
-    if len(phrase) >= 2 and phrase[0] == phrase[-1] == '"':
-        phrase = phrase[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    if len(phrase) > 500:
-        raise BadRequest("$search is longer than 500 characters.")
-    return phrase or None
 
 
 def _integer(args: Mapping[str, str], name: str) -> int | None:

@@ -27,6 +27,8 @@ _CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    406: "not_acceptable",
+    412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
@@ -55,8 +57,10 @@ def odata_xml(document: bytes) -> Response:
 
 
 def no_content(headers: dict[str, str] | None = None) -> Response:
-    """204, for PATCH and DELETE."""
-    return _versioned(Response(status=204), headers)
+    """204, for PATCH and DELETE: no body, so no ``Content-Type`` either."""
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return _versioned(response, headers)
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:

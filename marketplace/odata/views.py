@@ -4,7 +4,8 @@
 options in :mod:`marketplace.odata.protocol`, server-driven paging with ``@odata.nextLink``
 past ``ODATA_PAGE_SIZE`` rows), ``GET /<set>/$count``, ``GET /<set>(<key>)``,
 ``POST /<set>`` (201 with the entity and ``Location``), ``PATCH /<set>(<key>)`` (204) and
-``DELETE /<set>(<key>)`` (204). Views answer writes with 405.
+``DELETE /<set>(<key>)`` (204). Views answer writes with 405. No ETags are offered: a write
+with ``If-Match`` other than ``*``, or ``If-None-Match: *`` on an existing entity, is a 412.
 
 Each request: HTTP Basic (:mod:`.access`), the rate limit, then the resource's adapter as a
 :class:`~marketplace.adapters.DataService` with the shared tables from the service row.
@@ -42,6 +43,15 @@ class MethodNotAllowed(MarketplaceError):
     status, code = 405, "method_not_allowed"
 
 
+class PreconditionFailed(MarketplaceError):
+    """412: an ``If-Match``/``If-None-Match`` condition does not hold."""
+
+    status, code = 412, "precondition_failed"
+
+
+_REPRESENTATION = {"Preference-Applied": "return=representation"}
+
+
 @bp.errorhandler(Exception)
 def _any_error(error: Exception) -> Response:
     db.session.rollback()
@@ -53,6 +63,7 @@ def root(service_id: str) -> Response:
     """The service document."""
     adapter, ref = _open(service_id)
     _only(("GET",))
+    _negotiate("application/json")
     return responses.odata_json(csdl.service_document(_root(service_id), _sets(adapter, ref)))
 
 
@@ -63,10 +74,12 @@ def resource(service_id: str, path: str) -> Response:
     sets = _sets(adapter, ref)
     if path == "$metadata":
         _only(("GET",))
+        _negotiate(None)  # CSDL XML, whatever is asked
         return responses.odata_xml(csdl.metadata_document(sets))
     if path == "$batch":
         raise BadRequest("$batch is not served; send each request on its own.")
     target = protocol.parse_path(path)
+    _negotiate(None if target.count else "application/json")
     entity_set = next((s for s in sets if s.name == target.entity_set), None)
     if entity_set is None:
         raise NotFound(f"This service has no entity set {target.entity_set[:80]!r}.")
@@ -81,12 +94,13 @@ def resource(service_id: str, path: str) -> Response:
         _only(("GET", "POST") if entity_set.writable else ("GET",), view=not entity_set.writable)
         return _collection(adapter, ref, entity_set, service_id)
     key = protocol.parse_key(target.key_text, entity_set)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return _entity(adapter, ref, entity_set, key, service_id)
     _only(
         ("GET", "PATCH", "DELETE") if entity_set.writable else ("GET",),
         view=not entity_set.writable,
     )
+    _check_preconditions(adapter, ref, entity_set, key)
     if request.method == "DELETE":
         write = protocol.parse_write({}, entity_set, "delete", key)
         if adapter.write(ref, entity_set, write) is None:
@@ -98,7 +112,7 @@ def resource(service_id: str, path: str) -> Response:
         raise NotFound(f"{entity_set.name} has no entity with this key.")
     if "return=representation" in request.headers.get("Prefer", ""):
         body = {"@odata.context": _context(service_id, entity_set, ()) + "/$entity"}
-        return responses.odata_json(body | dict(row))
+        return responses.odata_json(body | dict(row), headers=_REPRESENTATION)
     return responses.no_content()
 
 
@@ -183,8 +197,29 @@ def _insert(
     headers = {"Location": location, "OData-EntityId": location}
     if "return=minimal" in request.headers.get("Prefer", ""):
         return responses.no_content(headers | {"Preference-Applied": "return=minimal"})
+    if "return=representation" in request.headers.get("Prefer", ""):
+        headers |= _REPRESENTATION
     body = {"@odata.context": _context(service_id, entity_set, ()) + "/$entity"}
     return responses.odata_json(body | dict(row), 201, headers)
+
+
+def _check_preconditions(
+    adapter: DataService, ref: ResourceRef, entity_set: EntitySet, key: Mapping[str, Any]
+) -> None:
+    """``If-Match`` and ``If-None-Match`` on a PATCH or DELETE (RFC 7232, section 3; OData
+    Protocol 8.2.2/8.2.3). The service offers no ETags, so ``If-Match`` holds only as ``*``
+    (any current entity) and ``If-None-Match`` fails as ``*`` when the entity exists:
+    otherwise 412 and nothing changes, rather than a condition silently ignored."""
+    if_match = request.headers.get("If-Match")
+    if if_match is not None and if_match.strip() != "*":
+        raise PreconditionFailed(
+            "If-Match: this service offers no ETags, so only If-Match: * can hold."
+        )
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and if_none_match.strip() == "*":
+        probe = Query(entity_set=entity_set.name, select=entity_set.key, limit=1, key=key)
+        if adapter.query(ref, entity_set, probe).rows:
+            raise PreconditionFailed("If-None-Match: * does not hold: the entity exists.")
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -243,6 +278,11 @@ def _only(methods: Sequence[str], *, view: bool = False) -> None:
             else f"{request.method} is not allowed here."
         )
         raise MethodNotAllowed(message, headers={"Allow": ", ".join(methods)})
+
+
+def _negotiate(media: str | None) -> None:
+    headers = request.headers
+    protocol.check_headers(headers.get("OData-MaxVersion"), headers.get("Accept"), media=media)
 
 
 def _count_only(query: Query) -> Query:

@@ -6,6 +6,7 @@ The entity set's columns are the only identifiers that reach SQL (each through
 Filters follow OData 4.0's null semantics (URL Conventions, section 5.1.1.1): ``null eq 'x'``
 is false and ``null ne 'x'`` true, ordering comparisons with null are false, and ``not`` is
 pushed down to the comparisons so a negated one includes the rows whose column is null.
+``tolower``/``toupper`` are Postgres' ``lower``/``upper`` of the column.
 Orderings put null first when ascending (OData) and always end with the key, so pages of one
 query never overlap.
 """
@@ -27,6 +28,7 @@ from marketplace.adapters.data import (
     Filter,
     Negation,
     Query,
+    SearchTerm,
     StringMatch,
     Write,
 )
@@ -36,6 +38,7 @@ Statement = tuple[sql.Composed, list[Any]]
 _OPERATORS = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _NEGATED = {"lt": ">=", "le": ">", "gt": "<=", "ge": "<"}
 _PATTERNS = {"startswith": "{}%", "endswith": "%{}", "contains": "%{}%"}
+_CASE_FUNCTIONS = {"tolower": "lower({})", "toupper": "upper({})"}
 
 
 def like_escape(text: str) -> str:
@@ -181,8 +184,8 @@ def _where(entity_set: EntitySet, query: Query, args: list[Any]) -> sql.Composab
         parts.append(key_condition(entity_set, query.key, args))
     if query.where is not None:
         parts.append(_filter(entity_set, query.where, args, negated=False))
-    if query.search:
-        parts.append(_search(entity_set, query.search, args))
+    if query.search is not None:
+        parts.append(_filter(entity_set, query.search, args, negated=False))
     if not parts:
         return sql.SQL("")
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts)
@@ -199,12 +202,19 @@ def _filter(
         joiner = " AND " if isinstance(node, AllOf) != negated else " OR "
         inner = [_filter(entity_set, op, args, negated=negated) for op in node.operands]
         return sql.SQL("(") + sql.SQL(joiner).join(inner) + sql.SQL(")")
+    if isinstance(node, SearchTerm):
+        matched = _search(entity_set, node.text, args)
+        return sql.SQL("NOT COALESCE({}, false)").format(matched) if negated else matched
     col = column(entity_set, node.column)
     ident: sql.Composable = sql.Identifier(col.name)
+    if col.type == "json" or isinstance(node, StringMatch) or node.case is not None:
+        ident = sql.SQL("{}::text").format(ident)  # enums, json: LIKE and lower need text
+    if node.case is not None:
+        if node.case not in _CASE_FUNCTIONS:
+            raise ProvisionRejected(f"Unknown case function {node.case!r}.")
+        ident = sql.SQL(_CASE_FUNCTIONS[node.case]).format(ident)
     if isinstance(node, StringMatch):
         return _string_match(col, ident, node, args, negated)
-    if col.type == "json":
-        ident = sql.SQL("{}::text").format(ident)
     return _comparison(col, ident, node, args, negated)
 
 
@@ -239,14 +249,15 @@ def _string_match(
         raise ProvisionRejected(f"Unknown string function {node.function!r}.")
     args.append(_PATTERNS[node.function].format(like_escape(node.value)))
     if not negated:
-        return sql.SQL("{}::text LIKE %s ESCAPE '\\'").format(ident)
+        return sql.SQL("{} LIKE %s ESCAPE '\\'").format(ident)
     if col.nullable:
-        return sql.SQL("({0}::text NOT LIKE %s ESCAPE '\\' OR {0} IS NULL)").format(ident)
-    return sql.SQL("{}::text NOT LIKE %s ESCAPE '\\'").format(ident)
+        return sql.SQL("({0} NOT LIKE %s ESCAPE '\\' OR {0} IS NULL)").format(ident)
+    return sql.SQL("{} NOT LIKE %s ESCAPE '\\'").format(ident)
 
 
 def _search(entity_set: EntitySet, text: str, args: list[Any]) -> sql.Composable:
-    """Rows where any string column contains ``text``, ignoring case."""
+    """Rows where any string column contains ``text``, ignoring case (a ``$search`` term;
+    negated, a row whose string columns are all null does not contain it)."""
     columns = [c for c in entity_set.columns if c.type == "string"]
     if not columns:
         return sql.SQL("false")
