@@ -33,7 +33,7 @@ from marketplace.dashboard.access import require_access_to
 from marketplace.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from marketplace.models import ConnectorStatus
 from marketplace.services import api_tokens
-from marketplace.services.data_connector_lookup import in_app, is_uuid
+from marketplace.services.data_connector_lookup import in_app
 from marketplace.services.data_connector_views import ConnectorView, as_json, parse_request
 from marketplace.sso.views import SESSION_RESOURCE
 
@@ -135,13 +135,10 @@ def resume(connector_id: str) -> Response:
 def _authorize(key: str) -> str:
     """The id of connector ``key`` (uuid, or name among the caller's resource's), once the
     caller's access to its Postgres resource is checked."""
-    if is_uuid(key):
-        connector_id = service().connector_id(key)
-    else:
-        caller = _caller()
-        if caller is None:
-            raise NotFound("No data connector with this id.")
-        connector_id = service().connector_id(key, caller)
+    caller = _caller()
+    # Names are looked up among the caller's resource's connectors only (so nothing tells
+    # whether another tenant has a connector of that name); without a caller, ids only.
+    connector_id = service().connector_id(key, caller, by_name=caller is not None)
     require_access_to(service().postgres_uuid(connector_id))
     return connector_id
 

@@ -26,17 +26,18 @@ def is_uuid(key: str) -> bool:
     return True
 
 
-def find_connector_id(key: str, postgres_uuid: str | None = None) -> str:
-    """The id of the connector ``key`` names: its id, or the name of a live connector (of
-    the Postgres resource ``postgres_uuid`` when given).
+def find_connector_id(key: str, postgres_uuid: str | None = None, *, by_name: bool = True) -> str:
+    """The id of the connector ``key`` names: its id, or (``by_name``) the name of a live
+    connector (of the Postgres resource ``postgres_uuid`` when given).
 
     :raises NotFound: no such connector (there).
     :raises Unprocessable: several live connectors have that name (name it by its uuid).
     """
-    if is_uuid(key):
-        if db.session.get(DataConnector, key) is None:
-            raise NotFound("No data connector with this id.")
+    if is_uuid(key) and db.session.get(DataConnector, key) is not None:
         return key
+    if not by_name:
+        raise NotFound("No data connector with this id.")
+    # Not an id: a name (a name may look like a uuid: a-z, 0-9, _ and -).
     query = select(DataConnector.id).where(
         DataConnector.name == key, DataConnector.status != ConnectorStatus.DEPROVISIONED
     )

@@ -81,14 +81,16 @@ class DataConnectorService:
         connectors = self._live(postgres)
         return self._views(postgres, connectors)
 
-    def connector_id(self, key: str, postgres_uuid: str | None = None) -> str:
+    def connector_id(
+        self, key: str, postgres_uuid: str | None = None, *, by_name: bool = True
+    ) -> str:
         """The id of the connector ``key`` (its uuid or, as Heroku's CLI passes it, its
         name; among ``postgres_uuid``'s connectors when given).
 
         :raises NotFound: no such connector.
         :raises Unprocessable: the name is ambiguous.
         """
-        return find_connector_id(key, postgres_uuid)
+        return find_connector_id(key, postgres_uuid, by_name=by_name)
 
     def list_for_addon(self, uuid: str) -> list[ConnectorView]:
         """The live connectors of a resource at either end (a Postgres resource's, or

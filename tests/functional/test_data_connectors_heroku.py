@@ -78,6 +78,19 @@ def test_heroku_clients_create_find_list_and_destroy_connectors_their_way(world)
     assert client.get(by_name, headers=other.auth).status_code == 404
     assert client.get(by_name).status_code == 404
 
+    # A name may look like a uuid (a-z, 0-9, _ and -): it is still found by name.
+    uuid_like = "a" + str(uuid.uuid4())[1:]
+    named = world.create(database, kafka=kafka.uuid, tables=["public.posts"], name=uuid_like)
+    assert named.status_code == 201, named.get_json()
+    path = f"/data/cdc/v0/connectors/{uuid_like}"
+    assert (
+        world.client.get(path, headers=database.auth).get_json()["uuid"]
+        == (named.get_json()["uuid"])
+    )
+    assert client.get(path, headers=other.auth).status_code == 404
+    assert client.get(path).status_code == 404
+    assert client.delete(path, headers=database.auth).status_code == 200
+
     def listed(path: str, auth: dict[str, str]) -> list[str]:
         response = client.get(path, headers=auth)
         assert response.status_code == 200, (path, response.get_json())
