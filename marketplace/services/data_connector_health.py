@@ -7,9 +7,18 @@ stored status and says so.
 
 from __future__ import annotations
 
+from sqlalchemy import delete, select
+
 from marketplace.adapters import AdapterError, ConnectorHealth, DataConnectors, KafkaLogin
 from marketplace.extensions import db
-from marketplace.models import ConnectorStatus, DataConnector, Resource, ResourceState
+from marketplace.models import (
+    ConnectorStatus,
+    DataConnector,
+    Resource,
+    ResourceLink,
+    ResourceState,
+)
+from marketplace.models._types import utcnow
 from marketplace.services import events
 from marketplace.services.data_connector_views import ConnectorView, view_of
 from marketplace.services.lifecycle import Lifecycle
@@ -61,3 +70,35 @@ def live_views(
         views.append(view)
     db.session.commit()
     return views
+
+
+def settle(connectors: list[DataConnector]) -> None:
+    """Mark deprovisioned the connectors whose Postgres resource is gone or whose Kafka
+    link was removed (the adapter already destroyed them then)."""
+    for connector in connectors:
+        if connector.status == ConnectorStatus.DEPROVISIONED:
+            continue
+        if connector.postgres.state not in (ResourceState.PROVISIONED,):
+            mark_gone(connector, "The database was removed.")
+        elif not db.session.scalar(
+            select(ResourceLink.id).where(
+                ResourceLink.source_id == connector.postgres_resource_id,
+                ResourceLink.name == connector.link_name,
+            )
+        ):
+            mark_gone(connector, "Its Kafka resource was removed.")
+    db.session.flush()
+
+
+def mark_gone(connector: DataConnector, reason: str) -> None:
+    """Store ``connector`` as deprovisioned for ``reason`` and remove its Kafka link."""
+    connector.status = ConnectorStatus.DEPROVISIONED
+    connector.status_reason = reason
+    connector.deprovisioned_at = utcnow()
+    events.data_connector_changed(connector)
+    db.session.execute(
+        delete(ResourceLink).where(
+            ResourceLink.source_id == connector.postgres_resource_id,
+            ResourceLink.name == connector.link_name,
+        )
+    )

@@ -2,7 +2,8 @@
 
 The JSON shape is Heroku's data connectors API's connector object (``uuid``, ``name``,
 ``status``, ``lag``, ``tables``, ``excluded_columns``, ``topics[{table_name, topic_name}]``,
-``kafka_addon{name, uuid}``, ``postgres_addon{name, uuid}``, ``created_at``; see
+``kafka_addon{name, uuid}``, ``kafka_app{name}``, ``postgres_addon{name, uuid}``,
+``postgres_app{name}``, ``created_at``; see
 ``shared/reference/connect.md`` section 4.1) plus ``lag_bytes``, ``status_reason``,
 ``streaming``, ``lag_exceeded`` and ``settings``. Nothing in it is secret.
 """
@@ -21,8 +22,19 @@ from marketplace.models import ConnectorStatus, DataConnector
 from marketplace.models._types import as_utc, utcnow
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,47}")
-#: The fields a request may carry (``kafka_addon_uuid`` is Heroku's name for ``kafka``).
-CREATE_FIELDS = ("kafka", "kafka_addon_uuid", "tables", "excluded_columns", "name", "settings")
+#: The fields a request may carry. ``kafka_addon_uuid`` is Heroku's name for ``kafka``;
+#: Heroku's ``POST /kafka_tenants/<kafka>`` body names the database in ``postgres_addon_uuid``
+#: and carries ``platform_version`` (taken, and ignored: there is one Debezium here).
+CREATE_FIELDS = (
+    "kafka",
+    "kafka_addon_uuid",
+    "postgres_addon_uuid",
+    "tables",
+    "excluded_columns",
+    "name",
+    "settings",
+    "platform_version",
+)
 UPDATE_FIELDS = ("tables", "excluded_columns", "settings")
 MAX_NAMES = 200
 MAX_NAME_LENGTH = 200
@@ -36,6 +48,7 @@ class ConnectorRequest:
 
     name: str | None = None
     kafka: str | None = None
+    postgres: str | None = None
     tables: tuple[str, ...] | None = None
     excluded_columns: tuple[str, ...] | None = None
     settings: Mapping[str, str] | None = None
@@ -61,6 +74,8 @@ class ConnectorView:
     kafka: tuple[str, str]
     postgres: tuple[str, str]
     created_at: datetime
+    kafka_app: str | None = None
+    postgres_app: str | None = None
 
     @property
     def lag(self) -> str:
@@ -80,11 +95,17 @@ def parse_request(body: Any, *, creating: bool) -> ConnectorRequest:
     kafka = body.get("kafka", body.get("kafka_addon_uuid"))
     if creating and (not isinstance(kafka, str) or not kafka.strip()):
         raise Unprocessable('Name the Kafka resource: "kafka": "<uuid or resource name>".')
-    name = body.get("name")
+    name = body.get("name") or None  # Heroku's clients send "" for "generate one"
     if name is not None and (not isinstance(name, str) or not NAME.fullmatch(name)):
         raise Unprocessable(
             "A connector name is 1 to 48 of a-z, 0-9, _ and -, starting with a letter."
         )
+    postgres = body.get("postgres_addon_uuid")
+    if postgres is not None and (not isinstance(postgres, str) or not postgres.strip()):
+        raise Unprocessable('"postgres_addon_uuid" is the Postgres resource\'s uuid.')
+    version = body.get("platform_version")
+    if version is not None and not isinstance(version, str):
+        raise Unprocessable('"platform_version" must be a string.')
     tables = _names(body, "tables")
     if creating and not tables:
         raise Unprocessable('Name at least one table: "tables": ["schema.table"].')
@@ -93,6 +114,7 @@ def parse_request(body: Any, *, creating: bool) -> ConnectorRequest:
     return ConnectorRequest(
         name=name,
         kafka=kafka.strip() if isinstance(kafka, str) else None,
+        postgres=postgres.strip() if isinstance(postgres, str) else None,
         tables=tables,
         excluded_columns=_names(body, "excluded_columns"),
         settings=_settings(body.get("settings")),
@@ -168,9 +190,19 @@ def live_status(
             "Destroy the connector and create a new one.",
             False,
         )
-    if health.state in ("STOPPED", "PAUSED") or stored == ConnectorStatus.PAUSED:
+    if stored == ConnectorStatus.PAUSED:
         # Paused by the broker: Kafka Connect stops the tasks shortly after it answered.
         return ConnectorStatus.PAUSED, None, False
+    if health.state in ("STOPPED", "PAUSED"):
+        # Resumed by the broker: Kafka Connect starts the tasks shortly after it answered
+        # (Heroku's clients wait for paused -> available; they must not see paused again).
+        return (
+            ConnectorStatus.CREATING
+            if stored == ConnectorStatus.CREATING
+            else ConnectorStatus.AVAILABLE,
+            "Resuming: Kafka Connect is starting the connector's tasks.",
+            False,
+        )
     if health.slot_active:
         return ConnectorStatus.AVAILABLE, None, True
     if stored in (ConnectorStatus.CREATING, ConnectorStatus.PAUSED):
@@ -212,6 +244,8 @@ def view_of(
         kafka=(connector.kafka.name or connector.kafka.uuid, connector.kafka.uuid),
         postgres=(connector.postgres.name or connector.postgres.uuid, connector.postgres.uuid),
         created_at=connector.created_at,
+        kafka_app=connector.kafka.app_name,
+        postgres_app=connector.postgres.app_name,
     )
 
 
@@ -232,7 +266,9 @@ def as_json(view: ConnectorView) -> dict[str, Any]:
         "settings": dict(view.settings),
         "topics": [{"table_name": t, "topic_name": topic} for t, topic in view.topics],
         "kafka_addon": {"name": view.kafka[0], "uuid": view.kafka[1]},
+        "kafka_app": {"name": view.kafka_app},
         "postgres_addon": {"name": view.postgres[0], "uuid": view.postgres[1]},
+        "postgres_app": {"name": view.postgres_app},
         "created_at": view.created_at.isoformat(),
     }
 

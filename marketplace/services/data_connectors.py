@@ -21,7 +21,7 @@ import logging
 import uuid as uuid_module
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from marketplace.adapters import (
     AdapterError,
@@ -37,9 +37,9 @@ from marketplace.models import (
     ResourceLink,
     ResourceState,
 )
-from marketplace.models._types import utcnow
 from marketplace.services import events
-from marketplace.services.data_connector_health import live_views
+from marketplace.services.data_connector_health import live_views, mark_gone, settle
+from marketplace.services.data_connector_lookup import find_connector_id, live_of_resource
 from marketplace.services.data_connector_topics import ConnectorTopics
 from marketplace.services.data_connector_views import (
     ConnectorRequest,
@@ -81,6 +81,32 @@ class DataConnectorService:
         connectors = self._live(postgres)
         return self._views(postgres, connectors)
 
+    def connector_id(
+        self, key: str, postgres_uuid: str | None = None, *, by_name: bool = True
+    ) -> str:
+        """The id of the connector ``key`` (its uuid or, as Heroku's CLI passes it, its
+        name; among ``postgres_uuid``'s connectors when given).
+
+        :raises NotFound: no such connector.
+        :raises Unprocessable: the name is ambiguous.
+        """
+        return find_connector_id(key, postgres_uuid, by_name=by_name)
+
+    def list_for_addon(self, uuid: str) -> list[ConnectorView]:
+        """The live connectors of a resource at either end (a Postgres resource's, or
+        those writing into a Kafka resource), like Heroku's ``GET /addons/<addon>``.
+
+        :raises NotFound: no such resource.
+        """
+        resource = self._resource(uuid)
+        connectors = live_of_resource(resource)
+        settle(connectors)
+        views: list[ConnectorView] = []
+        live = [c for c in connectors if c.status != ConnectorStatus.DEPROVISIONED]
+        for postgres in dict.fromkeys(c.postgres for c in live):
+            views += self._views(postgres, [c for c in live if c.postgres is postgres])
+        return views
+
     def all_views(self) -> list[ConnectorView]:
         """Every live connector of every resource (for the operator)."""
         views: list[ConnectorView] = []
@@ -99,7 +125,7 @@ class DataConnectorService:
         :raises NotFound: no such connector.
         """
         connector = self._connector(connector_id)
-        self._settle([connector])
+        settle([connector])
         return self._views(connector.postgres, [connector])[0]
 
     # --- changing ---------------------------------------------------------------------------
@@ -121,7 +147,8 @@ class DataConnectorService:
             self._check_limits(postgres, len(live) + 1, request.tables)
             kafka = resolve_target(postgres, "kafka", request.kafka)
             connector_id = str(uuid_module.uuid4())
-            name = request.name or f"pg2k_{connector_id.replace('-', '')[:12]}"
+            # Heroku's generated names: pg2k_<the connector's uuid with underscores>.
+            name = request.name or f"pg2k_{connector_id.replace('-', '_')}"
             check_unique([c.name for c in live], name)
             check_unique([c.name for c in self._live_on_kafka(kafka)], name)
             spec = ConnectorSpec(
@@ -213,7 +240,8 @@ class DataConnectorService:
                 request.excluded_columns
                 if request.excluded_columns is not None
                 else current.excluded_columns,
-                dict(request.settings) if request.settings is not None else current.settings,
+                # Settings merge (Heroku's --setting k=v changes k only).
+                {**current.settings, **(request.settings or {})},
             )
             login = login_of(self._lifecycle.config(connector.kafka))
             ref, kafka_uuid = self._lifecycle.ref(connector.postgres), connector.kafka.uuid
@@ -258,7 +286,7 @@ class DataConnectorService:
                     raise from_adapter_error(error) from error
                 connector = self._connector(connector_id)
                 self._lifecycle.store_state(connector.postgres, change.state)
-                self._mark_gone(connector, "Destroyed.")
+                mark_gone(connector, "Destroyed.")
                 db.session.commit()
         log.info("data connector destroyed", extra={"connector": connector_id})
         return self.get(connector_id)
@@ -313,6 +341,10 @@ class DataConnectorService:
             raise Unprocessable(f"{postgres.addon.name} resources have no data connectors.")
         return adapter
 
+    def resource(self, uuid: str) -> Resource:
+        """The resource ``uuid``. :raises NotFound: no such resource."""
+        return self._resource(uuid)
+
     def _resource(self, uuid: str) -> Resource:
         resource = db.session.scalar(
             select(Resource).where(Resource.uuid == uuid).execution_options(populate_existing=True)
@@ -333,9 +365,9 @@ class DataConnectorService:
 
     def _changeable(self, connector_id: str) -> DataConnector:
         connector = self._connector(connector_id)
-        self._settle([connector])
+        settle([connector])
         if connector.status == ConnectorStatus.DEPROVISIONED:
-            raise Unprocessable("The data connector was destroyed.")
+            raise NotFound(f"The data connector was destroyed. {connector.status_reason or ''}")
         return connector
 
     def _live(self, postgres: Resource) -> list[DataConnector]:
@@ -349,7 +381,7 @@ class DataConnectorService:
                 .order_by(DataConnector.created_at)
             )
         )
-        self._settle(connectors)
+        settle(connectors)
         return [c for c in connectors if c.status != ConnectorStatus.DEPROVISIONED]
 
     def _live_on_kafka(self, kafka: Resource) -> list[DataConnector]:
@@ -359,34 +391,5 @@ class DataConnectorService:
                     DataConnector.kafka_resource_id == kafka.id,
                     DataConnector.status != ConnectorStatus.DEPROVISIONED,
                 )
-            )
-        )
-
-    def _settle(self, connectors: list[DataConnector]) -> None:
-        """Mark deprovisioned the connectors whose Postgres resource is gone or whose Kafka
-        link was removed (the adapter already destroyed them then)."""
-        for connector in connectors:
-            if connector.status == ConnectorStatus.DEPROVISIONED:
-                continue
-            if connector.postgres.state not in (ResourceState.PROVISIONED,):
-                self._mark_gone(connector, "The database was removed.")
-            elif not db.session.scalar(
-                select(ResourceLink.id).where(
-                    ResourceLink.source_id == connector.postgres_resource_id,
-                    ResourceLink.name == connector.link_name,
-                )
-            ):
-                self._mark_gone(connector, "Its Kafka resource was removed.")
-        db.session.flush()
-
-    def _mark_gone(self, connector: DataConnector, reason: str) -> None:
-        connector.status = ConnectorStatus.DEPROVISIONED
-        connector.status_reason = reason
-        connector.deprovisioned_at = utcnow()
-        events.data_connector_changed(connector)
-        db.session.execute(
-            delete(ResourceLink).where(
-                ResourceLink.source_id == connector.postgres_resource_id,
-                ResourceLink.name == connector.link_name,
             )
         )

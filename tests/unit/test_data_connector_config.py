@@ -14,6 +14,7 @@ from marketplace.adapters import ConnectorHealth, ConnectorSpec, KafkaLogin, Pro
 from marketplace.errors import Unprocessable
 from marketplace.models._types import utcnow
 from marketplace.services.data_connector_views import (
+    as_json,
     human_bytes,
     live_status,
     parse_request,
@@ -76,6 +77,8 @@ def test_jaas_refuses_credentials_that_could_break_out_of_the_quotes():
         {"kafka": "k", "tables": ["t"], "settings": {"database.user": "postgres"}},
         {"kafka": "k", "tables": ["t"], "settings": {"decimal.handling.mode": "eval"}},
         {"kafka": "k", "tables": ["t"] * 201},
+        {"kafka": "k", "tables": ["t"], "platform_version": 3},
+        {"kafka": "k", "tables": ["t"], "postgres_addon_uuid": ["x"]},
     ],
 )
 def test_bad_requests_are_refused(body):
@@ -95,6 +98,23 @@ def test_a_good_request_is_taken_apart():
     assert request.kafka == "my-kafka"
     assert request.tables == ("public.a", "public.b")
     assert request.settings == {"tombstones.on.delete": "false"}
+
+
+def test_heroku_clients_request_body_is_taken():
+    # What Heroku's CLI and API clients send to POST /kafka_tenants/<kafka>: "" for a
+    # generated name, a platform_version, the database in postgres_addon_uuid.
+    request = parse_request(
+        {
+            "kafka": "k",
+            "postgres_addon_uuid": "pg",
+            "tables": ["public.posts"],
+            "excluded_columns": [],
+            "name": "",
+            "platform_version": "",
+        },
+        creating=True,
+    )
+    assert (request.name, request.postgres, request.excluded_columns) == (None, "pg", ())
 
 
 @pytest.mark.parametrize("name", ["items", "public.items; drop", 'public."x"', "a.b.c", ""])
@@ -121,7 +141,10 @@ def test_running_is_not_available_until_the_slot_streams():
     assert live_status(_row("available"), failed)[:2] == ("error", "TopicAuthorizationException")
     lost = ConnectorHealth("RUNNING", slot_active=False, wal_status="lost")
     assert live_status(_row("available"), lost)[0] == "error"
-    assert live_status(_row("available"), ConnectorHealth("STOPPED"))[0] == "paused"
+    # Resumed: Kafka Connect starts the tasks a moment later; never "paused" again meanwhile
+    # (Heroku's clients wait for paused -> available).
+    status, reason, streaming_now = live_status(_row("available"), ConnectorHealth("STOPPED"))
+    assert (status, streaming_now) == ("available", False) and "Resuming" in str(reason)
     assert live_status(_row("paused"), streaming)[0] == "paused"  # still stopping
     missing = ConnectorHealth("MISSING", reason="gone")
     assert live_status(_row("creating"), missing)[0] == "creating"
@@ -135,7 +158,7 @@ def test_lag_in_words():
 
 
 def test_a_paused_connector_past_the_lag_threshold_is_flagged():
-    resource = SimpleNamespace(name="r", uuid="u")
+    resource = SimpleNamespace(name="r", uuid="u", app_name="shop")
     row = SimpleNamespace(
         id="c",
         name="orders",
@@ -157,3 +180,5 @@ def test_a_paused_connector_past_the_lag_threshold_is_flagged():
         row, LOGIN, ConnectorHealth("RUNNING", slot_active=True, lag_bytes=2_000), 1_000
     )
     assert not running.lag_exceeded
+    body = as_json(running)
+    assert body["kafka_app"] == body["postgres_app"] == {"name": "shop"}
