@@ -29,10 +29,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, session
 
 from marketplace.cdc_api.service import service
-from marketplace.dashboard.access import require_access_to
-from marketplace.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from marketplace.dashboard.access import require_access_to, token_owner
+from marketplace.errors import Forbidden, NotFound, Unprocessable
 from marketplace.models import ConnectorStatus
-from marketplace.services import api_tokens
 from marketplace.services.data_connector_lookup import in_app
 from marketplace.services.data_connector_views import ConnectorView, as_json, parse_request
 from marketplace.sso.views import SESSION_RESOURCE
@@ -156,13 +155,8 @@ def _caller() -> str | None:
 
     :raises Unauthorized: a Bearer token that opens nothing.
     """
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        owner = api_tokens.resource_for(header[7:].strip())
-        if owner is None:
-            raise Unauthorized(
-                "The API token is not valid.", headers={"WWW-Authenticate": "Bearer"}
-            )
+    owner = token_owner()
+    if owner is not None:
         return owner
     resource = session.get(SESSION_RESOURCE)
     return resource if isinstance(resource, str) else None

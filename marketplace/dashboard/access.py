@@ -36,6 +36,21 @@ def require_session_for(uuid: str) -> None:
         )
 
 
+def token_owner() -> str | None:
+    """The uuid of the resource whose API token the request carries (``Authorization:
+    Bearer``), or None when it carries none.
+
+    :raises Unauthorized: a Bearer token that opens nothing.
+    """
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() != "bearer ":
+        return None
+    owner = api_tokens.resource_for(header[7:].strip())
+    if owner is None:
+        raise Unauthorized("The API token is not valid.", headers={"WWW-Authenticate": "Bearer"})
+    return owner
+
+
 def require_access_to(uuid: str) -> str:
     """JSON endpoints: the session or an API token must open ``uuid``; return which
     (``"session"`` or ``"token"``).
@@ -44,13 +59,8 @@ def require_access_to(uuid: str) -> str:
     :raises Forbidden: a token or session for another resource, or neither.
     :raises BadRequest: a session write without a valid ``X-CSRFToken``.
     """
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        owner = api_tokens.resource_for(header[7:].strip())
-        if owner is None:
-            raise Unauthorized(
-                "The API token is not valid.", headers={"WWW-Authenticate": "Bearer"}
-            )
+    owner = token_owner()
+    if owner is not None:
         if owner != uuid:
             raise Forbidden("This API token belongs to another resource.")
         return "token"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -31,12 +30,8 @@ pytestmark = pytest.mark.backend
 
 
 @pytest.fixture
-def world(sqlite_url) -> Iterator[CdcWorld]:
-    world = CdcWorld(sqlite_url)
-    try:
-        yield world
-    finally:
-        world.deprovision_all()
+def world(cdc_world: CdcWorld) -> CdcWorld:
+    return cdc_world
 
 
 def _slots_and_roles(name: str) -> tuple[set[str], set[str], set[str]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import socket
 import uuid
-from collections.abc import Iterator
 
 import html5lib
 import psycopg
@@ -32,12 +31,8 @@ pytestmark = pytest.mark.backend
 
 
 @pytest.fixture
-def world(sqlite_url) -> Iterator[CdcWorld]:
-    world = CdcWorld(sqlite_url)
-    try:
-        yield world
-    finally:
-        world.deprovision_all()
+def world(cdc_world: CdcWorld) -> CdcWorld:
+    return cdc_world
 
 
 def _pair(world: CdcWorld, plan: str = "cdc-test"):

@@ -6,7 +6,6 @@ the connector object's fields, settings that merge, resume that never answers ``
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -19,12 +18,8 @@ pytestmark = pytest.mark.backend
 
 
 @pytest.fixture
-def world(sqlite_url) -> Iterator[CdcWorld]:
-    world = CdcWorld(sqlite_url)
-    try:
-        yield world
-    finally:
-        world.deprovision_all()
+def world(cdc_world: CdcWorld) -> CdcWorld:
+    return cdc_world
 
 
 def _pair(world: CdcWorld, app_id: str | None = None):

@@ -4,7 +4,6 @@ that names the problem and leaves nothing behind: no connector, slot, role or ch
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,12 +13,8 @@ pytestmark = pytest.mark.backend
 
 
 @pytest.fixture
-def world(sqlite_url) -> Iterator[CdcWorld]:
-    world = CdcWorld(sqlite_url)
-    try:
-        yield world
-    finally:
-        world.deprovision_all()
+def world(cdc_world: CdcWorld) -> CdcWorld:
+    return cdc_world
 
 
 def _pair(world: CdcWorld):
