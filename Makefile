@@ -66,8 +66,10 @@ bench: $(STAMP) services
 	$(PY) bench/provision_kafka.py
 	$(PY) bench/catalog.py
 	$(PY) bench/scale.py
-	$(PY) bench/odata_query.py
+	$(PY) bench/odata_page.py
 	$(PY) bench/concurrency.py
+	$(PY) bench/connect_sync.py
+	$(PY) bench/data_connector.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

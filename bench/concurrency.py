@@ -25,7 +25,6 @@ import psycopg
 import requests
 from psycopg import sql
 
-sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import p95

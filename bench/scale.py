@@ -26,7 +26,6 @@ from pathlib import Path
 
 import requests
 
-sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask

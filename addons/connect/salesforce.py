@@ -31,6 +31,9 @@ from simple_salesforce.exceptions import (
 T = TypeVar("T")
 TIMEOUT = 60.0
 MAX_COLLECTION = 200
+#: simple-salesforce waits this long before its first look at a Bulk API job, then backs off
+#: (e^n ms more each time): a small job is read as soon as it is done.
+BULK_FIRST_POLL_SECONDS = 0.05
 
 
 class SalesforceFailure(Exception):
@@ -258,7 +261,7 @@ class OrgSession:
     def bulk_query(self, object_name: str, soql: str, page_size: int) -> Iterator[str]:
         """Bulk API 2.0 query: CSV pages (header line first in each) until the last."""
         bulk = self.call(lambda sf: getattr(sf.bulk2, object_name))
-        pages = bulk.query(soql, max_records=page_size, wait=0.2)
+        pages = bulk.query(soql, max_records=page_size, wait=BULK_FIRST_POLL_SECONDS)
         while True:
             self.calls += 1
             try:

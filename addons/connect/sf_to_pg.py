@@ -32,6 +32,7 @@ from psycopg import sql
 
 from addons.connect import states
 from addons.connect.mappings import mapped_fields, now_iso
+from addons.connect.prefetch import read_ahead
 from addons.connect.salesforce import OrgSession
 from addons.connect.schema import column_name, table_name
 
@@ -300,7 +301,8 @@ def load_step(
             mapping["state"] = states.WAIT_BULK_LOAD
             empty = conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {}.{})").format(s, t))
             direct = bool((empty.fetchone() or (False,))[0])
-            for page in org.bulk_query(mapping["object_name"], soql(mapping), BULK_PAGE_SIZE):
+            pages = org.bulk_query(mapping["object_name"], soql(mapping), BULK_PAGE_SIZE)
+            for page in read_ahead(pages):  # the next page downloads during this one's COPY
                 write_csv(conn, schema, mapping, page, budget, direct=direct)
             conn.commit()
             return _finish_load(conn, schema, mapping)
