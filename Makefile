@@ -66,7 +66,7 @@ bench: $(STAMP) services
 	$(PY) bench/provision_kafka.py
 	$(PY) bench/catalog.py
 	$(PY) bench/scale.py
-	$(PY) bench/odata_page.py
+	$(PY) bench/odata_query.py
 	$(PY) bench/concurrency.py
 	$(PY) bench/connect_sync.py
 	$(PY) bench/data_connector.py

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import requests
 
+# The repository replaces bench/ on the path: bench/odata_query.py would shadow the library.
+sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.servers import broker_env, ensure_wrk, gunicorn, release, wrk

@@ -29,6 +29,8 @@ from pathlib import Path
 import psycopg
 from confluent_kafka import Consumer, Producer
 
+# The repository replaces bench/ on the path: bench/odata_query.py would shadow the library.
+sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from addons.kafka import create_adapter as create_kafka_adapter

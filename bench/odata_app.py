@@ -1,4 +1,4 @@
-"""The broker for ``bench/odata_page.py``: the Postgres adapter and the tests' XoTest
+"""The broker for ``bench/odata_query.py``: the Postgres adapter and the tests' XoTest
 data-service adapter (the ExternalObjects mixin Connect uses), configured from the environment
 the benchmark sets (``DATABASE_URL``, ``POSTGRES_ADMIN_URL``, ...); ``web`` is it behind the
 buffering bridge, as the Procfile's web process serves it."""

@@ -20,6 +20,8 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
+# The repository replaces bench/ on the path: bench/odata_query.py would shadow the library.
+sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from addons.rabbitmq.adapter import PLAN_POLICY, plan_policy, vhost_limits

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import requests
 
+# The repository replaces bench/ on the path: bench/odata_query.py would shadow the library.
+sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask

@@ -1,6 +1,6 @@
 """External Objects: OData pages through the broker vs the same SQL run directly, in one run.
 
-Run with `.venv/bin/python bench/odata_page.py` (defaults: 100,000 rows, pages 1-20 of
+Run with `.venv/bin/python bench/odata_query.py` (defaults: 100,000 rows, pages 1-20 of
 2,000 rows, 3 rounds). A Postgres resource and a data-service resource (the tests' XoTest
 add-on, served by the ExternalObjects mixin Connect uses) are provisioned and linked through
 the broker (in-process HTTP server, SQLite store); the table is filled with the tenant's
@@ -34,6 +34,8 @@ import psycopg
 import requests
 from psycopg.rows import dict_row
 
+# The repository replaces bench/ on the path: bench/odata_query.py would shadow the library.
+sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from addons.postgres.dataservice import close_idle_connections
