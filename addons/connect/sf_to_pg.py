@@ -37,7 +37,7 @@ from addons.connect.salesforce import OrgSession
 from addons.connect.schema import column_name, table_name
 
 LARGE_QUERY_THRESHOLD = 10_000
-BULK_PAGE_SIZE = 50_000
+BULK_PAGE_SIZE = 20_000
 
 
 class RowLimitReached(Exception):

@@ -16,8 +16,6 @@ until ``JobComplete`` and reads results until the locator is empty or ``null``.
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 import logging
 import threading
@@ -26,7 +24,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from standins.salesforce import queries, sftime, web
+from standins.salesforce import bulk_csv, queries, sftime, web
 from standins.salesforce.errors import ApiError, not_found
 from standins.salesforce.soql_compile import plan
 from standins.salesforce.store import Org
@@ -191,18 +189,6 @@ def _offset(locator: str | None) -> int:
         raise ApiError(400, "INVALIDLOCATOR", f"Invalid locator: {locator}") from None
 
 
-def _cell(value: Any, kind: str) -> str:
-    if value is None:
-        return ""
-    if kind == "boolean":
-        return "true" if value else "false"
-    if kind == "datetime":
-        return sftime.bulk_datetime(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 @bp.get("/<job_id>/results")
 def results(version: str, job_id: str) -> Response:
     """One page of a completed job's CSV."""
@@ -221,16 +207,12 @@ def results(version: str, job_id: str) -> Response:
     with org.reading() as db:
         cursor_id = db.execute("SELECT cursor_id FROM bulk_job WHERE id = ?",
                                (job_id,)).fetchone()[0]
-        rows = queries.cursor_rows(org, cursor_id, obj, p.fields, offset, max_records)
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=DELIMITERS[job["columnDelimiter"]],
-                        lineterminator=LINE_ENDINGS[job["lineEnding"]], quoting=csv.QUOTE_ALL)
-    writer.writerow([f.name for f in p.fields])
-    for row in rows:
-        writer.writerow([_cell(v, f.type) for v, f in zip(row[1:], p.fields, strict=True)])
-    following = offset + len(rows)
+        text, found = bulk_csv.page(org, cursor_id, obj, p.fields, offset, max_records,
+                                    DELIMITERS[job["columnDelimiter"]],
+                                    LINE_ENDINGS[job["lineEnding"]])
+    following = offset + found
     headers = {
-        "Sforce-NumberOfRecords": str(len(rows)),
+        "Sforce-NumberOfRecords": str(found),
         "Sforce-Locator": _locator(following) if following < total else "null",
     }
-    return Response(out.getvalue(), mimetype="text/csv", headers=headers)
+    return Response(text, mimetype="text/csv", headers=headers)

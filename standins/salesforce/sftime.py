@@ -31,11 +31,6 @@ def format_datetime(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
-def bulk_datetime(stored: str) -> str:
-    """A stored REST datetime in Bulk API CSV form (``...000Z``)."""
-    return stored[:-5] + "Z"
-
-
 def parse_datetime(text: str) -> datetime:
     """Parse a SOQL/ISO 8601 datetime with an explicit zone; raise ValueError otherwise."""
     match = _DATETIME.match(text)
