@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import socket
 import threading
 import time
@@ -244,3 +245,26 @@ def as_object(name: str) -> BackendObject:
     """The :class:`BackendObject` a ``kind:name`` string stands for."""
     kind, _, bare = name.partition(":")
     return BackendObject(kind, bare)
+
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token in a dashboard page's forms."""
+    found = _CSRF.search(page)
+    assert found is not None, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def rotate_on_dashboard(client: FlaskClient, resource_uuid: str) -> str:
+    """Rotate the resource's credentials with its dashboard's confirmed form, as the signed-in
+    ``client``; return the page shown afterwards."""
+    page = client.get(f"/dashboard/{resource_uuid}").get_data(as_text=True)
+    return str(
+        client.post(
+            f"/dashboard/{resource_uuid}/credentials/rotate",
+            data={"csrf_token": csrf_token(page), "confirm": "rotate"},
+            follow_redirects=True,
+        ).get_data(as_text=True)
+    )

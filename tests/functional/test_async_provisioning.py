@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import uuid
 
 import psycopg
@@ -24,6 +23,7 @@ from tests.support import (
     names_of,
     owned_names,
     postgres_adapter,
+    rotate_on_dashboard,
     wait_until,
 )
 
@@ -262,13 +262,7 @@ def test_rotated_credentials_are_pushed_to_the_platform(sqlite_url, platform, qu
         client = PartnerClient(app.test_client(), app, "postgres").client
         form = PartnerClient(app.test_client(), app, "postgres").sso_form(addon_uuid)
         assert client.post("/sso/login", data=form).status_code == 302
-        page = client.get(f"/dashboard/{addon_uuid}").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        rotated = client.post(
-            f"/dashboard/{addon_uuid}/credentials/rotate",
-            data={"csrf_token": token, "confirm": "rotate"},
-            follow_redirects=True,
-        ).get_data(as_text=True)
+        rotated = rotate_on_dashboard(client, addon_uuid)
         assert "The platform is receiving them" in rotated
 
         def pushed() -> bool:

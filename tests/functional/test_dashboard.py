@@ -8,7 +8,7 @@ from html import unescape
 import psycopg
 import pytest
 
-from tests.support import PartnerClient, build_app, postgres_adapter
+from tests.support import PartnerClient, build_app, csrf_token, postgres_adapter
 
 pytestmark = pytest.mark.backend
 
@@ -23,7 +23,7 @@ def signed_in(partner):
 
 def _csrf(partner, uuid_):
     page = partner.client.get(f"/dashboard/{uuid_}").get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return csrf_token(page)
 
 
 def test_usage_and_connection_details_are_shown(partner, signed_in):

@@ -4,7 +4,6 @@ events read with confluent-kafka as the Kafka tenant."""
 from __future__ import annotations
 
 import dataclasses
-import re
 import uuid
 
 import psycopg
@@ -24,7 +23,7 @@ from tests.functional.cdc_support import (
     killed_kafka_connect,
     read_events,
 )
-from tests.support import admin_url, wait_until
+from tests.support import admin_url, rotate_on_dashboard, wait_until
 
 pytestmark = pytest.mark.backend
 
@@ -209,13 +208,7 @@ def test_rotating_the_kafka_credentials_hands_them_to_its_connectors(world):
     database, kafka, connector = _streaming_connector(world, name="rotated")
     client = world.client
     assert client.post("/sso/login", data=world.kafka.sso_form(kafka.uuid)).status_code == 302
-    page = client.get(f"/dashboard/{kafka.uuid}").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    rotated = client.post(
-        f"/dashboard/{kafka.uuid}/credentials/rotate",
-        data={"csrf_token": csrf, "confirm": "rotate"},
-        follow_redirects=True,
-    ).get_data(as_text=True)
+    rotated = rotate_on_dashboard(client, kafka.uuid)
     assert "New credentials issued (KAFKA_PASSWORD)" in rotated
     assert "could not take the new Kafka credentials" not in rotated
     with world.app.app_context():

@@ -25,7 +25,7 @@ from marketplace.services.jobs import reconcile_once
 from marketplace.services.reconciler import Reconciler
 from tests.async_support import local_platform, log_messages, stream_logs
 from tests.functional.cdc_support import KAFKA_CONNECT_URL, CdcWorld, connect_names
-from tests.support import admin_url, owned_names, wait_until
+from tests.support import admin_url, csrf_token, owned_names, wait_until
 
 pytestmark = pytest.mark.backend
 
@@ -242,7 +242,7 @@ def test_the_dashboard_panel_lists_creates_pauses_and_destroys(world):
     html = page.get_data(as_text=True)
     html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(html)
     assert "Data connectors" in html and kafka.name in html
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    csrf = csrf_token(html)
     created = client.post(
         f"/dashboard/{database.uuid}/data-connectors",
         data={"csrf_token": csrf, "kafka": kafka.uuid, "tables": "public.items", "name": "panel"},

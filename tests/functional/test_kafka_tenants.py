@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 import shutil
 import subprocess
 import time
@@ -45,7 +44,15 @@ from marketplace.adapters import (
     ResourceRef,
 )
 from marketplace.errors import from_adapter_error
-from tests.support import PartnerClient, as_object, build_app, live_server, names_of, owned_names
+from tests.support import (
+    PartnerClient,
+    as_object,
+    build_app,
+    csrf_token,
+    live_server,
+    names_of,
+    owned_names,
+)
 
 pytestmark = pytest.mark.backend
 
@@ -414,7 +421,7 @@ def test_dashboard_actions_manage_topics_within_the_caps(world):
     client = world.partner.client
     assert client.post("/sso/login", data=world.partner.sso_form(tenant.uuid)).status_code == 302
     page = client.get(f"/dashboard/{tenant.uuid}").get_data(as_text=True)
-    csrf = {"X-CSRFToken": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)}
+    csrf = {"X-CSRFToken": csrf_token(page)}
     actions = f"/resources/{tenant.uuid}/actions"
     refused = client.post(
         f"{actions}/create_topic", json={"name": "b", "partitions": 2}, headers=csrf

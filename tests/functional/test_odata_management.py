@@ -13,7 +13,7 @@ import requests
 from odata import ODataService
 
 from tests.odata_support import basic, odata_world
-from tests.support import PartnerClient, live_server
+from tests.support import PartnerClient, csrf_token, live_server
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def test_the_dashboard_panel_turns_on_shows_the_password_once_and_picks_tables(w
     assert client.post("/sso/login", data=partner.sso_form(world.xo_uuid)).status_code == 302
     page = client.get(f"/dashboard/{world.xo_uuid}").get_data(as_text=True)
     assert "External Objects" in page and "Turn on External Objects" in page
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    csrf = csrf_token(page)
     shown = client.post(f"/dashboard/{world.xo_uuid}/odata", data={"csrf_token": csrf})
     assert shown.status_code == 200
     html = shown.get_data(as_text=True)

@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from marketplace.services.sso import resource_token, user_scoped_token
+from tests.support import csrf_token
 
 pytestmark = pytest.mark.backend
 
@@ -150,7 +151,7 @@ def test_logout_needs_csrf_and_ends_the_session(partner, resource_id):
     assert partner.client.post("/dashboard/logout").status_code == 400
 
     page = partner.client.get(f"/dashboard/{resource_id}").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     assert partner.client.post("/dashboard/logout", data={"csrf_token": token}).status_code == 302
     assert partner.client.get(f"/dashboard/{resource_id}").status_code == 403
 

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from marketplace.extensions import db
 from marketplace.models import Resource, ResourceLink
 from tests.memory import LinkingAdapter, MemoryAdapter, MemoryBackend
-from tests.support import PartnerClient, build_app
+from tests.support import PartnerClient, build_app, csrf_token
 
 APP_A, APP_B = str(uuid.uuid4()), str(uuid.uuid4())
 
@@ -42,7 +42,7 @@ def _signed_in(app, uuid_: str) -> tuple[PartnerClient, str]:
     partner = _partner(app, "linking")
     assert partner.client.post("/sso/login", data=partner.sso_form(uuid_)).status_code == 302
     page = partner.client.get(f"/dashboard/{uuid_}").get_data(as_text=True)
-    return partner, re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return partner, csrf_token(page)
 
 
 def _issue_token(app, uuid_: str) -> str:
