@@ -18,7 +18,8 @@ def create_adapter(settings: Mapping[str, Any]) -> PostgresAdapter:
         reserved_connections=int(settings.get("POSTGRES_RESERVED_CONNECTIONS", 10)),
     )
     adapter.configure_data_connectors(
-        settings.get("KAFKA_CONNECT_URL") or DEFAULT_KAFKA_CONNECT_URL
+        settings.get("KAFKA_CONNECT_URL") or DEFAULT_KAFKA_CONNECT_URL,
+        sslmode=settings.get("DATA_CONNECTOR_SSLMODE") or None,
     )
     return adapter
 

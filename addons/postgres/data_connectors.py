@@ -28,7 +28,12 @@ from addons.postgres import capture
 from addons.postgres.capacity import connection_room
 from addons.postgres.connections import AdminConnections
 from addons.postgres.connector_orphans import find_connector_objects
-from addons.postgres.debezium import DEFAULT_HEARTBEAT_MS, connector_config
+from addons.postgres.debezium import (
+    DEFAULT_HEARTBEAT_MS,
+    SSLMODES,
+    connector_config,
+    default_sslmode,
+)
 from addons.postgres.kafka_connect import KafkaConnectClient
 from addons.postgres.removal import drop_role
 from marketplace.adapters import (
@@ -66,13 +71,26 @@ class DataConnectorsMixin:
     _public_host: str
     _kafka_connect = KafkaConnectClient(DEFAULT_KAFKA_CONNECT_URL)
     _heartbeat_ms = DEFAULT_HEARTBEAT_MS
+    _sslmode: str | None = None
 
     def configure_data_connectors(
-        self, kafka_connect_url: str, heartbeat_ms: int = DEFAULT_HEARTBEAT_MS
+        self,
+        kafka_connect_url: str,
+        heartbeat_ms: int = DEFAULT_HEARTBEAT_MS,
+        sslmode: str | None = None,
     ) -> None:
-        """Use the Kafka Connect cluster at ``kafka_connect_url`` (any of its workers)."""
+        """Use the Kafka Connect cluster at ``kafka_connect_url`` (any of its workers).
+
+        ``sslmode`` is libpq's (``disable`` ... ``verify-full``) for the connectors'
+        replication connections; ``None`` picks one from the host (:func:`default_sslmode`).
+
+        :raises ValueError: ``sslmode`` is not one of libpq's.
+        """
+        if sslmode is not None and sslmode not in SSLMODES:
+            raise ValueError(f"DATA_CONNECTOR_SSLMODE must be one of {', '.join(SSLMODES)}")
         self._kafka_connect = KafkaConnectClient(kafka_connect_url)
         self._heartbeat_ms = heartbeat_ms
+        self._sslmode = sslmode
 
     # Provided by PostgresAdapter.
     def _database_name(self, resource_id: str) -> str:
@@ -318,6 +336,7 @@ class DataConnectorsMixin:
             connector=connector,
             kafka=kafka,
             heartbeat_ms=self._heartbeat_ms,
+            sslmode=self._sslmode or default_sslmode(host),
         )
         self._kafka_connect.create(name, config)
         log.info("data connector configured", extra={"connector": name, "new": new})

@@ -42,6 +42,13 @@ SPEC = AddonSpec(
             "connectors (Debezium); its workers need connector.client.config.override.policy=All.",
         ),
         Setting(
+            "DATA_CONNECTOR_SSLMODE",
+            "",
+            "libpq `sslmode` of the data connectors' replication connections (Debezium's "
+            "`database.sslmode`). Empty: `disable` when the tenants' host is a loopback address "
+            "(TLS there protects nothing and costs a fifth of the throughput), else `prefer`.",
+        ),
+        Setting(
             "POSTGRES_PUBLIC_HOST",
             "",
             "`host:port` tenants connect to, when it differs from the admin URL's.",

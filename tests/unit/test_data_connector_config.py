@@ -8,8 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from addons.postgres import create_adapter
 from addons.postgres.capture import split_column, split_table
-from addons.postgres.debezium import MASK, connector_config, jaas, masked
+from addons.postgres.debezium import MASK, connector_config, default_sslmode, jaas, masked
 from marketplace.adapters import ConnectorHealth, ConnectorSpec, KafkaLogin, ProvisionRejected
 from marketplace.errors import Unprocessable
 from marketplace.models._types import utcnow
@@ -48,6 +49,44 @@ def test_the_connector_config_writes_as_the_tenant_under_its_prefix():
     assert not any(key.startswith(("topic.creation", "admin.override")) for key in config)
     heartbeat = config["transforms.heartbeatTopic.replacement"]
     assert heartbeat == "mkt_0123456789abcdef.orders.heartbeat"
+
+
+@pytest.mark.parametrize(
+    ("host", "sslmode"),
+    [
+        ("127.0.0.1", "disable"),
+        ("127.8.0.2", "disable"),
+        ("localhost", "disable"),
+        ("[::1]", "disable"),
+        ("10.0.0.5", "prefer"),
+        ("db.example.com", "prefer"),
+        ("localhost.example.com", "prefer"),
+    ],
+)
+def test_tls_is_left_out_only_on_loopback(host, sslmode):
+    assert default_sslmode(host) == sslmode
+
+
+def test_the_replication_connection_uses_the_sslmode_it_is_given():
+    assert _config()["database.sslmode"] == "prefer"
+    config = connector_config(
+        name="n",
+        host="h",
+        port="5432",
+        database="d",
+        password="p",
+        connector=SPEC,
+        kafka=LOGIN,
+        sslmode="verify-full",
+    )
+    assert config["database.sslmode"] == "verify-full"
+
+
+def test_an_unknown_sslmode_setting_is_refused_at_start():
+    settings = {"POSTGRES_ADMIN_URL": "postgresql://a:b@127.0.0.1:1/postgres"}
+    with pytest.raises(ValueError, match="DATA_CONNECTOR_SSLMODE"):
+        create_adapter({**settings, "DATA_CONNECTOR_SSLMODE": "on"})
+    assert create_adapter({**settings, "DATA_CONNECTOR_SSLMODE": "require"})._sslmode == "require"
 
 
 def test_masked_configs_carry_no_secret():
