@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 
 from marketplace.adapters import AdapterError, BackendObject, Reconciliation
 from marketplace.extensions import db
-from marketplace.models import Resource, ResourceState
+from marketplace.models import Addon, Resource, ResourceState
 from marketplace.models._types import utcnow
 from marketplace.services.lifecycle import Lifecycle
 from marketplace.services.scheduling import Scheduler
@@ -133,20 +133,32 @@ class Reconciler:
             report.abandoned.append(resource.uuid)
         db.session.commit()
 
+    @staticmethod
+    def _live_resources(slug: str) -> list[Resource]:
+        return list(
+            db.session.scalars(
+                select(Resource)
+                .join(Resource.addon)
+                .where(Resource.state != ResourceState.DEPROVISIONED, Addon.slug == slug)
+            )
+        )
+
     def _find_orphans(self, report: ReconcileReport) -> None:
-        live = db.session.scalars(
-            select(Resource).where(Resource.state != ResourceState.DEPROVISIONED)
-        ).all()
         for adapter in self._registry:
             if not isinstance(adapter, Reconciliation):
                 continue
             slug = adapter.spec.slug
-            expected: set[BackendObject] = set()
-            for resource in live:
-                if resource.addon.slug == slug:
-                    expected |= adapter.objects_of(self._lifecycle.ref(resource, links=False))
             try:
-                orphans = sorted(set(adapter.owned()) - expected)
+                # Backend first, store second: a resource's row is committed before its
+                # first object exists, so every object listed here has a row by the time the
+                # store is read. The other order would take an object that a provision made
+                # between the two reads for an orphan, and remove it.
+                owned = set(adapter.owned())
+                db.session.commit()  # end any read snapshot: see the rows committed since
+                expected: set[BackendObject] = set()
+                for resource in self._live_resources(slug):
+                    expected |= adapter.objects_of(self._lifecycle.ref(resource, links=False))
+                orphans = sorted(owned - expected)
                 report.orphans[slug] = [str(orphan) for orphan in orphans]
                 if self._remove_orphans:
                     for orphan in orphans:
