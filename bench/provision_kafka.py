@@ -8,10 +8,10 @@ clients (``KafkaAdmin`` and ``QuotaAdmin`` share one connection each per process
 upsert, the seven PREFIXED ACLs, the quota alter (kafka-python), then ACL delete, SCRAM delete
 and quota removal. The goal (issue 12: <= 1.15) applies to that bare line. The broker side
 adds the HTTP round trip, Basic auth, the store's row lock and commits, Fernet, a cluster check
-before creating anything, the topic and group sweep on removal, and the wait until the new
+before creating anything, the topic and group sweep on removal, and the check that the new
 user's SASL login works (credentials reach the broker asynchronously; the broker answers only
-once a tenant's first connection will work). A third line, "raw + login", adds that wait to the
-raw side, to show how much of the gap it is.
+once a tenant's first connection will work), which runs while the ACLs and quotas are made. A
+third line, "raw + login", adds that check to the raw side after the calls, one after another.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from addons.kafka.admin import KafkaAdmin
 from addons.kafka.cluster import (
     TENANT_SASL_MECHANISM,
     ClusterSettings,
+    login_awaited,
     split_servers,
     wait_for_login,
 )
@@ -105,10 +106,11 @@ class KafkaAdapter:
         admin = self._admin()
         admin.describe_cluster()  # Kafka down: fail before anything exists, nothing to undo
         admin.upsert_user(names.user, password)
-        admin.grant_tenant_acls(names.user, names.prefix)
-        with self._quotas() as quotas:
-            quotas.set_user_quotas(names.user, plan_quotas(request.plan))
-        wait_for_login(self._cluster, names.user, password, self._login_deadline)
+        # The login check needs only the user: it runs while the ACLs and quotas are made.
+        with login_awaited(self._cluster, names.user, password, self._login_deadline):
+            admin.grant_tenant_acls(names.user, names.prefix)
+            with self._quotas() as quotas:
+                quotas.set_user_quotas(names.user, plan_quotas(request.plan))
         return ProvisionResult(
             config=self._config(names, password),
             message=(
