@@ -18,9 +18,12 @@ other functions, lambdas, navigation, two properties compared) is a 400 that nam
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from odata_query import ast
 from odata_query import exceptions as odata_errors
 from odata_query.grammar import ODataLexer, ODataParser
+from sly.lex import Token
 
 from marketplace.adapters.data import (
     AllOf,
@@ -69,7 +72,7 @@ def parse_expression(text: str) -> ast._Node:
     if len(text) > MAX_FILTER_LENGTH:
         raise BadRequest(f"$filter is longer than {MAX_FILTER_LENGTH} characters.")
     try:
-        node: ast._Node = ODataParser().parse(ODataLexer().tokenize(text))
+        node: ast._Node = ODataParser().parse(_one_element_lists(ODataLexer().tokenize(text)))
     except odata_errors.TokenizingException as error:
         raise BadRequest(f"$filter cannot be read at {_where(error.token)}.") from error
     except odata_errors.ParsingException as error:
@@ -80,6 +83,35 @@ def parse_expression(text: str) -> ast._Node:
     if node is None:
         raise BadRequest("$filter is empty.")
     return node
+
+
+def _one_element_lists(tokens: Iterable[Token]) -> Iterator[Token]:
+    """``tokens`` with each one-element list after ``in`` (``p in (1)``, valid in OData 4.01's
+    ABNF) given as a two-element list of that value (``p in (1,1)``): odata-query's parser
+    reads a lone parenthesised value as an expression, not a list."""
+    pending: list[Token] = []  # IN, then "(" and one value as they come (spaces dropped)
+    for token in tokens:
+        if token.type == "WS" and pending:
+            continue
+        if token.type == "IN" or (pending and _fits_list(pending, token)):
+            pending = [token] if token.type == "IN" else [*pending, token]
+            continue
+        if len(pending) == 3 and token.type == ")":
+            comma = Token()
+            comma.type = comma.value = ","
+            comma.lineno, comma.index = token.lineno, token.index
+            pending += [comma, pending[2]]
+        yield from pending
+        pending = []
+        yield token
+    yield from pending
+
+
+def _fits_list(pending: list[Token], token: Token) -> bool:
+    """Whether ``token`` continues ``in ( value``: the "(" after IN, or one value after it."""
+    if len(pending) == 1:
+        return bool(token.type == "(")
+    return len(pending) == 2 and token.type not in ("(", ")", ",")
 
 
 def parse_filter(text: str, entity_set: EntitySet) -> Filter:

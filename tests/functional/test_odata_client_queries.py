@@ -64,6 +64,8 @@ def send(world, method, path, body=None, **headers):
         ("contains(mood,'app')", [1, 4]),
         ("tolower(code) eq 'ab'", [1, 4]),  # char(n) padding does not count
         ("id in (1,3)", [1, 3]),
+        ("id in (3)", [3]),  # a one-element list (OData 4.01), not a parenthesised value
+        ("name in ( 'delta' ) or id in (1)", [1, 4]),
         ("name in ('Alpha','delta','nobody')", [1, 4]),
         ("tolower(name) in ('alpha','alpine')", [1, 3]),
         ("not (id in (1,3))", [2, 4]),
