@@ -4,7 +4,9 @@ Every admin session is immune to objects a tenant controls: the session's ``sear
 ``pg_catalog, pg_temp`` (set as a startup option, which outranks any ``ALTER DATABASE ... SET``
 or ``ALTER ROLE ... SET`` a tenant made), so a tenant's functions, operators or views named
 like the catalog's are never found; the statement, lock and idle timeouts are the broker's
-own, not the tenant's. Queries also qualify catalog objects with ``pg_catalog.``.
+own, not the tenant's; so are its role (a database's ``SET role`` would make the admin act
+as the tenant), its encoding and its preloaded libraries (a missing one fails every login).
+Queries also qualify catalog objects with ``pg_catalog.``.
 
 The connection to the maintenance database (the admin URL's) comes from a pool that keeps one
 connection open, so the broker always has a way in, even while tenants use every connection
@@ -38,6 +40,9 @@ SAFE_OPTIONS = " ".join(
         "-c idle_in_transaction_session_timeout=30000",
         "-c default_transaction_read_only=off",
         "-c default_transaction_isolation=read\\ committed",
+        "-c role=none",
+        "-c client_encoding=UTF8",
+        "-c local_preload_libraries=",
     )
 )
 UNREACHABLE = "PostgreSQL is not reachable right now; try again shortly."

@@ -123,3 +123,31 @@ def test_tenants_cannot_starve_the_broker_of_connections(sqlite_url):
         assert partner.deprovision(second).status_code == 204
     assert owned_postgres_objects() == set()
 
+
+def _dashboard(partner: PartnerClient, uuid_: str) -> dict:
+    _signed_in(partner, uuid_)
+    response = partner.client.get(f"/resources/{uuid_}")
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_json()
+
+
+def test_a_tenants_database_settings_never_change_who_the_broker_is_in_it(partner):
+    """``ALTER DATABASE ... SET role`` would make every admin session in the database run as
+    the tenant (so ``DROP OWNED BY`` another tenant's role fails there), and ``SET
+    client_encoding`` would make it read bytes, or fail on a table's name."""
+    victim, victim_url = _provision(partner)
+    attacker, attacker_url = _provision(partner)
+    victim_role = psycopg.conninfo.conninfo_to_dict(victim_url)["user"]
+    with psycopg.connect(attacker_url, autocommit=True) as conn:
+        database, role = conn.info.dbname, conn.info.user
+        conn.execute('CREATE TABLE "prix_€" (id int)')
+        conn.execute(f'GRANT SELECT ON "prix_€" TO "{victim_role}"')
+        conn.execute(f"ALTER DATABASE \"{database}\" SET role = '{role}'")
+        conn.execute(f"ALTER DATABASE \"{database}\" SET client_encoding = 'SQL_ASCII'")
+
+    body = _dashboard(partner, attacker)
+    assert body["unavailable"] is None
+    assert body["tables"][0]["rows"][0][0] == "public.prix_€"
+    assert partner.deprovision(victim).status_code == 204
+    assert partner.deprovision(attacker).status_code == 204
+    assert owned_postgres_objects() == set()
