@@ -151,3 +151,35 @@ def test_a_tenants_database_settings_never_change_who_the_broker_is_in_it(partne
     assert partner.deprovision(victim).status_code == 204
     assert partner.deprovision(attacker).status_code == 204
     assert owned_postgres_objects() == set()
+
+
+SHUT_OUT = {
+    "revoked CONNECT": ['REVOKE ALL ON DATABASE "{db}" FROM "{role}", PUBLIC'],
+    "a missing library": ["ALTER DATABASE \"{db}\" SET local_preload_libraries = 'nothing_here'"],
+    "a full connection limit": ['ALTER DATABASE "{db}" CONNECTION LIMIT 1'],
+}
+
+
+@pytest.mark.parametrize("trick", SHUT_OUT)
+def test_a_tenant_cannot_shut_the_broker_out_of_its_database(partner, trick):
+    """Whatever a tenant does to its database's connection rules, the broker still meters it,
+    shows its dashboard, changes its plan and removes it, and another tenant whose role it
+    granted something can still be removed (that removal must go inside to revoke it)."""
+    victim, victim_url = _provision(partner)
+    attacker, attacker_url = _provision(partner)
+    victim_role = psycopg.conninfo.conninfo_to_dict(victim_url)["user"]
+    with ExitStack() as held:
+        conn = held.enter_context(psycopg.connect(attacker_url, autocommit=True))
+        database, role = conn.info.dbname, conn.info.user
+        conn.execute("CREATE TABLE bait (id int)")
+        conn.execute(f'GRANT SELECT ON bait TO "{victim_role}"')
+        for statement in SHUT_OUT[trick]:
+            conn.execute(statement.format(db=database, role=role))
+
+        body = _dashboard(partner, attacker)
+        assert body["unavailable"] is None
+        assert ["public.bait", "0", "0 bytes"] in body["tables"][0]["rows"]
+        assert partner.change_plan(attacker, "essential-1").status_code == 200
+        assert partner.deprovision(victim).status_code == 204
+        assert partner.deprovision(attacker).status_code == 204
+    assert owned_postgres_objects() == set()
