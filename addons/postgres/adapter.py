@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from addons.postgres.blockers import execute_past_tenants
 from addons.postgres.capacity import connection_room
 from addons.postgres.connections import AdminConnections
 from addons.postgres.data_connectors import DataConnectorsMixin  # data connectors (issue 15)
@@ -112,10 +113,12 @@ class PostgresAdapter(DataConnectorsMixin):  # data connectors (issue 15)
         role = self._role_name(resource.resource_id)
         with self._connections.maintenance() as conn:
             self._check_capacity(conn, role, new_plan, PlanChangeRejected)
-            conn.execute(
+            execute_past_tenants(
+                conn,
                 sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
                     sql.Identifier(role), sql.Literal(int(new_plan.limits["max_connections"]))
-                )
+                ),
+                role=role,
             )
         return ProvisionResult(config={}, message=f"Now on plan {new_plan.slug}.")
 
@@ -275,18 +278,15 @@ class PostgresAdapter(DataConnectorsMixin):  # data connectors (issue 15)
         # Send a SCRAM verifier, never the plaintext: DDL can end up in server logs.
         verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
         # Try CREATE first (the usual case, one round trip); a retry finds the role and updates it.
-        for verb in ("CREATE", "ALTER"):
-            try:
-                conn.execute(
-                    sql.SQL(verb + " ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {}").format(
-                        sql.Identifier(role),
-                        sql.Literal(verifier.decode()),
-                        sql.Literal(int(plan.limits["max_connections"])),
-                    )
-                )
-                break
-            except psycopg.errors.DuplicateObject:
-                continue
+        attributes = sql.SQL("ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {}").format(
+            sql.Identifier(role),
+            sql.Literal(verifier.decode()),
+            sql.Literal(int(plan.limits["max_connections"])),
+        )
+        try:
+            conn.execute(sql.SQL("CREATE {}").format(attributes))
+        except psycopg.errors.DuplicateObject:
+            execute_past_tenants(conn, sql.SQL("ALTER {}").format(attributes), role=role)
         # A non-superuser admin must be a member of the role to give it a database (PG 15),
         # and membership lets it measure and drop the tenant's objects later.
         conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from addons.postgres.blockers import execute_past_tenants
 from addons.postgres.connections import AdminConnections
 
 
@@ -54,4 +55,6 @@ def _drop_owned_in(connections: AdminConnections, database: str, role: str) -> N
     """``DROP OWNED BY role`` inside ``database`` (whose owner may have shut it: see
     :meth:`AdminConnections.database`)."""
     with connections.database(database) as inside:
-        inside.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        execute_past_tenants(
+            inside, sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)), database=database
+        )

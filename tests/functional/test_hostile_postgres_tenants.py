@@ -10,7 +10,13 @@ from contextlib import ExitStack
 import psycopg
 import pytest
 
-from tests.support import PartnerClient, admin_url, build_app, owned_postgres_objects
+from tests.support import (
+    PartnerClient,
+    admin_url,
+    build_app,
+    owned_postgres_objects,
+    rotate_on_dashboard,
+)
 
 pytestmark = pytest.mark.backend
 
@@ -182,4 +188,43 @@ def test_a_tenant_cannot_shut_the_broker_out_of_its_database(partner, trick):
         assert partner.change_plan(attacker, "essential-1").status_code == 200
         assert partner.deprovision(victim).status_code == 204
         assert partner.deprovision(attacker).status_code == 204
+    assert owned_postgres_objects() == set()
+
+
+def test_an_open_transaction_holding_its_role_blocks_no_rotation_or_plan_change(partner):
+    """``ALTER ROLE <itself> PASSWORD`` left uncommitted holds the role's row: someone with a
+    leaked DATABASE_URL could keep its owner from rotating it away."""
+    uuid_, url = _provision(partner)
+    holder = psycopg.connect(url)
+    role = holder.info.user
+    holder.execute(f"ALTER ROLE \"{role}\" PASSWORD 'kept-by-an-intruder'")  # left open
+    try:
+        assert partner.change_plan(uuid_, "essential-1").status_code == 200
+        _signed_in(partner, uuid_)
+        assert "New credentials issued (DATABASE_URL)" in rotate_on_dashboard(partner.client, uuid_)
+        with pytest.raises(psycopg.OperationalError):
+            holder.execute("SELECT 1")  # the intruder's session is gone
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(url).close()
+    finally:
+        holder.close()
+    assert partner.deprovision(uuid_).status_code == 204
+
+
+def test_an_open_transaction_never_blocks_another_tenants_removal(partner):
+    """An uncommitted ``ALTER TABLE`` holds the table's catalog row, which revoking what was
+    granted on it to the departing tenant's role must change."""
+    victim, victim_url = _provision(partner)
+    attacker, attacker_url = _provision(partner)
+    victim_role = psycopg.conninfo.conninfo_to_dict(victim_url)["user"]
+    with psycopg.connect(attacker_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bait (id int)")
+        conn.execute(f'GRANT SELECT ON bait TO "{victim_role}"')
+    holder = psycopg.connect(attacker_url)
+    try:
+        holder.execute("ALTER TABLE bait ADD COLUMN held int")  # left open
+        assert partner.deprovision(victim).status_code == 204
+    finally:
+        holder.close()
+    assert partner.deprovision(attacker).status_code == 204
     assert owned_postgres_objects() == set()
