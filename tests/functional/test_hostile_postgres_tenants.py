@@ -10,6 +10,7 @@ from contextlib import ExitStack
 import psycopg
 import pytest
 
+from tests.odata_support import basic, odata_get, odata_world
 from tests.support import (
     PartnerClient,
     admin_url,
@@ -228,3 +229,19 @@ def test_an_open_transaction_never_blocks_another_tenants_removal(partner):
         holder.close()
     assert partner.deprovision(attacker).status_code == 204
     assert owned_postgres_objects() == set()
+
+
+def test_the_odata_service_reads_text_whatever_encoding_the_tenant_sets(sqlite_url):
+    """The service's sessions log in as the tenant, so its role's (or database's)
+    ``SET client_encoding`` applies to them unless the service sets its own."""
+    with odata_world(sqlite_url) as world:
+        world.sql("CREATE TABLE notes (id int PRIMARY KEY, body text)")
+        world.sql("INSERT INTO notes VALUES (1, 'crème brûlée')")
+        world.sql("ALTER ROLE CURRENT_USER SET client_encoding = 'SQL_ASCII'")
+        credentials = world.enable()
+        assert world.share("public.notes").status_code == 200
+        world.auth = basic(credentials["username"], credentials["password"])
+        world.root = "/odata/v4/" + credentials["url"].split("/odata/v4/")[1]
+        answer = odata_get(world, "public$notes")
+        assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+        assert answer.get_json()["value"] == [{"id": 1, "body": "crème brûlée"}]
