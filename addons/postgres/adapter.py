@@ -47,6 +47,23 @@ from marketplace.adapters import (
 )
 
 DEFAULT_RESERVED_CONNECTIONS = 10
+# The dashboard's tables. Measuring a table locks it (and its TOAST table and indexes) in
+# ACCESS SHARE mode, which a tenant's ACCESS EXCLUSIVE lock, held or awaited, would make wait:
+# such a table is shown as locked instead of holding the page up.
+_TABLES = """
+WITH locked AS MATERIALIZED (
+  SELECT l.relation FROM pg_catalog.pg_locks l
+   WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.database =
+         (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))
+SELECT pg_catalog.concat(s.schemaname, '.', s.relname), s.n_live_tup,
+       CASE WHEN EXISTS (SELECT 1 FROM locked k WHERE k.relation IN (s.relid, c.reltoastrelid)
+                            OR k.relation IN (SELECT i.indexrelid FROM pg_catalog.pg_index i
+                                               WHERE i.indrelid IN (s.relid, c.reltoastrelid)))
+            THEN 'locked'
+            ELSE pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(s.relid)) END
+  FROM pg_catalog.pg_stat_user_tables s JOIN pg_catalog.pg_class c ON c.oid = s.relid
+ ORDER BY 1 LIMIT 200
+"""
 
 
 class PostgresAdapter(DataConnectorsMixin):  # data connectors (issue 15)
@@ -183,11 +200,7 @@ class PostgresAdapter(DataConnectorsMixin):  # data connectors (issue 15)
         database = self._database_name(resource.resource_id)
         host, _, port = self._public_host.rpartition(":")
         with self._connections.database(database) as conn:
-            rows = conn.execute(
-                "SELECT pg_catalog.concat(schemaname, '.', relname), n_live_tup,"
-                " pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(relid))"
-                " FROM pg_catalog.pg_stat_user_tables ORDER BY 1 LIMIT 200"
-            ).fetchall()
+            rows = conn.execute(_TABLES).fetchall()
         return ResourceDetails(
             facts=(
                 ("Host", host),

@@ -245,3 +245,21 @@ def test_the_odata_service_reads_text_whatever_encoding_the_tenant_sets(sqlite_u
         answer = odata_get(world, "public$notes")
         assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
         assert answer.get_json()["value"] == [{"id": 1, "body": "crème brûlée"}]
+
+
+def test_a_locked_table_does_not_hold_up_the_dashboard(partner):
+    """Measuring a table's size waits for a lock its owner can hold forever."""
+    uuid_, url = _provision(partner)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE held (id int PRIMARY KEY)")
+        conn.execute("CREATE TABLE free (id int)")
+    with psycopg.connect(url) as holder:
+        holder.execute("LOCK TABLE held IN ACCESS EXCLUSIVE MODE")  # left open
+        body = _dashboard(partner, uuid_)
+        holder.rollback()
+    assert body["unavailable"] is None
+    assert body["tables"][0]["rows"] == [
+        ["public.free", "0", "0 bytes"],
+        ["public.held", "0", "locked"],
+    ]
+    assert partner.deprovision(uuid_).status_code == 204
