@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from addons.postgres.blockers import execute_past_tenants
 from addons.postgres.capacity import connection_room
 from addons.postgres.connections import AdminConnections
 from addons.postgres.data_connectors import DataConnectorsMixin  # data connectors (issue 15)
@@ -46,6 +47,23 @@ from marketplace.adapters import (
 )
 
 DEFAULT_RESERVED_CONNECTIONS = 10
+# The dashboard's tables. Measuring a table locks it (and its TOAST table and indexes) in
+# ACCESS SHARE mode, which a tenant's ACCESS EXCLUSIVE lock, held or awaited, would make wait:
+# such a table is shown as locked instead of holding the page up.
+_TABLES = """
+WITH locked AS MATERIALIZED (
+  SELECT l.relation FROM pg_catalog.pg_locks l
+   WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.database =
+         (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))
+SELECT pg_catalog.concat(s.schemaname, '.', s.relname), s.n_live_tup,
+       CASE WHEN EXISTS (SELECT 1 FROM locked k WHERE k.relation IN (s.relid, c.reltoastrelid)
+                            OR k.relation IN (SELECT i.indexrelid FROM pg_catalog.pg_index i
+                                               WHERE i.indrelid IN (s.relid, c.reltoastrelid)))
+            THEN 'locked'
+            ELSE pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(s.relid)) END
+  FROM pg_catalog.pg_stat_user_tables s JOIN pg_catalog.pg_class c ON c.oid = s.relid
+ ORDER BY 1 LIMIT 200
+"""
 
 
 class PostgresAdapter(DataConnectorsMixin):  # data connectors (issue 15)
@@ -112,10 +130,12 @@ class PostgresAdapter(DataConnectorsMixin):  # data connectors (issue 15)
         role = self._role_name(resource.resource_id)
         with self._connections.maintenance() as conn:
             self._check_capacity(conn, role, new_plan, PlanChangeRejected)
-            conn.execute(
+            execute_past_tenants(
+                conn,
                 sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
                     sql.Identifier(role), sql.Literal(int(new_plan.limits["max_connections"]))
-                )
+                ),
+                role=role,
             )
         return ProvisionResult(config={}, message=f"Now on plan {new_plan.slug}.")
 
@@ -180,11 +200,7 @@ class PostgresAdapter(DataConnectorsMixin):  # data connectors (issue 15)
         database = self._database_name(resource.resource_id)
         host, _, port = self._public_host.rpartition(":")
         with self._connections.database(database) as conn:
-            rows = conn.execute(
-                "SELECT pg_catalog.concat(schemaname, '.', relname), n_live_tup,"
-                " pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(relid))"
-                " FROM pg_catalog.pg_stat_user_tables ORDER BY 1 LIMIT 200"
-            ).fetchall()
+            rows = conn.execute(_TABLES).fetchall()
         return ResourceDetails(
             facts=(
                 ("Host", host),
@@ -275,18 +291,15 @@ class PostgresAdapter(DataConnectorsMixin):  # data connectors (issue 15)
         # Send a SCRAM verifier, never the plaintext: DDL can end up in server logs.
         verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
         # Try CREATE first (the usual case, one round trip); a retry finds the role and updates it.
-        for verb in ("CREATE", "ALTER"):
-            try:
-                conn.execute(
-                    sql.SQL(verb + " ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {}").format(
-                        sql.Identifier(role),
-                        sql.Literal(verifier.decode()),
-                        sql.Literal(int(plan.limits["max_connections"])),
-                    )
-                )
-                break
-            except psycopg.errors.DuplicateObject:
-                continue
+        attributes = sql.SQL("ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {}").format(
+            sql.Identifier(role),
+            sql.Literal(verifier.decode()),
+            sql.Literal(int(plan.limits["max_connections"])),
+        )
+        try:
+            conn.execute(sql.SQL("CREATE {}").format(attributes))
+        except psycopg.errors.DuplicateObject:
+            execute_past_tenants(conn, sql.SQL("ALTER {}").format(attributes), role=role)
         # A non-superuser admin must be a member of the role to give it a database (PG 15),
         # and membership lets it measure and drop the tenant's objects later.
         conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from addons.postgres.blockers import execute_past_tenants
 from addons.postgres.connections import AdminConnections
 
 
@@ -46,18 +47,14 @@ def drop_role(conn: psycopg.Connection[Any], connections: AdminConnections, role
         " WHERE r.rolname = %s",
         (role,),
     ).fetchall():
-        _drop_owned_in(conn, connections, database, role)
+        _drop_owned_in(connections, database, role)
     conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
-def _drop_owned_in(
-    conn: psycopg.Connection[Any], connections: AdminConnections, database: str, role: str
-) -> None:
-    """``DROP OWNED BY role`` inside ``database``, opening it first if its owner closed it."""
-    conn.execute(
-        sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true CONNECTION LIMIT -1").format(
-            sql.Identifier(database)
-        )
-    )
+def _drop_owned_in(connections: AdminConnections, database: str, role: str) -> None:
+    """``DROP OWNED BY role`` inside ``database`` (whose owner may have shut it: see
+    :meth:`AdminConnections.database`)."""
     with connections.database(database) as inside:
-        inside.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        execute_past_tenants(
+            inside, sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)), database=database
+        )

@@ -1,10 +1,11 @@
 """Tenant connections for the data service: pooled, fenced, and with errors mapped.
 
 A session connects with the tenant's own ``DATABASE_URL`` and the startup options
-``statement_timeout``, ``search_path=pg_catalog,pg_temp``, ``TimeZone=UTC`` and
-``DateStyle=ISO`` (no extra round trip). Idle connections are kept per URL for a minute, so
-a request costs no new connection and SCRAM handshake; a rotated password is a new URL, so
-a connection is never reused for other credentials.
+``statement_timeout``, ``search_path=pg_catalog,pg_temp``, ``TimeZone=UTC``,
+``DateStyle=ISO``, ``client_encoding=UTF8`` and no ``local_preload_libraries`` (no extra
+round trip; they outrank the tenant's ``ALTER ROLE/DATABASE ... SET``). Idle connections
+are kept per URL for a minute, so a request costs no new connection and SCRAM handshake; a
+rotated password is a new URL, so a connection is never reused for other credentials.
 
 Errors: a constraint or a value the column refuses (classes 22 and 23), a value for a
 generated column, a trigger's ``RAISE EXCEPTION`` or ``ASSERT``, a missing privilege, table or
@@ -82,6 +83,8 @@ def _connect(url: str, statement_timeout_ms: int, connect_timeout: int) -> Conne
     options = (
         f"-c statement_timeout={int(statement_timeout_ms)} "
         "-c search_path=pg_catalog,pg_temp -c TimeZone=UTC -c DateStyle=ISO"
+        # The tenant's role or database may SET these too: SQL_ASCII would hand back bytes.
+        " -c client_encoding=UTF8 -c local_preload_libraries="
     )
     try:
         return psycopg.connect(
