@@ -28,17 +28,16 @@ def execute_past_tenants(
     *,
     role: str | None = None,
     database: str | None = None,
+    as_role: str | None = None,
 ) -> None:
-    """Run ``statement`` on the autocommit admin session ``conn``; when a lock keeps it
-    waiting, end the writing sessions of ``role`` or in ``database`` (the tenant's that may
-    hold it) and run it once more.
+    """Run ``statement`` on the autocommit admin session ``conn`` (as ``as_role``, a role the
+    admin is a member of, when given); when a lock keeps it waiting, end the writing sessions
+    of ``role`` or in ``database`` (the tenant's that may hold it) and run it once more.
 
     :raises psycopg.errors.LockNotAvailable: someone else still holds the lock.
     """
     try:
-        with conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(FIRST_WAIT_MS))
-            conn.execute(statement)
+        _execute(conn, statement, as_role, lock_timeout_ms=FIRST_WAIT_MS)
         return
     except psycopg.errors.LockNotAvailable:
         pass
@@ -49,4 +48,18 @@ def execute_past_tenants(
         " AND backend_xid IS NOT NULL AND pid <> pg_catalog.pg_backend_pid()",
         {"wait": END_WAIT_MS, "role": role, "database": database},
     )
-    conn.execute(statement)
+    _execute(conn, statement, as_role)
+
+
+def _execute(
+    conn: psycopg.Connection[Any],
+    statement: sql.Composed,
+    as_role: str | None,
+    lock_timeout_ms: int | None = None,
+) -> None:
+    with conn.transaction():
+        if lock_timeout_ms is not None:
+            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(lock_timeout_ms))
+        if as_role is not None:
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(as_role)))
+        conn.execute(statement)

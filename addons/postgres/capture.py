@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from addons.postgres.blockers import execute_past_tenants
 from marketplace.adapters import BackendUnavailable, ProvisionRejected
 
 OPS_DATABASE = "marketplace_ops"
@@ -211,17 +212,22 @@ def drop_slot(conn: psycopg.Connection[Any], role: str, slot: str) -> None:
 
 def drop_publication(conn: psycopg.Connection[Any], publication: str) -> None:
     """As the publication's owner: drop it; a missing one is fine. ``conn`` is in its
-    database."""
+    database. The owner (the tenant) holding it in an open transaction (an uncommitted
+    ``ALTER PUBLICATION``) does not block this: see :mod:`addons.postgres.blockers`."""
     row = conn.execute(
-        "SELECT pg_catalog.pg_get_userbyid(pubowner) FROM pg_catalog.pg_publication"
-        " WHERE pubname = %s",
+        "SELECT pg_catalog.pg_get_userbyid(pubowner), pg_catalog.current_database()"
+        " FROM pg_catalog.pg_publication WHERE pubname = %s",
         (publication,),
     ).fetchone()
     if row is None:
         return
-    with conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(row[0])))
-        conn.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(publication)))
+    owner, database = row
+    execute_past_tenants(
+        conn,
+        sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(publication)),
+        database=database,
+        as_role=owner,
+    )
 
 
 def slot_facts(

@@ -357,3 +357,23 @@ def test_connector_roles_count_against_the_servers_connections(sqlite_url):
 def _kafka_token(world: CdcWorld, kafka) -> str:
     with world.app.app_context():
         return api_tokens.issue(kafka.uuid)
+
+
+def test_a_tenants_open_transaction_on_its_publication_blocks_no_destroy_or_removal(world):
+    database, kafka = _pair(world)
+    for removal in ("connector", "database"):
+        created = world.create(database, kafka=kafka.uuid, tables=["public.items"]).get_json()
+        name = world.postgres_adapter._connector_name(database.uuid, created["uuid"])
+        holder = psycopg.connect(database.url)  # the tenant owns the publication
+        try:
+            holder.execute(f'ALTER PUBLICATION "{name}" SET (publish = insert)')
+            if removal == "connector":
+                destroyed = world.client.delete(
+                    f"/data/cdc/v0/connectors/{created['uuid']}", headers=database.auth
+                )
+                assert destroyed.status_code == 200, destroyed.get_json()
+            else:
+                assert world.postgres.deprovision(database.uuid).status_code == 204
+        finally:
+            holder.close()
+        assert not _connector_objects(world)
