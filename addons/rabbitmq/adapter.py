@@ -1,8 +1,9 @@
 """Provision RabbitMQ vhosts on a shared server through the management HTTP API.
 
 One resource is one vhost plus one user of the same name (as CloudAMQP's shared plans do),
-with full permissions on that vhost only and no management tags. The plan's caps are vhost
-limits and an operator policy, so RabbitMQ enforces them and tenants cannot lift them.
+with permissions on that vhost only (every name but the two the management API cannot address)
+and no management tags. The plan's caps are vhost limits and an operator policy, so RabbitMQ
+enforces them and tenants cannot lift them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ from marketplace.adapters import (
 )
 
 PLAN_POLICY = "mkt-plan"
+# What a tenant may declare: any queue or exchange name except "." and "..". The management
+# API's router resolves those as dot segments of the URL path (also when sent as %2E), so the
+# broker could never delete such a queue (a stream the plan cannot cap, say) through it.
+TENANT_CONFIGURE = r"^(?!\.\.?$)"
 # A vhost and its user share one name; the kind tells them apart (BackendObject.kind).
 OWNED_KINDS = {"vhost": "vhosts", "user": "users"}
 
@@ -104,7 +109,7 @@ class RabbitMQAdapter:
         # Caps go on before the user can log in, so the vhost is never open unlimited.
         self._apply_plan(name, request.plan)
         self._api.put_user(name, password)
-        self._api.put_full_permissions(name, name)
+        self._api.put_permissions(name, name, configure=TENANT_CONFIGURE)
         return ProvisionResult(
             config={"RABBITMQ_URL": self._url(name, password)},
             message="Your RabbitMQ vhost is ready.",

@@ -101,9 +101,10 @@ class ManagementClient:
         """Delete ``user``; a missing user is fine."""
         self._call("DELETE", f"/users/{_q(user)}", missing_ok=True)
 
-    def put_full_permissions(self, vhost: str, user: str) -> None:
-        """Let ``user`` configure, write and read everything in ``vhost`` (and nowhere else)."""
-        body = {"configure": ".*", "write": ".*", "read": ".*"}
+    def put_permissions(self, vhost: str, user: str, configure: str = ".*") -> None:
+        """Let ``user`` write and read everything in ``vhost`` (and nowhere else), and
+        declare or delete the queues and exchanges whose names match ``configure``."""
+        body = {"configure": configure, "write": ".*", "read": ".*"}
         self._call("PUT", f"/permissions/{_q(vhost)}/{_q(user)}", body)
 
     def list_names(self, kind: str) -> list[str]:

@@ -213,6 +213,30 @@ def test_streams_the_plan_cannot_cap_are_removed_with_their_messages(sqlite_url,
         tenants.remove_all()
 
 
+def test_names_the_management_api_cannot_address_are_refused(tenants):
+    """RabbitMQ's HTTP router resolves "." and ".." path segments (also as %2E), so the
+    broker could never delete a stream of that name, and the first such stream used to stop
+    the removal of every other one. The tenant may not declare those names at all."""
+    _, url = tenants.provision()
+    with connect(url) as conn:
+        for name in (".", ".."):
+            channel = conn.channel()
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="ACCESS_REFUSED"):
+                channel.queue_declare(name, durable=True, arguments={"x-queue-type": "stream"})
+            channel = conn.channel()
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="ACCESS_REFUSED"):
+                channel.exchange_declare(name)
+        channel = conn.channel()
+        for name in ("..a", "a.", "%2E", "a/b"):
+            channel.queue_declare(name)
+    assert sorted(q["name"] for q in management_get(f"/queues/{vhost_of(url)}").json()) == [
+        "%2E",
+        "..a",
+        "a.",
+        "a/b",
+    ]
+
+
 def _queue_with_policy(vhost: str, queue: str) -> dict[str, Any] | None:
     details = management_get(f"/queues/{vhost}/{queue}").json()
     return details if details.get("operator_policy") else None
