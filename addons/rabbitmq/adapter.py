@@ -57,6 +57,11 @@ def vhost_limits(plan: PlanSpec) -> dict[str, int]:
     }
 
 
+def user_limits(plan: PlanSpec) -> dict[str, int]:
+    """The user limits that enforce ``plan``."""
+    return {"max-channels": int(plan.limits["max_channels"])}
+
+
 def plan_policy(plan: PlanSpec) -> dict[str, int]:
     """The operator policy definition that caps every queue of a vhost on ``plan``."""
     definition = {
@@ -109,6 +114,7 @@ class RabbitMQAdapter:
         # Caps go on before the user can log in, so the vhost is never open unlimited.
         self._apply_plan(name, request.plan)
         self._api.put_user(name, password)
+        self._apply_user_limits(name, request.plan)  # before the permissions let it in
         self._api.put_permissions(name, name, configure=TENANT_CONFIGURE)
         return ProvisionResult(
             config={"RABBITMQ_URL": self._url(name, password)},
@@ -142,6 +148,7 @@ class RabbitMQAdapter:
                 "consume them first."
             )
         self._apply_plan(name, new_plan)
+        self._apply_user_limits(name, new_plan)
         return ProvisionResult(config={}, message=f"Now on plan {new_plan.slug}.")
 
     def deprovision(self, resource: ResourceRef) -> None:
@@ -298,6 +305,10 @@ class RabbitMQAdapter:
         for limit, value in vhost_limits(plan).items():
             self._api.put_vhost_limit(name, limit, value)
         self._api.put_operator_policy(name, PLAN_POLICY, plan_policy(plan))
+
+    def _apply_user_limits(self, user: str, plan: PlanSpec) -> None:
+        for limit, value in user_limits(plan).items():
+            self._api.put_user_limit(user, limit, value)
 
     def _url(self, user: str, password: str) -> str:
         return (

@@ -117,6 +117,10 @@ class ManagementClient:
         """Set a vhost limit such as ``max-connections`` or ``max-queues`` (-1: unlimited)."""
         self._call("PUT", f"/vhost-limits/{_q(vhost)}/{_q(limit)}", {"value": value})
 
+    def put_user_limit(self, user: str, limit: str, value: int) -> None:
+        """Set a user limit such as ``max-channels`` (over all of ``user``'s connections)."""
+        self._call("PUT", f"/user-limits/{_q(user)}/{_q(limit)}", {"value": value})
+
     def put_operator_policy(
         self, vhost: str, name: str, definition: Mapping[str, int], apply_to: str = "queues"
     ) -> None:

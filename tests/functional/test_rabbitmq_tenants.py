@@ -33,6 +33,7 @@ TINY = PlanSpec(
     0,
     {
         "max_connections": 2,
+        "max_channels": 3,
         "max_queues": 3,
         "max_queue_length": 5,
         "max_queue_bytes": 1024**2,
@@ -148,6 +149,21 @@ def test_connection_limit_holds_and_a_plan_change_raises_it(tenants):
         assert tenants.partner.change_plan(uuid_, "lemur").status_code == 200
 
         open_connections.enter_context(connect(url))
+
+
+def test_channel_limit_holds_across_connections_and_a_plan_change_raises_it(tenants):
+    """Without a cap, each of a Little Lemur's 20 connections could open 2,047 channels (about
+    four Erlang processes and 36 kB of the shared node's memory each)."""
+    uuid_, url = tenants.provision(plan="tiny")
+    with connect(url) as first, connect(url) as second:
+        kept = [first.channel(), first.channel(), second.channel()]
+        with pytest.raises(pika.exceptions.ConnectionClosedByBroker, match="channel"):
+            second.channel()
+        assert all(channel.is_open for channel in kept[:2])
+
+    assert tenants.partner.change_plan(uuid_, "lemur").status_code == 200
+    with connect(url) as conn:
+        assert len([conn.channel() for _ in range(4)]) == 4
 
 
 def test_queue_limit_and_operator_policy_hold(tenants):
