@@ -8,13 +8,13 @@ enforces them and tenants cannot lift them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from addons.rabbitmq.management import ManagementClient, ManagementError
-from addons.rabbitmq.plans import SPEC
+from addons.rabbitmq.plans import MIB, SPEC
 from addons.rabbitmq.queue_types import (
     ENFORCE_INTERVAL_SECONDS,
     REMEMBERED,
@@ -73,6 +73,36 @@ def plan_policy(plan: PlanSpec) -> dict[str, int]:
     return definition
 
 
+def check_queues_fit(queues: Sequence[Mapping[str, Any]], plan: PlanSpec) -> None:
+    """Check that ``queues`` (as the management API lists them) fit ``plan`` as they are.
+
+    :raises PlanChangeRejected: too many queues, or a queue whose messages the plan's lower
+        max-length or max-length-bytes would silently drop (the oldest first).
+    """
+    max_queues = int(plan.limits["max_queues"])
+    if len(queues) > max_queues:
+        raise PlanChangeRejected(
+            f"The vhost has {len(queues)} queues, above the {max_queues}-queue limit of "
+            f"plan {plan.slug}; delete some queues first."
+        )
+    max_length = int(plan.limits["max_queue_length"])
+    deepest = max(queues, key=lambda queue: queue.get("messages") or 0, default=None)
+    if deepest is not None and (deepest.get("messages") or 0) > max_length:
+        raise PlanChangeRejected(
+            f"Queue {deepest['name']!r} holds {deepest['messages']} messages, above the "
+            f"{max_length}-message queue length of plan {plan.slug}; consume them first."
+        )
+    if "max_queue_bytes" not in plan.limits:
+        return
+    max_bytes = int(plan.limits["max_queue_bytes"])
+    largest = max(queues, key=lambda queue: queue.get("message_bytes") or 0, default=None)
+    if largest is not None and (largest.get("message_bytes") or 0) > max_bytes:
+        raise PlanChangeRejected(
+            f"Queue {largest['name']!r} holds {largest['message_bytes'] / MIB:,.1f} MB, above "
+            f"the {max_bytes / MIB:,.0f} MB queue size of plan {plan.slug}; consume them first."
+        )
+
+
 class RabbitMQAdapter:
     """One vhost and one same-named user per resource.
 
@@ -128,25 +158,11 @@ class RabbitMQAdapter:
         until the count is under the limit, so open connections never block a downgrade.
 
         :raises PlanChangeRejected: more queues than ``new_plan`` allows, or a queue deeper
-            than its queue length (the policy would drop messages); nothing changed.
+            than its queue length or larger than its queue size (the policy would drop
+            messages); nothing changed.
         """
         name = self.tenant_name(resource.resource_id)
-        queues = self._api.list_queues(name)
-        max_queues = int(new_plan.limits["max_queues"])
-        if len(queues) > max_queues:
-            raise PlanChangeRejected(
-                f"The vhost has {len(queues)} queues, above the {max_queues}-queue limit of "
-                f"plan {new_plan.slug}; delete some queues first."
-            )
-        max_length = int(new_plan.limits["max_queue_length"])
-        deepest = max(queues, key=lambda queue: queue.get("messages") or 0, default=None)
-        if deepest is not None and (deepest.get("messages") or 0) > max_length:
-            # Lowering max-length would silently drop the oldest messages of that queue.
-            raise PlanChangeRejected(
-                f"Queue {deepest['name']!r} holds {deepest['messages']} messages, above the "
-                f"{max_length}-message queue length of plan {new_plan.slug}; "
-                "consume them first."
-            )
+        check_queues_fit(self._api.list_queues(name), new_plan)
         self._apply_plan(name, new_plan)
         self._apply_user_limits(name, new_plan)
         return ProvisionResult(config={}, message=f"Now on plan {new_plan.slug}.")

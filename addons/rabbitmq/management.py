@@ -143,9 +143,11 @@ class ManagementClient:
         self._call("DELETE", f"/connections/username/{_q(user)}", headers={"X-Reason": reason})
 
     def list_queues(self, vhost: str) -> list[dict[str, Any]]:
-        """Name, type, message counts and consumers of every queue in ``vhost`` (counts lag a
-        few seconds)."""
-        columns = "name,type,messages,messages_ready,messages_unacknowledged,consumers"
+        """Name, type, message counts and body bytes, and consumers of every queue in
+        ``vhost`` (counts lag a few seconds)."""
+        columns = (
+            "name,type,messages,message_bytes,messages_ready,messages_unacknowledged,consumers"
+        )
         return self._call("GET", f"/queues/{_q(vhost)}?columns={columns}") or []
 
     def delete_queue(self, vhost: str, queue: str) -> None:

@@ -137,6 +137,30 @@ def test_plan_change_is_refused_when_a_queue_holds_more_than_the_new_length(adap
     assert limits["max-queues"] == 100  # nothing changed
 
 
+def test_plan_change_is_refused_when_a_queue_holds_more_bytes_than_the_new_size(
+    adapter, provisioned
+):
+    """The target plan's max-length-bytes would silently drop the oldest messages."""
+    ref, url = provisioned
+    with connect(url) as conn:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        channel.queue_declare("uploads")
+        for _ in range(3):
+            channel.basic_publish("", "uploads", b"x" * 600_000)
+    wait_until(
+        lambda: (
+            management_get(f"/queues/{vhost_of(url)}/uploads").json().get("message_bytes")
+            == 1_800_000
+        )
+    )
+
+    refusal = r"'uploads' holds 1\.7 MB, above the 1 MB queue size of plan tiny"
+    with pytest.raises(PlanChangeRejected, match=refusal):
+        adapter.change_plan(ref, TINY)  # 5 messages, 1 MB a queue
+    assert management_get(f"/queues/{vhost_of(url)}/uploads").json()["messages"] == 3
+
+
 def test_remove_orphan_deletes_one_object_at_a_time(adapter, provisioned):
     ref, _ = provisioned
     name = adapter.tenant_name(ref.resource_id)
