@@ -1,19 +1,20 @@
 """Provision RabbitMQ vhosts on a shared server through the management HTTP API.
 
 One resource is one vhost plus one user of the same name (as CloudAMQP's shared plans do),
-with full permissions on that vhost only and no management tags. The plan's caps are vhost
-limits and an operator policy, so RabbitMQ enforces them and tenants cannot lift them.
+with permissions on that vhost only (every name but the two the management API cannot address)
+and no management tags. The plan's caps are vhost limits and an operator policy, so RabbitMQ
+enforces them and tenants cannot lift them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from addons.rabbitmq.management import ManagementClient, ManagementError
-from addons.rabbitmq.plans import SPEC
+from addons.rabbitmq.plans import MIB, SPEC
 from addons.rabbitmq.queue_types import (
     ENFORCE_INTERVAL_SECONDS,
     REMEMBERED,
@@ -40,6 +41,10 @@ from marketplace.adapters import (
 )
 
 PLAN_POLICY = "mkt-plan"
+# What a tenant may declare: any queue or exchange name except "." and "..". The management
+# API's router resolves those as dot segments of the URL path (also when sent as %2E), so the
+# broker could never delete such a queue (a stream the plan cannot cap, say) through it.
+TENANT_CONFIGURE = r"^(?!\.\.?$)"
 # A vhost and its user share one name; the kind tells them apart (BackendObject.kind).
 OWNED_KINDS = {"vhost": "vhosts", "user": "users"}
 
@@ -52,6 +57,11 @@ def vhost_limits(plan: PlanSpec) -> dict[str, int]:
     }
 
 
+def user_limits(plan: PlanSpec) -> dict[str, int]:
+    """The user limits that enforce ``plan``."""
+    return {"max-channels": int(plan.limits["max_channels"])}
+
+
 def plan_policy(plan: PlanSpec) -> dict[str, int]:
     """The operator policy definition that caps every queue of a vhost on ``plan``."""
     definition = {
@@ -61,6 +71,36 @@ def plan_policy(plan: PlanSpec) -> dict[str, int]:
     if "max_queue_bytes" in plan.limits:
         definition["max-length-bytes"] = int(plan.limits["max_queue_bytes"])
     return definition
+
+
+def check_queues_fit(queues: Sequence[Mapping[str, Any]], plan: PlanSpec) -> None:
+    """Check that ``queues`` (as the management API lists them) fit ``plan`` as they are.
+
+    :raises PlanChangeRejected: too many queues, or a queue whose messages the plan's lower
+        max-length or max-length-bytes would silently drop (the oldest first).
+    """
+    max_queues = int(plan.limits["max_queues"])
+    if len(queues) > max_queues:
+        raise PlanChangeRejected(
+            f"The vhost has {len(queues)} queues, above the {max_queues}-queue limit of "
+            f"plan {plan.slug}; delete some queues first."
+        )
+    max_length = int(plan.limits["max_queue_length"])
+    deepest = max(queues, key=lambda queue: queue.get("messages") or 0, default=None)
+    if deepest is not None and (deepest.get("messages") or 0) > max_length:
+        raise PlanChangeRejected(
+            f"Queue {deepest['name']!r} holds {deepest['messages']} messages, above the "
+            f"{max_length}-message queue length of plan {plan.slug}; consume them first."
+        )
+    if "max_queue_bytes" not in plan.limits:
+        return
+    max_bytes = int(plan.limits["max_queue_bytes"])
+    largest = max(queues, key=lambda queue: queue.get("message_bytes") or 0, default=None)
+    if largest is not None and (largest.get("message_bytes") or 0) > max_bytes:
+        raise PlanChangeRejected(
+            f"Queue {largest['name']!r} holds {largest['message_bytes'] / MIB:,.1f} MB, above "
+            f"the {max_bytes / MIB:,.0f} MB queue size of plan {plan.slug}; consume them first."
+        )
 
 
 class RabbitMQAdapter:
@@ -104,7 +144,8 @@ class RabbitMQAdapter:
         # Caps go on before the user can log in, so the vhost is never open unlimited.
         self._apply_plan(name, request.plan)
         self._api.put_user(name, password)
-        self._api.put_full_permissions(name, name)
+        self._apply_user_limits(name, request.plan)  # before the permissions let it in
+        self._api.put_permissions(name, name, configure=TENANT_CONFIGURE)
         return ProvisionResult(
             config={"RABBITMQ_URL": self._url(name, password)},
             message="Your RabbitMQ vhost is ready.",
@@ -117,26 +158,13 @@ class RabbitMQAdapter:
         until the count is under the limit, so open connections never block a downgrade.
 
         :raises PlanChangeRejected: more queues than ``new_plan`` allows, or a queue deeper
-            than its queue length (the policy would drop messages); nothing changed.
+            than its queue length or larger than its queue size (the policy would drop
+            messages); nothing changed.
         """
         name = self.tenant_name(resource.resource_id)
-        queues = self._api.list_queues(name)
-        max_queues = int(new_plan.limits["max_queues"])
-        if len(queues) > max_queues:
-            raise PlanChangeRejected(
-                f"The vhost has {len(queues)} queues, above the {max_queues}-queue limit of "
-                f"plan {new_plan.slug}; delete some queues first."
-            )
-        max_length = int(new_plan.limits["max_queue_length"])
-        deepest = max(queues, key=lambda queue: queue.get("messages") or 0, default=None)
-        if deepest is not None and (deepest.get("messages") or 0) > max_length:
-            # Lowering max-length would silently drop the oldest messages of that queue.
-            raise PlanChangeRejected(
-                f"Queue {deepest['name']!r} holds {deepest['messages']} messages, above the "
-                f"{max_length}-message queue length of plan {new_plan.slug}; "
-                "consume them first."
-            )
+        check_queues_fit(self._api.list_queues(name), new_plan)
         self._apply_plan(name, new_plan)
+        self._apply_user_limits(name, new_plan)
         return ProvisionResult(config={}, message=f"Now on plan {new_plan.slug}.")
 
     def deprovision(self, resource: ResourceRef) -> None:
@@ -293,6 +321,10 @@ class RabbitMQAdapter:
         for limit, value in vhost_limits(plan).items():
             self._api.put_vhost_limit(name, limit, value)
         self._api.put_operator_policy(name, PLAN_POLICY, plan_policy(plan))
+
+    def _apply_user_limits(self, user: str, plan: PlanSpec) -> None:
+        for limit, value in user_limits(plan).items():
+            self._api.put_user_limit(user, limit, value)
 
     def _url(self, user: str, password: str) -> str:
         return (

@@ -101,9 +101,10 @@ class ManagementClient:
         """Delete ``user``; a missing user is fine."""
         self._call("DELETE", f"/users/{_q(user)}", missing_ok=True)
 
-    def put_full_permissions(self, vhost: str, user: str) -> None:
-        """Let ``user`` configure, write and read everything in ``vhost`` (and nowhere else)."""
-        body = {"configure": ".*", "write": ".*", "read": ".*"}
+    def put_permissions(self, vhost: str, user: str, configure: str = ".*") -> None:
+        """Let ``user`` write and read everything in ``vhost`` (and nowhere else), and
+        declare or delete the queues and exchanges whose names match ``configure``."""
+        body = {"configure": configure, "write": ".*", "read": ".*"}
         self._call("PUT", f"/permissions/{_q(vhost)}/{_q(user)}", body)
 
     def list_names(self, kind: str) -> list[str]:
@@ -115,6 +116,10 @@ class ManagementClient:
     def put_vhost_limit(self, vhost: str, limit: str, value: int) -> None:
         """Set a vhost limit such as ``max-connections`` or ``max-queues`` (-1: unlimited)."""
         self._call("PUT", f"/vhost-limits/{_q(vhost)}/{_q(limit)}", {"value": value})
+
+    def put_user_limit(self, user: str, limit: str, value: int) -> None:
+        """Set a user limit such as ``max-channels`` (over all of ``user``'s connections)."""
+        self._call("PUT", f"/user-limits/{_q(user)}/{_q(limit)}", {"value": value})
 
     def put_operator_policy(
         self, vhost: str, name: str, definition: Mapping[str, int], apply_to: str = "queues"
@@ -138,9 +143,11 @@ class ManagementClient:
         self._call("DELETE", f"/connections/username/{_q(user)}", headers={"X-Reason": reason})
 
     def list_queues(self, vhost: str) -> list[dict[str, Any]]:
-        """Name, type, message counts and consumers of every queue in ``vhost`` (counts lag a
-        few seconds)."""
-        columns = "name,type,messages,messages_ready,messages_unacknowledged,consumers"
+        """Name, type, message counts and body bytes, and consumers of every queue in
+        ``vhost`` (counts lag a few seconds)."""
+        columns = (
+            "name,type,messages,message_bytes,messages_ready,messages_unacknowledged,consumers"
+        )
         return self._call("GET", f"/queues/{_q(vhost)}?columns={columns}") or []
 
     def delete_queue(self, vhost: str, queue: str) -> None:

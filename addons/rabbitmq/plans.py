@@ -1,8 +1,10 @@
 """The RabbitMQ add-on's catalog entry, shaped like CloudAMQP's shared (vhost) plans.
 
 Every limit is enforced by RabbitMQ itself: ``max_connections`` and ``max_queues`` are vhost
-limits; ``max_queue_length``, ``max_queue_bytes`` and ``message_ttl_ms`` go into an operator
-policy on every queue, which tenants can neither see nor override.
+limits; ``max_channels`` is a user limit over all of the tenant's connections (without it each
+connection could open 2,047 channels on the shared node); ``max_queue_length``,
+``max_queue_bytes`` and ``message_ttl_ms`` go into an operator policy on every queue, which
+tenants can neither see nor override.
 """
 
 from marketplace.adapters import AddonSpec, PlanSpec, Setting
@@ -40,7 +42,7 @@ SPEC = AddonSpec(
     ),
     features=(
         "A private virtual host and user, reachable with one AMQP URL",
-        "Connection, queue, queue length and message TTL caps enforced by RabbitMQ",
+        "Connection, channel, queue, queue length and message TTL caps enforced by RabbitMQ",
         "Live queue, message and rate figures on your dashboard",
         "Credential rotation that closes connections using the old password",
     ),
@@ -52,6 +54,7 @@ SPEC = AddonSpec(
             price_cents=0,
             limits={
                 "max_connections": 20,
+                "max_channels": 200,
                 "max_queues": 100,
                 "max_queue_length": 10_000,
                 "max_queue_bytes": 64 * MIB,
@@ -66,6 +69,7 @@ SPEC = AddonSpec(
             price_cents=1900,
             limits={
                 "max_connections": 100,
+                "max_channels": 1_000,
                 "max_queues": 1_000,
                 "max_queue_length": 100_000,
                 "max_queue_bytes": 512 * MIB,
@@ -79,6 +83,7 @@ SPEC = AddonSpec(
             price_cents=9900,
             limits={
                 "max_connections": 500,
+                "max_channels": 5_000,
                 "max_queues": 5_000,
                 "max_queue_length": 1_000_000,
                 "max_queue_bytes": 2048 * MIB,

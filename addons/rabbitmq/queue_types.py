@@ -10,9 +10,12 @@ a type the plan cannot hold, within :data:`ENFORCE_INTERVAL_SECONDS`, and the da
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from addons.rabbitmq.management import ManagementClient
+from addons.rabbitmq.management import ManagementClient, ManagementError
+
+log = logging.getLogger(__name__)
 
 #: Queue types the plan's operator policy holds.
 HELD_TYPES = frozenset({"classic", "quorum"})
@@ -29,12 +32,25 @@ class RefusedQueue:
 
 
 def remove_unheld_queues(api: ManagementClient, vhost: str) -> list[RefusedQueue]:
-    """Delete every queue of ``vhost`` whose type the plan cannot hold; return them."""
-    refused = [
-        RefusedQueue(str(queue.get("name")), str(queue.get("type")))
-        for queue in api.list_queues(vhost)
-        if str(queue.get("type") or "classic") not in HELD_TYPES
-    ]
-    for queue in refused:
-        api.delete_queue(vhost, queue.name)
-    return refused
+    """Delete every queue of ``vhost`` whose type the plan cannot hold; return those removed.
+
+    A queue the management API refuses to delete is logged and skipped, so it cannot shield
+    the others (a vhost made before tenants were refused the names "." and ".." may hold one).
+
+    :raises BackendUnavailable: RabbitMQ is down.
+    """
+    removed = []
+    for queue in api.list_queues(vhost):
+        if str(queue.get("type") or "classic") in HELD_TYPES:
+            continue
+        refused = RefusedQueue(str(queue.get("name")), str(queue.get("type")))
+        try:
+            api.delete_queue(vhost, refused.name)
+        except ManagementError as error:
+            # The status only: the queue's name is the tenant's text.
+            log.warning(
+                "cannot remove a %s queue of %s: HTTP %s", refused.type, vhost, error.status
+            )
+            continue
+        removed.append(refused)
+    return removed

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pika
 import pika.exceptions
 import pytest
+import requests
 
 from addons.rabbitmq import RabbitMQAdapter
 from addons.rabbitmq.plans import SPEC
@@ -53,7 +54,7 @@ def test_user_has_a_hashed_password_no_tags_and_rights_on_its_vhost_only(adapter
     assert user["tags"] in ([], "")
     permissions = management_get(f"/users/{name}/permissions").json()
     assert [(p["vhost"], p["configure"], p["write"], p["read"]) for p in permissions] == [
-        (name, ".*", ".*", ".*")
+        (name, r"^(?!\.\.?$)", ".*", ".*")
     ]
     limits = management_get(f"/vhost-limits/{name}").json()[0]["value"]
     assert limits == {"max-connections": 20, "max-queues": 100}
@@ -136,6 +137,30 @@ def test_plan_change_is_refused_when_a_queue_holds_more_than_the_new_length(adap
     assert limits["max-queues"] == 100  # nothing changed
 
 
+def test_plan_change_is_refused_when_a_queue_holds_more_bytes_than_the_new_size(
+    adapter, provisioned
+):
+    """The target plan's max-length-bytes would silently drop the oldest messages."""
+    ref, url = provisioned
+    with connect(url) as conn:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        channel.queue_declare("uploads")
+        for _ in range(3):
+            channel.basic_publish("", "uploads", b"x" * 600_000)
+    wait_until(
+        lambda: (
+            management_get(f"/queues/{vhost_of(url)}/uploads").json().get("message_bytes")
+            == 1_800_000
+        )
+    )
+
+    refusal = r"'uploads' holds 1\.7 MB, above the 1 MB queue size of plan tiny"
+    with pytest.raises(PlanChangeRejected, match=refusal):
+        adapter.change_plan(ref, TINY)  # 5 messages, 1 MB a queue
+    assert management_get(f"/queues/{vhost_of(url)}/uploads").json()["messages"] == 3
+
+
 def test_remove_orphan_deletes_one_object_at_a_time(adapter, provisioned):
     ref, _ = provisioned
     name = adapter.tenant_name(ref.resource_id)
@@ -148,6 +173,29 @@ def test_remove_orphan_deletes_one_object_at_a_time(adapter, provisioned):
     assert tenant_exists(name) == {"vhost": False, "user": False}
     with pytest.raises(ValueError, match="prefix"):
         adapter.remove_orphan(as_object("vhost:/"))
+
+
+def test_a_stream_the_api_cannot_delete_does_not_shield_the_others(adapter, provisioned):
+    """A tenant provisioned before "." and ".." were refused may hold a stream of that name,
+    which the management API cannot delete: the tick still removes every other stream."""
+    ref, url = provisioned
+    name = adapter.tenant_name(ref.resource_id)
+    parts = urlsplit(management_url())
+    requests.put(
+        f"{parts.scheme}://{parts.hostname}:{parts.port}/api/permissions/{name}/{name}",
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+        auth=(unquote(parts.username or ""), unquote(parts.password or "")),
+        timeout=10,
+    ).raise_for_status()
+    with connect(url) as conn:
+        channel = conn.channel()
+        for queue in (".", "log"):
+            channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "stream"})
+
+    result = adapter.tick(ref)
+
+    assert [q["name"] for q in result.state["refused_queues"]] == ["log"]
+    assert management_get(f"/queues/{name}/log").status_code == 404
 
 
 def test_wrong_administrator_password_reads_as_unavailable():

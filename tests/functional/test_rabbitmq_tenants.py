@@ -33,6 +33,7 @@ TINY = PlanSpec(
     0,
     {
         "max_connections": 2,
+        "max_channels": 3,
         "max_queues": 3,
         "max_queue_length": 5,
         "max_queue_bytes": 1024**2,
@@ -150,6 +151,21 @@ def test_connection_limit_holds_and_a_plan_change_raises_it(tenants):
         open_connections.enter_context(connect(url))
 
 
+def test_channel_limit_holds_across_connections_and_a_plan_change_raises_it(tenants):
+    """Without a cap, each of a Little Lemur's 20 connections could open 2,047 channels (about
+    four Erlang processes and 36 kB of the shared node's memory each)."""
+    uuid_, url = tenants.provision(plan="tiny")
+    with connect(url) as first, connect(url) as second:
+        kept = [first.channel(), first.channel(), second.channel()]
+        with pytest.raises(pika.exceptions.ConnectionClosedByBroker, match="channel"):
+            second.channel()
+        assert all(channel.is_open for channel in kept[:2])
+
+    assert tenants.partner.change_plan(uuid_, "lemur").status_code == 200
+    with connect(url) as conn:
+        assert len([conn.channel() for _ in range(4)]) == 4
+
+
 def test_queue_limit_and_operator_policy_hold(tenants):
     _, url = tenants.provision(plan="tiny")
     with connect(url) as conn:
@@ -211,6 +227,30 @@ def test_streams_the_plan_cannot_cap_are_removed_with_their_messages(sqlite_url,
         assert [row[:2] for row in removed["rows"]] == [["log", "stream"]]
     finally:
         tenants.remove_all()
+
+
+def test_names_the_management_api_cannot_address_are_refused(tenants):
+    """RabbitMQ's HTTP router resolves "." and ".." path segments (also as %2E), so the
+    broker could never delete a stream of that name, and the first such stream used to stop
+    the removal of every other one. The tenant may not declare those names at all."""
+    _, url = tenants.provision()
+    with connect(url) as conn:
+        for name in (".", ".."):
+            channel = conn.channel()
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="ACCESS_REFUSED"):
+                channel.queue_declare(name, durable=True, arguments={"x-queue-type": "stream"})
+            channel = conn.channel()
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="ACCESS_REFUSED"):
+                channel.exchange_declare(name)
+        channel = conn.channel()
+        for name in ("..a", "a.", "%2E", "a/b"):
+            channel.queue_declare(name)
+    assert sorted(q["name"] for q in management_get(f"/queues/{vhost_of(url)}").json()) == [
+        "%2E",
+        "..a",
+        "a.",
+        "a/b",
+    ]
 
 
 def _queue_with_policy(vhost: str, queue: str) -> dict[str, Any] | None:
