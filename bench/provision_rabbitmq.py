@@ -3,8 +3,9 @@
 Run with `.venv/bin/python bench/provision_rabbitmq.py --cycles 40`. Both sides run
 interleaved in one process against the local RabbitMQ, so drift hits them alike. The raw side
 makes the adapter's calls (PUT vhost, two vhost limits, operator policy, user with a password
-hash, permissions; DELETE vhost, DELETE user) over one keep-alive session; the broker side adds
-the HTTP round trip, Basic auth, the store's row lock and commits, and Fernet.
+hash, its channel limit, permissions; DELETE vhost, DELETE user) over one keep-alive session;
+the broker side adds the HTTP round trip, Basic auth, the store's row lock and commits, and
+Fernet.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ import requests
 sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from addons.rabbitmq.adapter import PLAN_POLICY, plan_policy, vhost_limits
+from addons.rabbitmq.adapter import (
+    PLAN_POLICY,
+    TENANT_CONFIGURE,
+    plan_policy,
+    user_limits,
+    vhost_limits,
+)
 from addons.rabbitmq.management import HASHING_ALGORITHM, password_hash
 from addons.rabbitmq.plans import DEFAULT_MANAGEMENT_URL as DEFAULT_RABBITMQ_MANAGEMENT_URL
 from addons.rabbitmq.plans import SPEC
@@ -63,7 +70,15 @@ def raw_cycle(session: requests.Session, api: str) -> float:
                 "tags": "",
             },
         ),
-        ("PUT", f"/permissions/{name}/{name}", {"configure": ".*", "write": ".*", "read": ".*"}),
+        *(
+            ("PUT", f"/user-limits/{name}/{limit}", {"value": value})
+            for limit, value in user_limits(PLAN).items()
+        ),
+        (
+            "PUT",
+            f"/permissions/{name}/{name}",
+            {"configure": TENANT_CONFIGURE, "write": ".*", "read": ".*"},
+        ),
         ("DELETE", f"/vhosts/{name}", None),
         ("DELETE", f"/users/{name}", None),
     ]
