@@ -45,6 +45,10 @@ PLAN_POLICY = "mkt-plan"
 # API's router resolves those as dot segments of the URL path (also when sent as %2E), so the
 # broker could never delete such a queue (a stream the plan cannot cap, say) through it.
 TENANT_CONFIGURE = r"^(?!\.\.?$)"
+#: The version of a tenant's access rules: 2 added the channel limit and TENANT_CONFIGURE.
+#: A tenant made under an older version (no ``access_version`` in its state: 1) is brought
+#: up to date by its next background tick.
+ACCESS_VERSION = 2
 # A vhost and its user share one name; the kind tells them apart (BackendObject.kind).
 OWNED_KINDS = {"vhost": "vhosts", "user": "users"}
 
@@ -144,11 +148,11 @@ class RabbitMQAdapter:
         # Caps go on before the user can log in, so the vhost is never open unlimited.
         self._apply_plan(name, request.plan)
         self._api.put_user(name, password)
-        self._apply_user_limits(name, request.plan)  # before the permissions let it in
-        self._api.put_permissions(name, name, configure=TENANT_CONFIGURE)
+        self._apply_access(name, request.plan)
         return ProvisionResult(
             config={"RABBITMQ_URL": self._url(name, password)},
             message="Your RabbitMQ vhost is ready.",
+            state={"access_version": ACCESS_VERSION},
         )
 
     def change_plan(self, resource: ResourceRef, new_plan: PlanSpec) -> ProvisionResult:
@@ -263,17 +267,22 @@ class RabbitMQAdapter:
         )
 
     def tick(self, resource: ResourceRef) -> TickResult:
-        """Remove queues of types the plan cannot hold (streams), and remember them."""
-        refused = remove_unheld_queues(self._api, self.tenant_name(resource.resource_id))
-        if not refused:
-            return TickResult(ENFORCE_INTERVAL_SECONDS)
-        at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        remembered = [
-            *({"name": q.name, "type": q.type, "at": at} for q in refused),
-            *(resource.state.get("refused_queues") or []),
-        ][:REMEMBERED]
+        """Bring a tenant made under older access rules up to :data:`ACCESS_VERSION` (once),
+        remove queues of types the plan cannot hold (streams), and remember them."""
+        name = self.tenant_name(resource.resource_id)
+        state = dict(resource.state)
+        if state.get("access_version", 1) < ACCESS_VERSION:
+            self._apply_access(name, resource.plan)
+            state["access_version"] = ACCESS_VERSION
+        refused = remove_unheld_queues(self._api, name)
+        if refused:
+            at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            state["refused_queues"] = [
+                *({"name": q.name, "type": q.type, "at": at} for q in refused),
+                *(resource.state.get("refused_queues") or []),
+            ][:REMEMBERED]
         return TickResult(
-            ENFORCE_INTERVAL_SECONDS, state={**resource.state, "refused_queues": remembered}
+            ENFORCE_INTERVAL_SECONDS, state=state if state != resource.state else None
         )
 
     def check(self) -> BackendStatus:
@@ -325,6 +334,11 @@ class RabbitMQAdapter:
     def _apply_user_limits(self, user: str, plan: PlanSpec) -> None:
         for limit, value in user_limits(plan).items():
             self._api.put_user_limit(user, limit, value)
+
+    def _apply_access(self, name: str, plan: PlanSpec) -> None:
+        """The user's limits, then (once they hold) its permissions on its vhost."""
+        self._apply_user_limits(name, plan)
+        self._api.put_permissions(name, name, configure=TENANT_CONFIGURE)
 
     def _url(self, user: str, password: str) -> str:
         return (

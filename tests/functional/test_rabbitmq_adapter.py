@@ -206,3 +206,32 @@ def test_wrong_administrator_password_reads_as_unavailable():
     status = wrong.check()
     assert status.ok is False
     assert status.detail == "RabbitMQ failed while serving the request; try again shortly."
+
+
+def test_a_tenant_made_under_older_access_rules_is_brought_up_to_date_by_its_tick(
+    adapter, provisioned
+):
+    ref, _ = provisioned
+    name = adapter.tenant_name(ref.resource_id)
+    parts = urlsplit(management_url())
+    admin = (unquote(parts.username or ""), unquote(parts.password or ""))
+    api = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
+    # As a tenant provisioned before version 2 was: full permissions, no channel limit.
+    requests.put(
+        f"{api}/permissions/{name}/{name}",
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+        auth=admin,
+        timeout=10,
+    ).raise_for_status()
+    requests.delete(f"{api}/user-limits/{name}/max-channels", auth=admin, timeout=10)
+    assert management_get(f"/user-limits/{name}").json() == []
+
+    upgraded = adapter.tick(ref)  # ref.state is {}: no access_version
+
+    assert upgraded.state == {"access_version": 2}
+    permissions = management_get(f"/users/{name}/permissions").json()
+    assert [p["configure"] for p in permissions] == [r"^(?!\.\.?$)"]
+    limits = management_get(f"/user-limits/{name}").json()
+    assert [limit["value"] for limit in limits] == [{"max-channels": 200}]
+    current = ResourceRef(ref.resource_id, ref.plan, "us", {}, upgraded.state)
+    assert adapter.tick(current).state is None  # once only
