@@ -109,15 +109,14 @@ def wait_for_login(
     """
     deadline = time.monotonic() + deadline_seconds
     pause = 0.05
+    stop = stop or threading.Event()
     while not login_works(settings, username, password):
         if time.monotonic() > deadline:
             raise BackendUnavailable(
                 "Kafka has not accepted the new credentials yet; try again shortly."
             )
-        if stop is not None and stop.wait(pause):
+        if stop.wait(pause):
             return
-        if stop is None:
-            time.sleep(pause)
         pause = min(pause * 2, 1.0)
 
 
