@@ -266,6 +266,9 @@ log.file.level = info
 log.console = false
 log.file.rotation.size = 10485760
 log.file.rotation.count = 3
+# Tenants share the node: a few of RabbitMQ's default 128 MiB messages at once could raise the
+# memory alarm, which blocks every tenant's publishers. 16 MiB, as the add-on's docs say.
+max_message_size = 16777216
 EOF
     # First boot of an empty node creates this user instead of guest (saves ~5 s of
     # rabbitmqctl calls); later changes are applied by ensure_admin. Only for values that

@@ -253,6 +253,18 @@ def test_names_the_management_api_cannot_address_are_refused(tenants):
     ]
 
 
+def test_messages_over_16_mib_are_refused_on_the_shared_node(tenants):
+    """A few of RabbitMQ's default 128 MiB messages at once could raise the node's memory
+    alarm, which blocks every tenant's publishers (scripts/services/rabbitmq.sh sets the cap)."""
+    _, url = tenants.provision()
+    with connect(url) as conn:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        channel.basic_publish("", "nowhere", b"x" * (16 * 1024 * 1024 - 1024))  # unroutable
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="PRECONDITION_FAILED"):
+            channel.basic_publish("", "nowhere", b"x" * (16 * 1024 * 1024 + 1))
+
+
 def _queue_with_policy(vhost: str, queue: str) -> dict[str, Any] | None:
     details = management_get(f"/queues/{vhost}/{queue}").json()
     return details if details.get("operator_policy") else None
