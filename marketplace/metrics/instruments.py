@@ -113,6 +113,6 @@ ADDON_LOG_LINES = Counter(
 
 USAGE_SAMPLES = Counter(
     "marketplace_usage_samples",
-    "Metered usage samples recorded, by add-on and outcome (ok, unavailable).",
+    "Metered usage samples recorded, by add-on and outcome (ok, unavailable, failed).",
     ("addon", "outcome"),
 )

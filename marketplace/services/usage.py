@@ -174,7 +174,8 @@ def report(start: datetime, end: datetime) -> UsageReport:
 
 def sample_usage(lifecycle: Lifecycle) -> int:
     """Record one sample per metric of every provisioned resource whose adapter meters it;
-    return how many were written. A backend that is down skips its resources (counted)."""
+    return how many were written. A backend that is down, or an adapter that fails in any other
+    way, skips its resources (counted, and the second logged); the others are still sampled."""
     written = 0
     resources = db.session.scalars(
         select(Resource).where(Resource.state == ResourceState.PROVISIONED)
@@ -189,6 +190,10 @@ def sample_usage(lifecycle: Lifecycle) -> int:
         except AdapterError as error:
             USAGE_SAMPLES.labels(resource.addon.slug, "unavailable").inc()
             log.warning("usage not sampled for %s: %s", resource.uuid, error.message)
+            continue
+        except Exception:  # an adapter's bug must not cost every other resource its sample
+            USAGE_SAMPLES.labels(resource.addon.slug, "failed").inc()
+            log.exception("usage sampling failed for %s", resource.uuid)
             continue
         for metric in usage.metrics:
             db.session.add(

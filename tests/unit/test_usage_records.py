@@ -180,6 +180,22 @@ def test_samples_record_what_the_adapters_meter(memory_app, platform, backend):
     platform.deprovision(uuid_)
 
 
+def test_an_adapter_failing_unexpectedly_costs_only_its_own_resource_a_sample(
+    memory_app, platform, backend
+):
+    broken, fine = (platform.provision(plan="small").get_json()["id"] for _ in range(2))
+    backend.objects[fine]["items"] = 1
+    kept, backend.objects[broken] = backend.objects[broken], None  # usage() raises
+    start = _now()
+    with memory_app.app_context():
+        assert sample_usage_once() == 1
+    backend.objects[broken] = kept
+    body = _usage(platform.client, start, _now() + timedelta(seconds=1))
+    assert [s["resource_id"] for s in body["samples"]] == [fine]
+    for uuid_ in (broken, fine):
+        platform.deprovision(uuid_)
+
+
 def test_the_worker_samples_usage_periodically(memory_app):
     with memory_app.app_context():
         huey = broker().queue.huey
