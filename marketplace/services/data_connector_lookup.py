@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid as uuid_module
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 
 from marketplace.errors import NotFound, Unprocessable
 from marketplace.extensions import db
@@ -45,12 +45,11 @@ def find_connector_id(key: str, postgres_uuid: str | None = None, *, by_name: bo
         query = query.join(Resource, Resource.id == DataConnector.postgres_resource_id).where(
             Resource.uuid == postgres_uuid
         )
-    ids = list(db.session.scalars(query.limit(2)))
-    if not ids:
-        raise NotFound("No data connector with this id or name.")
-    if len(ids) > 1:
-        raise Unprocessable(f"Several data connectors are called {key}; name it by its uuid.")
-    return ids[0]
+    return _the_one(
+        query,
+        NotFound("No data connector with this id or name."),
+        Unprocessable(f"Several data connectors are called {key}; name it by its uuid."),
+    )
 
 
 def live_of_resource(resource: Resource) -> list[DataConnector]:
@@ -84,18 +83,13 @@ def resource_uuid(key: str) -> str:
     """
     if is_uuid(key):
         return key
-    found = list(
-        db.session.scalars(
-            select(Resource.uuid)
-            .where(Resource.name == key, Resource.state == ResourceState.PROVISIONED)
-            .limit(2)
-        )
+    return _the_one(
+        select(Resource.uuid).where(
+            Resource.name == key, Resource.state == ResourceState.PROVISIONED
+        ),
+        NotFound(f"No resource called {key[:80]}."),
+        Unprocessable(f"Several resources are called {key[:80]}; use a uuid."),
     )
-    if not found:
-        raise NotFound(f"No resource called {key[:80]}.")
-    if len(found) > 1:
-        raise Unprocessable(f"Several resources are called {key[:80]}; use a uuid.")
-    return found[0]
 
 
 def resources_of_app(app: str) -> list[str]:
@@ -110,3 +104,13 @@ def resources_of_app(app: str) -> list[str]:
             .order_by(Resource.created_at)
         )
     )
+
+
+def _the_one(query: Select[str], missing: NotFound, several: Unprocessable) -> str:
+    """The one value ``query`` selects; ``missing`` or ``several`` raised otherwise."""
+    found = list(db.session.scalars(query.limit(2)))
+    if not found:
+        raise missing
+    if len(found) > 1:
+        raise several
+    return found[0]
