@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -55,10 +56,21 @@ def ratio_line(
     return ratio
 
 
+@dataclass(frozen=True)
+class Served:
+    """The broker and the floor (``bench/floor_app.py``), both served as the Procfile's web
+    process is, in front of the same adapter, with one platform client that works for both."""
+
+    broker: str
+    floor: str
+    partner: PartnerClient
+
+
 @contextmanager
-def served_broker(scratch: Path, slug: str, **settings: str) -> Iterator[tuple[str, PartnerClient]]:
+def served_broker(scratch: Path, slug: str, **settings: str) -> Iterator[Served]:
     """The broker as the Procfile's web process runs it (:func:`bench.servers.web_process`) on a
-    SQLite store in ``scratch``; yield its base URL and a platform client for ``slug``."""
+    SQLite store in ``scratch``, and the floor beside it; yield both base URLs and a platform
+    client for ``slug``."""
     store = f"sqlite:///{scratch}/store.db"
     app = build_app(store, LOG_LEVEL="WARNING")  # migrations, catalog, and the manifest
     partner = PartnerClient(app.test_client(), app, slug)
@@ -71,5 +83,46 @@ def served_broker(scratch: Path, slug: str, **settings: str) -> Iterator[tuple[s
         LOG_LEVEL="WARNING",
         **settings,
     )
-    with web_process("app:web", env, scratch / "web.log") as base:
-        yield base, partner
+    floor_env = {
+        **env,
+        "FLOOR_ADDON": slug,
+        "FLOOR_STORE": str(scratch / "floor" / "store.db"),
+        "FLOOR_PASSWORD": partner.manifest["api"]["password"],
+    }
+    (scratch / "floor").mkdir()
+    with (
+        web_process("app:web", env, scratch / "web.log") as base,
+        web_process("bench.floor_app:web", floor_env, scratch / "floor" / "web.log") as floor,
+    ):
+        yield Served(base, floor, partner)
+
+
+def interleaved(
+    served: Served, plan: str, cycles: int, raw: dict[str, Callable[[], float]]
+) -> dict[str, list[float]]:
+    """Run each raw side, the floor and the broker once (warm-up: imports, first
+    connections), then ``cycles`` rounds of all of them in turn, so drift hits every side
+    alike; return each side's seconds per cycle, by name (the raw sides' names, then
+    ``floor`` and ``broker``)."""
+    with requests.Session() as floor_session, requests.Session() as broker_session:
+        sides = {
+            **raw,
+            "floor": lambda: broker_cycle(floor_session, served.floor, served.partner, plan),
+            "broker": lambda: broker_cycle(broker_session, served.broker, served.partner, plan),
+        }
+        for side in sides.values():
+            side()
+        series: dict[str, list[float]] = {name: [] for name in sides}
+        for _ in range(cycles):
+            for name, side in sides.items():
+                series[name].append(side())
+    return series
+
+
+def floor_lines(broker: list[float], floor: list[float], raw: list[float], label: str) -> None:
+    """Print what the floor costs over ``label`` and what the broker costs over the floor."""
+    print(
+        f"floor (bare Flask, same serving and adapter) / {label}: "
+        f"{statistics.median(floor) / statistics.median(raw):.3f}"
+    )
+    print(f"broker / floor: {statistics.median(broker) / statistics.median(floor):.3f}")

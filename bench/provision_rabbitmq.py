@@ -35,7 +35,7 @@ from addons.rabbitmq.adapter import (
 from addons.rabbitmq.management import HASHING_ALGORITHM, password_hash
 from addons.rabbitmq.plans import DEFAULT_MANAGEMENT_URL as DEFAULT_RABBITMQ_MANAGEMENT_URL
 from addons.rabbitmq.plans import SPEC
-from bench.harness import broker_cycle, ratio_line, report, served_broker
+from bench.harness import floor_lines, interleaved, ratio_line, report, served_broker
 from marketplace.adapters import random_password
 
 GOAL_RATIO = 1.15
@@ -96,27 +96,22 @@ def main() -> None:
     args = parser.parse_args()
     api, admin = management_api()
 
-    with tempfile.TemporaryDirectory() as scratch:
-        raw: list[float] = []
-        broker: list[float] = []
-        with (
-            served_broker(Path(scratch), "rabbitmq") as (base, partner),
-            requests.Session() as broker_session,
-            requests.Session() as raw_session,
-        ):
-            raw_session.auth = admin
-            raw_session.trust_env = False  # as the adapter's sessions: no environment lookups
-            broker_cycle(
-                broker_session, base, partner, PLAN.slug
-            )  # warm-up: imports, first connections
-            raw_cycle(raw_session, api)
-            for _ in range(args.cycles):
-                raw.append(raw_cycle(raw_session, api))
-                broker.append(broker_cycle(broker_session, base, partner, PLAN.slug))
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        served_broker(Path(scratch), "rabbitmq") as served,
+        requests.Session() as raw_session,
+    ):
+        raw_session.auth = admin
+        raw_session.trust_env = False  # as the adapter's sessions: no environment lookups
+        series = interleaved(
+            served, PLAN.slug, args.cycles, {"raw API": lambda: raw_cycle(raw_session, api)}
+        )
 
     print(f"plan {PLAN.slug}")
-    report({"raw API": raw, "broker": broker}, args.cycles)
+    report(series, args.cycles)
+    raw, floor, broker = series["raw API"], series["floor"], series["broker"]
     ratio = ratio_line(broker, raw, "raw API", GOAL_RATIO)
+    floor_lines(broker, floor, raw, "raw API")
     print("PASS" if ratio < GOAL_RATIO else "OVER GOAL")
 
 
