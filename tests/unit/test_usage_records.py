@@ -269,3 +269,9 @@ def test_usage_export_writes_csv(memory_app, platform, tmp_path):
     assert records.exit_code == 0
     assert records.output.splitlines()[0].startswith("id,kind,resource_id")
     assert len(records.output.splitlines()) == 4  # header, provisioned, plan_changed, deprovisioned
+
+
+def test_usage_export_refuses_an_empty_window_start_with_a_usage_error(memory_app):
+    result = memory_app.test_cli_runner().invoke(args=["usage", "export", "--from", ""])
+    assert result.exit_code == 2, result.exception  # click's usage error, not a traceback
+    assert "--from" in result.output and "ISO 8601" in result.output
