@@ -12,11 +12,13 @@ from sqlalchemy import select
 
 from marketplace.context import broker
 from marketplace.extensions import db
-from marketplace.models import UsageRecord
+from marketplace.models import Resource, UsageRecord
 from marketplace.models.usage import AppendOnlyError
-from marketplace.services.jobs import sample_usage_once
+from marketplace.services import events
+from marketplace.services.jobs import drive_resource, sample_usage_once
+from tests.async_support import async_overrides, local_platform
 from tests.memory import MemoryAdapter, MemoryBackend
-from tests.support import PartnerClient, build_app
+from tests.support import PartnerClient, build_app, live_server
 
 TOKEN = "operator-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -281,3 +283,47 @@ def test_usage_export_refuses_an_empty_window_start_with_a_usage_error(memory_ap
     result = memory_app.test_cli_runner().invoke(args=["usage", "export", "--from", ""])
     assert result.exit_code == 2, result.exception  # click's usage error, not a traceback
     assert "--from" in result.output and "ISO 8601" in result.output
+
+
+class WorkerDied(BaseException):
+    """The worker process ending between two statements (SIGKILL, out of memory)."""
+
+
+def _state_and_kinds(app, uuid_: str) -> tuple[str, list[str]]:
+    with app.app_context():
+        state = db.session.scalar(select(Resource.state).where(Resource.uuid == uuid_))
+        kinds = db.session.scalars(
+            select(UsageRecord.kind).where(UsageRecord.resource_uuid == uuid_)
+        ).all()
+        return str(state), list(kinds)
+
+
+def test_an_asynchronous_provision_and_its_plan_period_commit_together(
+    sqlite_url, tmp_path, monkeypatch
+):
+    with local_platform(tmp_path) as platform:
+        overrides = async_overrides(
+            platform.url, f"sqlite:///{tmp_path / 'q.db'}", PROVISIONING_MODES={}
+        )
+        app = build_app(sqlite_url, adapters=[MemoryAdapter()], **overrides)
+        record = events.record
+
+        def dies_at_the_plan_period(resource, name, **fields):
+            if name == "provisioned":
+                raise WorkerDied
+            record(resource, name, **fields)
+
+        with live_server(app) as broker_url:
+            platform.register(app, broker_url, slug="memory")
+            addon_uuid = platform.create(plan="later", slug="memory")["addon"]["uuid"]
+            monkeypatch.setattr(events, "record", dies_at_the_plan_period)
+            with app.app_context(), pytest.raises(WorkerDied):
+                drive_resource(addon_uuid)
+            # Whatever the worker got to, a provisioned resource has its plan period.
+            state, kinds = _state_and_kinds(app, addon_uuid)
+            assert (state == "provisioned") == ("provisioned" in kinds), (state, kinds)
+
+            monkeypatch.setattr(events, "record", record)
+            with app.app_context():
+                assert drive_resource(addon_uuid) == "provisioned"  # the reconciler's re-drive
+    assert _state_and_kinds(app, addon_uuid) == ("provisioned", ["provisioned"])
