@@ -256,6 +256,16 @@ def test_usage_window_times_are_answered_in_utc(memory_app):
     assert response.get_json()["from"] == "2026-01-01T00:00:00+00:00"
 
 
+def test_an_offset_whose_plus_the_query_string_turned_into_a_space_is_read_as_one(memory_app):
+    # curl "…/api/usage?from=2026-01-01T02:00:00+02:00": an unencoded "+" arrives as a space.
+    client = memory_app.test_client()
+    response = client.get("/api/usage?from=2026-01-01T02:00:00+02:00", headers=AUTH)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["from"] == "2026-01-01T00:00:00+00:00"
+    response = client.get("/api/usage?from=2026-01-01&to=2026-01-02T00:00:00+0100", headers=AUTH)
+    assert response.get_json()["to"] == "2026-01-01T23:00:00+00:00"
+
+
 def test_usage_export_writes_csv(memory_app, platform, tmp_path):
     start = _now()
     uuid_ = platform.provision(plan="small").get_json()["id"]
