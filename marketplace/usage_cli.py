@@ -37,7 +37,8 @@ def _time(value: str | None, name: str) -> datetime | None:
 def export(start: str, end: str | None, kind: str, file: TextIO) -> None:
     """Write usage in [--from, --to) as CSV to FILE (default: standard output)."""
     began = _time(start, "from")
-    assert began is not None
+    if began is None:
+        raise click.BadParameter("give the window's start as an ISO 8601 time", param_hint="--from")
     try:
         usage_report = report(began, _time(end, "to") or utcnow())
     except MarketplaceError as error:

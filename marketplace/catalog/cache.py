@@ -14,7 +14,8 @@ Two ways in:
 * :class:`FastPath`, a WSGI middleware in front of Flask, answers a ``GET`` or ``HEAD`` whose
   document is already rendered and whose version was checked recently, without building a
   request context; anything else (a miss, a due check, an error) goes on to Flask. It writes
-  the same access-log line and ``X-Request-Id`` as Flask's request hooks.
+  the same access-log line and ``X-Request-Id`` as Flask's request hooks, and counts the
+  request in the HTTP metrics under the URL rule the document was rendered for.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, Response, current_app, request
+
+from marketplace.metrics.http import UNMATCHED, observe_request
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -47,12 +50,17 @@ Key = tuple[str, str, str]
 
 @dataclass(frozen=True)
 class Document:
-    """A rendered document: its bytes and the headers every answer for it carries."""
+    """A rendered document: its bytes and the headers every answer for it carries.
+
+    ``route`` is the URL rule of the view that rendered it (the fast path counts its hits
+    under that rule, as the app's own hooks would).
+    """
 
     body: bytes
     mimetype: str
     cache_control: str
     etag: str = ""
+    route: str = ""
 
     def __post_init__(self) -> None:
         if not self.etag:
@@ -166,7 +174,8 @@ def request_key() -> Key:
 def serve(render: Callable[[], Document]) -> Response:
     """Answer the current request with its cached document (rendered by ``render`` on a
     miss): 304 when ``If-None-Match`` names it, the bytes otherwise."""
-    found = documents().document(request_key(), render)
+    route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+    found = documents().document(request_key(), lambda: replace(render(), route=route))
     not_modified = found.matches(request.headers.get("If-None-Match", ""))
     response = Response(b"" if not_modified else found.body, status=304 if not_modified else 200)
     for name, value in found.headers(not_modified):
@@ -223,13 +232,15 @@ class FastPath:
             "304 Not Modified" if not_modified else "200 OK",
             [*found.headers(not_modified), ("X-Request-Id", request_id)],
         )
+        elapsed = time.perf_counter() - started
+        observe_request(found.route or UNMATCHED, method, status, elapsed)
         self._log.info(
             "request",
             request_id=request_id,
             method=method,
             path=path,
             status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            duration_ms=round(elapsed * 1000, 1),
             remote_addr=environ.get("REMOTE_ADDR"),
         )
         return [] if not_modified or method == "HEAD" else [found.body]

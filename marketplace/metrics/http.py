@@ -21,6 +21,19 @@ def method_label(method: str) -> str:
     return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
+def observe_request(route: str, method: str, status: int, seconds: float | None) -> None:
+    """Count one answered request (and time it, when ``seconds`` is known).
+
+    ``route`` is the URL rule that served it (:data:`UNMATCHED` when none did); ``method`` is
+    the request's, reduced by :func:`method_label`. The app's hooks and the catalog's fast
+    path (which answers before Flask) both count through here.
+    """
+    label = method_label(method)
+    HTTP_REQUESTS.labels(route, label, str(status)).inc()
+    if seconds is not None:
+        HTTP_DURATION.labels(route, label).observe(seconds)
+
+
 def init_http_metrics(app: Flask) -> None:
     """Count and time each request of ``app``."""
 
@@ -32,8 +45,6 @@ def init_http_metrics(app: Flask) -> None:
     def _observe(response: Response) -> Response:
         started = g.get("metrics_started")
         route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-        method = method_label(request.method)
-        HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
-        if started is not None:
-            HTTP_DURATION.labels(route, method).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started if started is not None else None
+        observe_request(route, request.method, response.status_code, elapsed)
         return response

@@ -3,6 +3,7 @@ billing. Operator-authenticated (``OPERATOR_TOKEN``)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -14,9 +15,16 @@ from marketplace.services.usage import report, report_json
 
 bp = Blueprint("usage", __name__)
 
+#: A UTC offset whose "+" a query string turned into a space (``?from=…T00:00:00+01:00``
+#: unencoded arrives as ``…T00:00:00 01:00``): a space between the time and ``hh[:]mm``.
+_PLUS_AS_SPACE = re.compile(r"(?<=\d) (?=\d{2}:?\d{2}$)")
+
 
 def parse_time(value: str | None, name: str) -> datetime | None:
     """An ISO 8601 time in UTC (a date alone is midnight UTC; no offset means UTC), or None.
+
+    A positive offset whose ``+`` an unencoded query string turned into a space is read as
+    the offset it was (``2026-11-01T00:00:00 01:00`` is ``2026-11-01T00:00:00+01:00``).
 
     :raises BadRequest: not a time.
     :raises Unprocessable: a time that is not within years 1 to 9999 once moved to UTC
@@ -24,8 +32,12 @@ def parse_time(value: str | None, name: str) -> datetime | None:
     """
     if not value:
         return None
+    text = value.replace("Z", "+00:00")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            parsed = datetime.fromisoformat(_PLUS_AS_SPACE.sub("+", text))
     except ValueError as error:
         raise BadRequest(
             f"'{name}' must be an ISO 8601 time, like 2026-11-01T00:00:00Z."

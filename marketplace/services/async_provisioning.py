@@ -187,10 +187,13 @@ class AsyncDriver:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
         if finished.rowcount != 1:  # type: ignore[attr-defined]
+            db.session.commit()
             return None
-        events.record(resource, "provisioned", commit=True)
+        # The plan period (billing) begins in the transaction that makes the resource
+        # provisioned: a worker dying between two commits would leave it provisioned, unbilled.
+        events.record(resource, "provisioned", state=ResourceState.PROVISIONED)
+        db.session.commit()
         log.info("async provision complete", extra={"resource": resource.uuid})
         if ticking and self._schedule_tick is not None:
             self._schedule_tick(resource.uuid, 0.0)

@@ -2,7 +2,8 @@
 
 * Plan periods: a resource is on a plan from ``provisioned`` (or ``plan_changed`` to it)
   until its next ``plan_changed``, ``deprovisioned`` or ``failed``; a period still open ends
-  "now". Periods are clipped to the window asked for, in whole and fractional seconds, so
+  "now", even when the window asked for ends later (time that has not passed is never
+  counted). Periods are clipped to the window asked for, in whole and fractional seconds, so
   a resource's periods add up to the time it lived within the window.
 * Samples: what the adapters' ``usage()`` reported (storage, messages, rows synced), one
   record per metric, taken by the worker every ``USAGE_SAMPLE_INTERVAL_MINUTES``.
@@ -109,11 +110,15 @@ def facts(records: Iterable[UsageRecord]) -> list[Fact]:
     return sorted(result, key=lambda f: (f.occurred_at, f.id))
 
 
-def plan_periods(history: Sequence[Fact], start: datetime, end: datetime) -> list[Period]:
+def plan_periods(
+    history: Sequence[Fact], start: datetime, end: datetime, now: datetime | None = None
+) -> list[Period]:
     """Each resource's plan periods that overlap ``[start, end)``, with their seconds in it.
 
-    ``history`` holds the period facts (any order) up to ``end``.
+    ``history`` holds the period facts (any order) up to ``end``. A period still open counts
+    up to ``now`` (default: the current time) when that comes before ``end``.
     """
+    open_until = min(end, now or utcnow())
     by_resource: dict[str, list[Fact]] = defaultdict(list)
     for fact in sorted(history, key=lambda f: (f.occurred_at, f.id)):
         if fact.kind in PERIOD_KINDS:
@@ -129,7 +134,8 @@ def plan_periods(history: Sequence[Fact], start: datetime, end: datetime) -> lis
         if opened is not None:
             spans.append((opened, None))
         for began, ended in spans:
-            inside = (min(ended or end, end) - max(began.occurred_at, start)).total_seconds()
+            stop = min(ended, end) if ended is not None else open_until
+            inside = (stop - max(began.occurred_at, start)).total_seconds()
             if inside > 0:
                 periods.append(
                     Period(
@@ -140,7 +146,7 @@ def plan_periods(history: Sequence[Fact], start: datetime, end: datetime) -> lis
 
 
 def report(start: datetime, end: datetime) -> UsageReport:
-    """Usage in ``[start, end)`` (UTC).
+    """Usage in ``[start, end)`` (UTC); open plan periods count up to now at most.
 
     :raises Unprocessable: ``end`` is not after ``start``.
     """

@@ -143,3 +143,25 @@ def test_with_a_token_every_client_needs_it(sqlite_url, tmp_path):
     )
     assert remote.status_code == 200
     assert "marketplace_resources" in remote.get_data(as_text=True)
+
+
+def test_catalog_answers_from_the_fast_path_are_counted_like_any_other(memory_app):
+    # The catalog's WSGI fast path answers rendered documents before Flask: its hits (most
+    # catalog traffic) must count under the view's URL rule all the same.
+    client = memory_app.test_client()
+    before = scrape(client)
+    etag = client.get("/api/addon-services/memory").headers["ETag"]
+    for _ in range(4):
+        assert client.get("/api/addon-services/memory").status_code == 200
+    unchanged = client.get("/api/addon-services/memory", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304
+    assert client.head("/").status_code == 200
+    after = scrape(client)
+
+    requests = "marketplace_http_requests_total"
+    rule = "/api/addon-services/<string:slug>"
+    assert after.moved(before, requests, route=rule, method="GET", status="200") == 5
+    assert after.moved(before, requests, route=rule, method="GET", status="304") == 1
+    assert after.moved(before, requests, route="/", method="HEAD", status="200") == 1
+    duration = "marketplace_http_request_duration_seconds_count"
+    assert after.moved(before, duration, route=rule, method="GET") == 6
