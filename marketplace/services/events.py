@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import current_app, has_app_context
 from sqlalchemy import event
@@ -187,10 +188,24 @@ def _logfmt(value: object) -> str:
 
 
 def _leaks_config(vault: Vault, resource: Resource, message: str) -> bool:
+    """Whether ``message`` holds a config value, or the password inside one that is a URL
+    (``DATABASE_URL``'s password on its own is as secret as the whole URL)."""
     if not resource.config_encrypted:
         return False
-    values = vault.decrypt_mapping(resource.config_encrypted).values()
-    return any(len(v) >= _SHORTEST_SECRET and v in message for v in values)
+    secrets: set[str] = set()
+    for value in vault.decrypt_mapping(resource.config_encrypted).values():
+        secrets |= {value, *_url_passwords(value)}
+    return any(len(s) >= _SHORTEST_SECRET and s in message for s in secrets)
+
+
+def _url_passwords(value: str) -> set[str]:
+    """The password of a ``scheme://user:password@host`` value as written and
+    percent-decoded (either may reach a line); none for anything else."""
+    try:
+        password = urlsplit(value).password
+    except ValueError:
+        return set()
+    return {password, unquote(password)} if password else set()
 
 
 def _sink() -> EventSink | None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 from prometheus_client import REGISTRY
@@ -300,3 +302,56 @@ def test_adapters_report_events_from_ticks_and_actions(sqlite_url, tmp_path, pla
     ]
     assert messages()[1].endswith("state=provisioned rows=3")
     assert messages()[2].endswith("to=paused")
+
+
+class LeakyAdapter(MemoryAdapter):
+    """An adapter whose config is a URL with a password, and whose action reports that
+    password (alone, then percent-encoded as in the URL) in an event."""
+
+    PASSWORD = "s3cret/pass word"
+
+    def provision(self, request):
+        result = super().provision(request)
+        url = f"memory://tenant:{quote(self.PASSWORD, safe='')}@db.internal/{request.resource_id}"
+        return replace(result, config={"MEMORY_URL": url})
+
+    def perform(self, resource, action, params):
+        if action == "pause":
+            encoded = quote(self.PASSWORD, safe="")
+            return ActionResult(
+                "Paused.",
+                events=(
+                    AddonEvent("oops", {"password": self.PASSWORD}),
+                    AddonEvent("oops", {"encoded": encoded}),
+                    AddonEvent("connector_state", {"to": "paused"}),
+                ),
+            )
+        return super().perform(resource, action, params)
+
+
+def test_a_line_holding_the_password_of_a_config_url_is_withheld(sqlite_url, tmp_path, platform):
+    app = build_app(
+        sqlite_url, adapters=[LeakyAdapter()], QUEUE_URL=f"sqlite:///{tmp_path / 'q.db'}"
+    )
+    partner = PartnerClient(app.test_client(), app, "memory")
+    addon_uuid = str(uuid.uuid4())
+    log_input = platform.store.create_log_input(addon_uuid, "demo")
+    host = platform.url.removeprefix("http://")
+    withheld = _lines_counted("withheld")
+    created = partner.provision(
+        uuid=addon_uuid,
+        plan="small",
+        log_input_url=f"http://token:{log_input['token']}@{host}/logs/demo",
+        log_drain_token=log_input["drain_token"],
+    )
+    assert created.status_code == 200
+    with app.app_context():
+        perform_action(addon_uuid, "pause", {}, lifecycle(), broker().queue)
+    assert _sender(app).flush(10)
+
+    messages = [line["message"] for line in platform.store.log_lines("demo")]
+    assert [m.split()[0] for m in messages] == ["event=provisioned", "event=connector_state"]
+    assert _lines_counted("withheld") - withheld == 2
+    text = "\n".join(messages)
+    assert LeakyAdapter.PASSWORD not in text
+    assert quote(LeakyAdapter.PASSWORD, safe="") not in text
