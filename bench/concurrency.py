@@ -41,11 +41,7 @@ def partner_password(env: dict[str, str]) -> str:
     """The postgres add-on's API password, from the manifest command."""
     output = subprocess.run(
         [str(BIN / "flask"), "--app", "app", "addons", "manifest", "postgres"],
-        cwd=ROOT,
-        env={**env, "LOG_LEVEL": "WARNING"},
-        check=True,
-        capture_output=True,
-        text=True,
+        cwd=ROOT, env={**env, "LOG_LEVEL": "WARNING"}, check=True, capture_output=True, text=True,
     ).stdout
     return str(json.loads(output)["api"]["password"])
 
@@ -58,13 +54,9 @@ def client_loop(
         while time.monotonic() < until:
             resource = str(uuid.uuid4())
             body = {
-                "uuid": resource,
-                "plan": "essential-0",
-                "region": "amazon-web-services::us-east-1",
-                "callback_url": "https://api.example.com/addons/x",
-                "options": {},
-                "name": "bench-concurrency",
-                "oauth_grant": None,
+                "uuid": resource, "plan": "essential-0", "region": "amazon-web-services::us-east-1",
+                "callback_url": "https://api.example.com/addons/x", "options": {},
+                "name": "bench-concurrency", "oauth_grant": None,
             }
             for method, url, expected, payload in (
                 ("POST", f"{base}/heroku/resources", 200, body),
@@ -90,9 +82,8 @@ def remove_tenants() -> int:
         for (name,) in conn.execute(
             "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (PREFIX,)
         ).fetchall():
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
             removed += 1
         for (name,) in conn.execute(
             "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", (PREFIX,)
@@ -132,11 +123,9 @@ def main() -> None:
     for failure in failures[:5]:
         print(f"  {failure}")
     if len(calls) >= 2:
-        print(
-            f"per call: median {statistics.median(calls) * 1000:.0f} ms   "
-            f"p95 {p95(calls) * 1000:.0f} ms   max {max(calls) * 1000:.0f} ms  "
-            f"goal p95 < {GOAL_P95_SECONDS * 1000:.0f} ms"
-        )
+        print(f"per call: median {statistics.median(calls) * 1000:.0f} ms   "
+              f"p95 {p95(calls) * 1000:.0f} ms   max {max(calls) * 1000:.0f} ms  "
+              f"goal p95 < {GOAL_P95_SECONDS * 1000:.0f} ms")
     ok = bool(calls) and not failures and p95(calls) < GOAL_P95_SECONDS
     print("PASS" if ok else "OVER GOAL")
 

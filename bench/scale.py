@@ -190,10 +190,8 @@ def main() -> None:
         with postgres_store() as empty_url, postgres_store() as full_url:
             ratios += run_store("postgres", (empty_url, full_url), args.cycles, args.rows)
     worst = max(ratios)
-    print(
-        f"worst ratio (median with {args.rows:,} rows / median empty): {worst:.2f}"
-        f"  goal <= {GOAL_RATIO}"
-    )
+    print(f"worst ratio (median with {args.rows:,} rows / median empty): {worst:.2f}"
+          f"  goal <= {GOAL_RATIO}")
     print("PASS" if worst <= GOAL_RATIO else "OVER GOAL")
 
 

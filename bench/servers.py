@@ -52,10 +52,7 @@ def release(env: Mapping[str, str]) -> None:
     """``flask release``: migrations and the catalog sync, as the Procfile's release does."""
     subprocess.run(
         [str(BIN / "flask"), "--app", "app", "release"],
-        cwd=ROOT,
-        env={**env, "LOG_LEVEL": "WARNING"},
-        check=True,
-        stdout=subprocess.DEVNULL,
+        cwd=ROOT, env={**env, "LOG_LEVEL": "WARNING"}, check=True, stdout=subprocess.DEVNULL,
     )
 
 
@@ -72,18 +69,9 @@ def gunicorn(
     loopback; yield its base URL. For a WSGI app beside another (the catalog benchmark)."""
     port = free_port()
     command = [
-        str(BIN / "gunicorn"),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "sync" if threads == 1 else "gthread",
-        "--threads",
-        str(threads),
-        "--access-logfile",
-        "/dev/null",
-        target,
+        str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        "--worker-class", "sync" if threads == 1 else "gthread", "--threads", str(threads),
+        "--access-logfile", "/dev/null", target,
     ]
     with _serving(command, env, log, f"http://127.0.0.1:{port}", ready_path) as base:
         yield base
@@ -167,11 +155,15 @@ def wrk(
     command = [ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
-    output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(
+        [*command, url], check=True, capture_output=True, text=True
+    ).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     if rate is None:
         raise SystemExit(f"wrk printed no rate:\n{output}")
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", output)) + sum(
+    errors = sum(
+        int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    ) + sum(
         int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output)
     )
     return WrkResult(float(rate.group(1)), errors)
