@@ -4,6 +4,7 @@ odd keys and their Location, query options, and what is logged."""
 from __future__ import annotations
 
 import logging
+import secrets
 from urllib.parse import quote
 
 import pytest
@@ -94,6 +95,18 @@ def test_double_columns_take_the_special_strings_and_refuse_overflowing_numbers(
         assert "Edm.Decimal" in error_message(answer)
     assert world.sql("SELECT count(*) FROM edge.floats WHERE id = 11") == [(0,)]
     assert send(world, "DELETE", "edge$floats(10)").status_code == 204
+
+
+def test_a_key_too_large_for_its_index_is_a_400_not_a_503(world):
+    # Postgres refuses an index entry over ~2.7 kB (program_limit_exceeded, class 54): the
+    # client sent too much, the database is not down
+    huge = secrets.token_urlsafe(6000)  # 8000 characters that do not compress
+    message = error_message(send(world, "POST", "edge$texts", {"code": huge, "label": "big"}))
+    assert "index row size" in message and huge[:20] not in message
+    assert world.sql("SELECT count(*) FROM edge.texts WHERE label = 'big'") == [(0,)]
+    answer = send(world, "PATCH", quote("edge$texts('a,b')", safe="$()"), {"code": huge})
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert world.sql("SELECT code FROM edge.texts WHERE label = 'comma'") == [("a,b",)]
 
 
 # --- what is logged ----------------------------------------------------------------------------
