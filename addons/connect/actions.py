@@ -22,7 +22,6 @@ Errors are :class:`ProvisionRejected` (422, nothing changed).
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,6 +31,7 @@ from addons.connect import schema, states
 from addons.connect.engine import EngineSettings, connect_db, database_url, poll_floor
 from addons.connect.mappings import (
     MappingError,
+    load_document,
     new_mapping,
     normalise_config,
     now_iso,
@@ -348,8 +348,8 @@ class ConnectActions:
         self, ref: ResourceRef, state: dict[str, Any], params: Mapping[str, str]
     ) -> ActionResult:
         try:
-            items = parse_document(json.loads(params.get("document", "")))
-        except (ValueError, MappingError) as error:
+            items = parse_document(load_document(params.get("document", "")))
+        except MappingError as error:
             raise ProvisionRejected(f"Not a mapping document: {error}") from error
         org = self._org(state)
         try:

@@ -65,7 +65,7 @@ def from_literal(column: Column, node: ast._Node) -> Any:
         if kind == "date" and isinstance(node, ast.Date):
             return dt.date.fromisoformat(node.val)
         if kind in ("datetime", "datetimeoffset") and isinstance(node, ast.DateTime):
-            return _aware(dt.datetime.fromisoformat(node.val.replace("Z", "+00:00")))
+            return _utc(column, dt.datetime.fromisoformat(node.val.replace("Z", "+00:00")))
         if kind in ("datetime", "datetimeoffset") and isinstance(node, ast.Date):
             return dt.datetime.combine(dt.date.fromisoformat(node.val), dt.time(), dt.UTC)
         if kind == "time" and isinstance(node, ast.Time):
@@ -107,7 +107,7 @@ def from_json(column: Column, value: Any) -> Any:
         if kind == "date" and isinstance(value, str):
             return dt.date.fromisoformat(value)
         if kind in ("datetime", "datetimeoffset") and isinstance(value, str) and "T" in value:
-            return _aware(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+            return _utc(column, dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
         if kind == "time" and isinstance(value, str):
             return dt.time.fromisoformat(value)
         if kind == "uuid" and isinstance(value, str):
@@ -184,6 +184,20 @@ def _finite_decimal(column: Column, value: Decimal) -> Decimal:
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _utc(column: Column, value: dt.datetime) -> dt.datetime:
+    """``value`` moved to UTC (no offset means UTC).
+
+    :raises BadRequest: it leaves the years 1 to 9999 in UTC (``9999-12-31T23:59:59-01:00``):
+        Postgres would store year 10000 or 1 BC, which no OData literal then addresses.
+    """
+    try:
+        return _aware(value).astimezone(dt.UTC)
+    except OverflowError as error:
+        raise BadRequest(
+            f"{column.name} is out of range: in UTC it must fall in the years 1 to 9999."
+        ) from error
 
 
 def _shown(node: ast._Node) -> str:

@@ -52,12 +52,24 @@ def parse_time(value: str | None, name: str) -> datetime | None:
 
 @bp.get("/api/usage")
 def usage() -> Response:
-    """Usage in ``[from, to)``: ``from`` is required, ``to`` defaults to now."""
+    """Usage in ``[from, to)``: ``from`` is required, ``to`` defaults to now; each at most
+    once (a billing window is never guessed from ``from=a&from=b``)."""
     require_operator(str(current_app.config["OPERATOR_TOKEN"] or ""))
-    start = parse_time(request.args.get("from"), "from")
+    start = parse_time(_once("from"), "from")
     if start is None:
         raise BadRequest("Give 'from' (and optionally 'to') as ISO 8601 times.")
-    end = parse_time(request.args.get("to"), "to") or utcnow()
+    end = parse_time(_once("to"), "to") or utcnow()
     response = jsonify(report_json(report(start, end)))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _once(name: str) -> str | None:
+    """The query parameter ``name``, or None.
+
+    :raises BadRequest: it is given more than once.
+    """
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise BadRequest(f"'{name}' is given more than once; give it once.")
+    return values[0] if values else None

@@ -135,3 +135,32 @@ def test_two_connections_cannot_share_one_schema(app, standin):
     finally:
         tear_down(second)
         tear_down(first)
+
+
+def test_a_hostile_import_document_from_the_dashboard_is_422_and_changes_nothing(app, standin):
+    # the dashboard sends the document as a string parameter, which the edge does not decode
+    conn = set_up(app, standin)
+    try:
+        conn.map("Contact", fields={"LastName": {}}, sf_polling_seconds=1)
+        before = _mappings(conn)["Contact"]["config"]
+        mapping = '{"object_name": "Contact", "config": {"fields": {"Email": {}}, "x": %s}}'
+        for inner, words in (
+            ("[" * 5000 + "]" * 5000, "nested more than 32 levels"),
+            ("[" * 40 + "]" * 40, "nested more than 32 levels"),
+            ("9" * 5000, "more than 100 digits"),
+            ("NaN", "NaN or Infinity"),
+            ('"a\\u0000"', "NUL"),
+            ('"\\ud800"', "lone surrogate"),
+        ):
+            document = '{"version": 1, "mappings": [%s]}' % (mapping % inner)
+            answer = conn.client.post(
+                f"/resources/{conn.uuid}/actions/import",
+                json={"document": document},
+                headers=conn.headers,
+            )
+            assert answer.status_code == 422, (inner[:20], answer.get_json())
+            assert words in answer.get_json()["message"]
+            assert "sys.set_int_max_str_digits" not in answer.get_json()["message"]
+        assert _mappings(conn)["Contact"]["config"] == before
+    finally:
+        tear_down(conn)

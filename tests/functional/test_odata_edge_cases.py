@@ -4,6 +4,7 @@ odd keys and their Location, query options, and what is logged."""
 from __future__ import annotations
 
 import logging
+import secrets
 from urllib.parse import quote
 
 import pytest
@@ -94,6 +95,33 @@ def test_double_columns_take_the_special_strings_and_refuse_overflowing_numbers(
         assert "Edm.Decimal" in error_message(answer)
     assert world.sql("SELECT count(*) FROM edge.floats WHERE id = 11") == [(0,)]
     assert send(world, "DELETE", "edge$floats(10)").status_code == 204
+
+
+def test_a_key_too_large_for_its_index_is_a_400_not_a_503(world):
+    # Postgres refuses an index entry over ~2.7 kB (program_limit_exceeded, class 54): the
+    # client sent too much, the database is not down
+    huge = secrets.token_urlsafe(6000)  # 8000 characters that do not compress
+    message = error_message(send(world, "POST", "edge$texts", {"code": huge, "label": "big"}))
+    assert "index row size" in message and huge[:20] not in message
+    assert world.sql("SELECT count(*) FROM edge.texts WHERE label = 'big'") == [(0,)]
+    answer = send(world, "PATCH", quote("edge$texts('a,b')", safe="$()"), {"code": huge})
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert world.sql("SELECT code FROM edge.texts WHERE label = 'comma'") == [("a,b",)]
+
+
+@pytest.mark.parametrize("entity_set", ["edge$moments", "edge$locals"])
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:30:00+01:00"])
+def test_a_time_that_leaves_the_years_1_to_9999_in_utc_is_a_400(world, entity_set, moment):
+    # Postgres would store year 10000 or 1 BC, which no key literal can then address
+    message = error_message(send(world, "POST", entity_set, {"at": moment, "label": "far"}))
+    assert "years 1 to 9999" in message
+    table = entity_set.replace("$", ".")
+    assert world.sql(f"SELECT count(*) FROM {table} WHERE label = 'far'") == [(0,)]
+    # in a URL too (odata-query's lexer already refuses the year 0001 with an offset)
+    answer = get(world, entity_set, **{"$filter": f"at lt {moment}"})
+    key = get(world, quote(f"{entity_set}({moment})", safe="$()"))
+    for message in (error_message(answer), error_message(key)):
+        assert "years 1 to 9999" in message or moment.startswith("0001")
 
 
 # --- what is logged ----------------------------------------------------------------------------

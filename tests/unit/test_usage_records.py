@@ -240,6 +240,8 @@ def test_the_usage_api_is_for_the_operator_only(memory_app, sqlite_url, tmp_path
         ({"from": "2026-01-01", "to": "9999-12-31T23:59:59-14:00"}, 422, "'to' is out of range"),
         ({"from": "2026-01-01T00:00:00+25:00"}, 400, "'from' must be an ISO 8601 time"),
         ({"from": "2026-01-01", "to": "2026-13-01"}, 400, "'to' must be an ISO 8601 time"),
+        ({"from": ["2026-01-01", "2025-01-01"]}, 400, "'from' is given more than once"),
+        ({"from": "2026-01-01", "to": ["2026-02-01", "2027-01-01"]}, 400, "'to' is given more"),
     ],
 )
 def test_odd_usage_windows_get_a_clear_client_error(memory_app, query, status, named):

@@ -7,10 +7,11 @@ round trip; they outrank the tenant's ``ALTER ROLE/DATABASE ... SET``). Idle con
 are kept per URL for a minute, so a request costs no new connection and SCRAM handshake; a
 rotated password is a new URL, so a connection is never reused for other credentials.
 
-Errors: a constraint or a value the column refuses (classes 22 and 23), a value for a
-generated column, a trigger's ``RAISE EXCEPTION`` or ``ASSERT``, a missing privilege, table or
-column -> :class:`ProvisionRejected` (the client's fault; nothing changed); a timeout or
-anything else -> :class:`BackendUnavailable`.
+Errors: a constraint or a value the column refuses (classes 22 and 23), a value too big for
+Postgres (class 54, such as a key over an index entry's size), a value for a generated
+column, a trigger's ``RAISE EXCEPTION`` or ``ASSERT``, a missing privilege, table or column
+-> :class:`ProvisionRejected` (the client's fault; nothing changed); a timeout or anything
+else -> :class:`BackendUnavailable`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ _REFUSALS: tuple[type[psycopg.Error], ...] = (
     psycopg.errors.RaiseException,  # P0001: a trigger's RAISE EXCEPTION refused the row
     psycopg.errors.AssertFailure,  # P0004: a trigger's ASSERT failed
     psycopg.errors.TriggeredDataChangeViolation,  # 27000
+    # class 54: what the client sent is too big for Postgres (a key over an index entry's
+    # ~2.7 kB, a statement too complex), not a database that failed
+    psycopg.errors.ProgramLimitExceeded,  # 54000
+    psycopg.errors.StatementTooComplex,  # 54001
+    psycopg.errors.TooManyColumns,  # 54011
+    psycopg.errors.TooManyArguments,  # 54023
 )
 
 
