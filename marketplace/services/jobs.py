@@ -13,7 +13,7 @@ from marketplace.services.async_provisioning import AsyncDriver
 from marketplace.services.background import Ticker, TickSettings
 from marketplace.services.data_connectors import DataConnectorService
 from marketplace.services.reconciler import Reconciler, ReconcileReport
-from marketplace.services.usage import sample_usage
+from marketplace.services.usage_sampling import sample_usage
 
 
 def driver() -> AsyncDriver:

@@ -6,7 +6,8 @@
   counted). Periods are clipped to the window asked for, in whole and fractional seconds, so
   a resource's periods add up to the time it lived within the window.
 * Samples: what the adapters' ``usage()`` reported (storage, messages, rows synced), one
-  record per metric, taken by the worker every ``USAGE_SAMPLE_INTERVAL_MINUTES``.
+  record per metric, taken by the worker every ``USAGE_SAMPLE_INTERVAL_MINUTES``
+  (:mod:`marketplace.services.usage_sampling`).
 * Corrections: a record with ``corrects_id`` replaces the record it names (kind ``void``
   cancels it); the original stays as it was written.
 """
@@ -24,14 +25,11 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from marketplace.adapters import AdapterError, Metering
 from marketplace.errors import NotFound, Unprocessable
 from marketplace.extensions import db
-from marketplace.metrics.instruments import USAGE_SAMPLES
-from marketplace.models import Resource, ResourceState, UsageRecord
+from marketplace.models import UsageRecord
 from marketplace.models._types import as_utc, utcnow
 from marketplace.models.usage import PERIOD_KINDS, SAMPLE, VOID
-from marketplace.services.lifecycle import Lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -176,49 +174,6 @@ def report(start: datetime, end: datetime) -> UsageReport:
     samples = [f for f in known if f.kind == SAMPLE and start <= f.occurred_at < end]
     written = [r for r in history if start <= as_utc(r.recorded_at) < end]
     return UsageReport(start, end, plan_periods(period_facts, start, end), samples, written)
-
-
-def sample_usage(lifecycle: Lifecycle) -> int:
-    """Record one sample per metric of every provisioned resource whose adapter meters it;
-    return how many were written. A backend that is down, or an adapter that fails in any other
-    way, skips its resources (counted, and the second logged); the others are still sampled."""
-    written = 0
-    resources = db.session.scalars(
-        select(Resource).where(Resource.state == ResourceState.PROVISIONED)
-    ).all()
-    now = utcnow()
-    for resource in resources:
-        adapter = lifecycle.registry.get(resource.addon.slug)
-        if not isinstance(adapter, Metering):
-            continue
-        try:
-            usage = adapter.usage(lifecycle.ref(resource))
-        except AdapterError as error:
-            USAGE_SAMPLES.labels(resource.addon.slug, "unavailable").inc()
-            log.warning("usage not sampled for %s: %s", resource.uuid, error.message)
-            continue
-        except Exception:  # an adapter's bug must not cost every other resource its sample
-            USAGE_SAMPLES.labels(resource.addon.slug, "failed").inc()
-            log.exception("usage sampling failed for %s", resource.uuid)
-            continue
-        for metric in usage.metrics:
-            db.session.add(
-                UsageRecord(
-                    resource_uuid=resource.uuid,
-                    addon=resource.addon.slug,
-                    plan=resource.plan.slug,
-                    kind=SAMPLE,
-                    occurred_at=now,
-                    metric=metric.name,
-                    value=float(metric.value),
-                    unit=metric.unit or None,
-                    limit=float(metric.limit) if metric.limit is not None else None,
-                )
-            )
-            written += 1
-        USAGE_SAMPLES.labels(resource.addon.slug, "ok").inc()
-    db.session.commit()
-    return written
 
 
 def correct(

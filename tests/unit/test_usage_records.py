@@ -4,6 +4,7 @@ records, samples come from the adapters' meters; the operator's API and the CSV 
 from __future__ import annotations
 
 import csv
+import threading
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -14,7 +15,7 @@ from marketplace.context import broker
 from marketplace.extensions import db
 from marketplace.models import Resource, UsageRecord
 from marketplace.models.usage import AppendOnlyError
-from marketplace.services import events
+from marketplace.services import events, usage_sampling
 from marketplace.services.jobs import drive_resource, sample_usage_once
 from tests.async_support import async_overrides, local_platform
 from tests.memory import MemoryAdapter, MemoryBackend
@@ -339,3 +340,48 @@ def test_an_asynchronous_provision_and_its_plan_period_commit_together(
             with app.app_context():
                 assert drive_resource(addon_uuid) == "provisioned"  # the reconciler's re-drive
     assert _state_and_kinds(app, addon_uuid) == ("provisioned", ["provisioned"])
+
+
+class WaitingMeter(MemoryAdapter):
+    """The ``slow`` resource's meter waits (up to 10 s) until the ``fast`` one's has been
+    called: a slow tenant, and whether the others were sampled meanwhile."""
+
+    def __init__(self, backend: MemoryBackend) -> None:
+        super().__init__(backend)
+        self.slow = self.fast = ""
+        self.fast_called = threading.Event()
+        self.others_went_on: bool | None = None
+
+    def usage(self, resource):
+        if resource.resource_id == self.fast:
+            self.fast_called.set()
+        if resource.resource_id == self.slow:
+            self.others_went_on = self.fast_called.wait(10)
+        return super().usage(resource)
+
+
+def test_a_slow_tenant_delays_no_other_tenants_sample(sqlite_url, tmp_path, backend):
+    meter = WaitingMeter(backend)
+    app = build_app(sqlite_url, adapters=[meter], QUEUE_URL=f"sqlite:///{tmp_path / 'q.db'}")
+    partner = PartnerClient(app.test_client(), app, "memory")
+    created = [partner.provision(plan="small").get_json()["id"] for _ in range(2)]
+    with app.app_context():
+        ids = dict(db.session.execute(select(Resource.uuid, Resource.id)).all())
+    meter.slow, meter.fast = sorted(created, key=ids.__getitem__)  # the slow one comes first
+    with app.app_context():
+        assert sample_usage_once() == 2
+    assert meter.others_went_on is True
+    for uuid_ in created:
+        partner.deprovision(uuid_)
+
+
+def test_every_page_of_resources_is_sampled(memory_app, platform, backend, monkeypatch):
+    monkeypatch.setattr(usage_sampling, "PAGE_SIZE", 1)
+    created = [platform.provision(plan="small").get_json()["id"] for _ in range(3)]
+    start = _now()
+    with memory_app.app_context():
+        assert sample_usage_once() == 3
+    body = _usage(platform.client, start, _now() + timedelta(seconds=1))
+    assert sorted(s["resource_id"] for s in body["samples"]) == sorted(created)
+    for uuid_ in created:
+        platform.deprovision(uuid_)
