@@ -33,8 +33,17 @@ REFRESH_MARGIN = timedelta(seconds=90)
 NEVER_TOLD = "never-told"
 
 
+#: Refusals that another try may not get: a conflicting change on the platform's side.
+TRANSIENT_REFUSALS = frozenset({408, 409})
+
+
 class RetryLater(Exception):
     """A step hit a transient failure; the resource is driven again after a backoff."""
+
+
+class Refused(Exception):
+    """The platform refused a call for good (a 4xx other than 401, 408, 409 and 429): every
+    further try would get the same answer, so the caller ends the work instead."""
 
 
 class PlatformSession:
@@ -122,18 +131,23 @@ class PlatformSession:
     def call(self, resource: Resource, call: Callable[[PlatformClient, str], None]) -> None:
         """Run ``call`` with a valid access token (refreshed once when refused).
 
-        :raises RetryLater: the platform refused or could not be reached.
+        :raises Refused: the platform refused the call for good.
+        :raises RetryLater: the platform could not be reached, or refused for now.
         """
         client = self._client(resource)
         try:
             call(client, self.access_token(resource, client))
         except PlatformRejected as error:
             if error.status != 401:
-                raise RetryLater(str(error)) from error
+                raise _refusal(error) from error
             # The access token was refused before its expiry (revoked or rotated): refresh once.
             try:
                 call(client, self.access_token(resource, client, force_refresh=True))
-            except PlatformError as retry_error:
+            except PlatformRejected as retry_error:
+                if retry_error.status == 401:
+                    raise RetryLater(str(retry_error)) from retry_error
+                raise _refusal(retry_error) from retry_error
+            except PlatformUnavailable as retry_error:
                 raise RetryLater(str(retry_error)) from retry_error
         except PlatformUnavailable as error:
             raise RetryLater(str(error)) from error
@@ -170,3 +184,10 @@ class PlatformSession:
     def _client(self, resource: Resource) -> PlatformClient:
         secret = self._settings.client_secret(resource.addon.slug)
         return PlatformClient(self._settings.api_url, self._settings.id_url, secret)
+
+
+def _refusal(error: PlatformRejected) -> Refused | RetryLater:
+    """What a refusal means for the caller: :class:`Refused`, unless it may pass."""
+    if error.status in TRANSIENT_REFUSALS:
+        return RetryLater(str(error))
+    return Refused(str(error))
