@@ -91,7 +91,7 @@ class AsyncDriver:
                 return "exchanged"
             return "nothing to exchange"
         except RetryLater as error:
-            self._record_retry(uuid, str(error))
+            self._record_retry(uuid, error)
             return "left to the worker"
         finally:
             leases.release(uuid, self._worker_id)
@@ -104,7 +104,7 @@ class AsyncDriver:
         try:
             return self._run(uuid)
         except RetryLater as retry:
-            delay = self._record_retry(uuid, str(retry))
+            delay = self._record_retry(uuid, retry)
             return "retry"
         finally:
             leases.release(uuid, self._worker_id)
@@ -288,15 +288,17 @@ class AsyncDriver:
         resource.step = step
         db.session.commit()
 
-    def _record_retry(self, uuid: str, reason: str) -> float:
+    def _record_retry(self, uuid: str, retry: RetryLater) -> float:
+        """Count the failed try and store when to try again: after the backoff, and no sooner
+        than the platform asked. Returns the delay in seconds."""
         db.session.rollback()
         resource = _load(uuid)
         if resource is None:
             return 0.0
         async_step(resource, "retry")
         resource.attempts += 1
-        resource.last_error = reason
-        delay = self._settings.backoff(resource.attempts)
+        resource.last_error = str(retry)
+        delay = max(self._settings.backoff(resource.attempts), retry.not_before or 0.0)
         resource.next_attempt_at = utcnow() + timedelta(seconds=delay)
         db.session.commit()
         log.info("async step will be retried", extra={"resource": uuid, "delay": delay})

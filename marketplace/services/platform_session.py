@@ -38,7 +38,18 @@ TRANSIENT_REFUSALS = frozenset({408, 409})
 
 
 class RetryLater(Exception):
-    """A step hit a transient failure; the resource is driven again after a backoff."""
+    """A step hit a transient failure; the resource is driven again after a backoff, and no
+    sooner than ``not_before`` seconds when the platform asked for that (``Retry-After``)."""
+
+    def __init__(self, message: str, not_before: float | None = None) -> None:
+        super().__init__(message)
+        self.not_before = not_before
+
+    @classmethod
+    def after(cls, error: PlatformError) -> RetryLater:
+        """The retry a platform error calls for (its ``Retry-After``, if it had one)."""
+        not_before = error.retry_after if isinstance(error, PlatformUnavailable) else None
+        return cls(str(error), not_before)
 
 
 class Refused(Exception):
@@ -72,7 +83,7 @@ class PlatformSession:
         except PlatformRejected as error:
             return f"The platform refused the OAuth grant ({error})."
         except PlatformUnavailable as error:
-            raise RetryLater(str(error)) from error
+            raise RetryLater.after(error) from error
         self._store_tokens(resource, tokens)
         auth.grant_code_encrypted = None  # single use; nothing to keep
         self._identify_app(resource, tokens.access_token)
@@ -124,7 +135,7 @@ class PlatformSession:
             )
             return None
         except PlatformUnavailable as error:
-            raise RetryLater(str(error)) from error
+            raise RetryLater.after(error) from error
 
     # --- calls on the resource's behalf -------------------------------------------------------
 
@@ -148,9 +159,9 @@ class PlatformSession:
                     raise RetryLater(str(retry_error)) from retry_error
                 raise _refusal(retry_error) from retry_error
             except PlatformUnavailable as retry_error:
-                raise RetryLater(str(retry_error)) from retry_error
+                raise RetryLater.after(retry_error) from retry_error
         except PlatformUnavailable as error:
-            raise RetryLater(str(error)) from error
+            raise RetryLater.after(error) from error
 
     def access_token(
         self, resource: Resource, client: PlatformClient, *, force_refresh: bool = False
@@ -167,7 +178,8 @@ class PlatformSession:
             try:
                 tokens = client.refresh(self._vault.decrypt(auth.refresh_token_encrypted))
             except PlatformError as error:
-                raise RetryLater(f"token refresh failed: {error}") from error
+                later = RetryLater.after(error)
+                raise RetryLater(f"token refresh failed: {error}", later.not_before) from error
             self._store_tokens(resource, tokens)
             db.session.commit()
         return self._vault.decrypt(auth.access_token_encrypted or "")

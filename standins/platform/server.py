@@ -73,7 +73,10 @@ def create_platform_app(
             time.sleep(fault["delay_seconds"])  # simulates a slow platform for crash tests
         if fault["status"]:
             store.log(request.method, request.path, fault["status"], fault=True)
-            return _error(fault["status"], "injected", "Injected failure.")
+            response = _error(fault["status"], "injected", "Injected failure.")
+            if fault["retry_after"] is not None:
+                response.headers["Retry-After"] = fault["retry_after"]
+            return response
         return None
 
     # --- OAuth --------------------------------------------------------------------------------
@@ -250,6 +253,7 @@ def create_platform_app(
             int(fault.get("status", 0)),
             int(fault.get("times", 1)),
             float(fault.get("delay_seconds", 0)),
+            None if fault.get("retry_after") is None else str(fault["retry_after"]),
         )
         return jsonify({"ok": True})
 

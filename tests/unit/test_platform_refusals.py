@@ -5,12 +5,16 @@ removal, for ever. In-memory adapters and the local platform."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
+from email.utils import format_datetime
 
 import pytest
 from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Resource
+from marketplace.models._types import utcnow
+from marketplace.services.platform_client import retry_after
 from tests.async_support import async_overrides, in_process_worker, local_platform
 from tests.memory import MEMORY_SPEC, MemoryAdapter, MemoryBackend
 from tests.support import build_app, live_server, wait_until
@@ -79,3 +83,24 @@ def test_a_removal_the_platform_already_forgot_is_finished(sqlite_url, tmp_path,
     row = _row(app, addon_uuid)
     assert (row.lease_owner, row.step) == (None, None)
     assert backend.objects == {}
+
+
+def test_a_429_is_retried_no_sooner_than_its_retry_after(sqlite_url, tmp_path, platform, backend):
+    """The platform's Retry-After beats the broker's own backoff (0.05 s here)."""
+    app = _app(sqlite_url, tmp_path, platform, backend)
+    platform.fault("PATCH", "/addons/", status=429, times=1, retry_after="2")
+    with live_server(app) as broker_url, in_process_worker(app):
+        platform.register(app, broker_url, slug="memory")
+        addon_uuid = platform.create(plan="later", slug="memory")["addon"]["uuid"]
+        assert platform.wait_for_state(addon_uuid, {"provisioned"}) == "provisioned"
+
+    limited, accepted = platform.calls(f"/addons/{addon_uuid}/config")
+    assert (limited["status"], accepted["status"]) == (429, 200)
+    assert accepted["at"] - limited["at"] >= 2
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    assert retry_after("120") == 120.0
+    assert 55 < retry_after(format_datetime(utcnow() + timedelta(seconds=60), usegmt=True)) <= 60
+    assert retry_after(format_datetime(utcnow() - timedelta(hours=1), usegmt=True)) == 0.0
+    assert [retry_after(v) for v in (None, "", "soon", "-5")] == [None, None, None, None]
