@@ -103,7 +103,8 @@ class PlatformSession:
     def addon_state(self, resource: Resource) -> str:
         """The add-on's state on the platform (``provisioning``, ``provisioned``,
         ``deprovisioned``), ``gone`` when the platform no longer knows it, or
-        :data:`NEVER_TOLD` when the broker holds no tokens for it.
+        :data:`NEVER_TOLD` when the broker holds no tokens for it; ``gone`` too when the
+        platform revoked them (it refuses the refresh token).
 
         :raises RetryLater: the platform could not be asked.
         """
@@ -111,7 +112,11 @@ class PlatformSession:
         if auth is None or auth.refresh_token_encrypted is None:
             return NEVER_TOLD
         client = self._client(resource)
-        info = self._addon_info(resource, self.access_token(resource, client), strict=True)
+        try:
+            access_token = self.access_token(resource, client)
+        except Refused:
+            return "gone"
+        info = self._addon_info(resource, access_token, strict=True)
         state = info.get("state") if isinstance(info, dict) else None
         return str(state) if state else "gone"
 
@@ -168,7 +173,8 @@ class PlatformSession:
     ) -> str:
         """A valid access token, refreshed (and committed) when due.
 
-        :raises RetryLater: no tokens yet, or the refresh failed.
+        :raises Refused: the platform refused the refresh token (the authorization is revoked).
+        :raises RetryLater: no tokens yet, or the refresh could not be done now.
         """
         auth = resource.authorization
         if auth is None or auth.refresh_token_encrypted is None:
@@ -177,7 +183,11 @@ class PlatformSession:
         if force_refresh or expires - utcnow() < REFRESH_MARGIN:
             try:
                 tokens = client.refresh(self._vault.decrypt(auth.refresh_token_encrypted))
-            except PlatformError as error:
+            except PlatformRejected as error:
+                if error.status in TRANSIENT_REFUSALS:
+                    raise RetryLater(f"token refresh failed: {error}") from error
+                raise Refused(f"token refresh refused: {error}") from error
+            except PlatformUnavailable as error:
                 later = RetryLater.after(error)
                 raise RetryLater(f"token refresh failed: {error}", later.not_before) from error
             self._store_tokens(resource, tokens)

@@ -104,3 +104,22 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert 55 < retry_after(format_datetime(utcnow() + timedelta(seconds=60), usegmt=True)) <= 60
     assert retry_after(format_datetime(utcnow() - timedelta(hours=1), usegmt=True)) == 0.0
     assert [retry_after(v) for v in (None, "", "soon", "-5")] == [None, None, None, None]
+
+
+def test_a_removal_whose_authorization_was_revoked_is_finished(
+    sqlite_url, tmp_path, platform, backend
+):
+    """The platform no longer honours the refresh token (the authorization was revoked): the
+    asynchronous removal cannot be reported, and ends deprovisioned instead of for ever."""
+    app = _app(sqlite_url, tmp_path, platform, backend, asynchronous_deprovision=True)
+    with live_server(app) as broker_url, in_process_worker(app):
+        platform.register(app, broker_url, slug="memory")
+        addon_uuid = platform.create(plan="small", slug="memory")["addon"]["uuid"]
+        wait_until(lambda: platform.calls("/oauth/token"), what="the grant is exchanged")
+        platform.admin("POST", "/_admin/expire-tokens")
+        platform.fault("POST", "/oauth/token", status=401, times=-1)
+        assert platform.admin("DELETE", f"/_admin/addons/{addon_uuid}")["status"] == 202
+        wait_until(lambda: _row(app, addon_uuid).state == "deprovisioned", timeout=20)
+
+    assert backend.objects == {}
+    assert _row(app, addon_uuid).lease_owner is None
