@@ -69,7 +69,9 @@ def test_a_refused_plan_change_is_an_error(cli, platform):
 
 
 def test_an_unreachable_broker_is_one_error_line(cli, platform, tmp_path, sqlite_url):
-    app = build_app(sqlite_url, adapters=[MemoryAdapter()])
+    app = build_app(
+        sqlite_url, adapters=[MemoryAdapter()], QUEUE_URL=f"sqlite:///{tmp_path / 'q.db'}"
+    )
     data = manifest(app, "memory")
     data["api"]["test"]["base_url"] = f"http://127.0.0.1:{free_port()}/heroku/resources"
     path = tmp_path / "manifest.json"
