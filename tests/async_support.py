@@ -95,6 +95,7 @@ class LocalPlatform:
         status: int = 0,
         times: int = 1,
         delay_seconds: float = 0,
+        retry_after: str | None = None,
     ) -> None:
         self.admin(
             "POST",
@@ -105,6 +106,7 @@ class LocalPlatform:
                 "status": status,
                 "times": times,
                 "delay_seconds": delay_seconds,
+                "retry_after": retry_after,
             },
         )
 

@@ -10,8 +10,9 @@ before the next begins, so a killed worker resumes where it stopped. Steps of a 
 
 A removal (state ``deprovisioning``) deletes the backend objects, then, for add-ons that
 deprovision asynchronously, tells the platform. Transient failures are retried with
-exponential backoff until the deadline; after it, or when the platform refuses for good,
-the resource ends ``failed`` with everything it created removed.
+exponential backoff until the deadline; after it, or when the platform refuses for good
+(:class:`~marketplace.services.platform_session.Refused`), the resource ends ``failed`` with
+everything it created removed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ from marketplace.services import events, leases
 from marketplace.services.async_settings import AsyncSettings
 from marketplace.services.crypto import Vault
 from marketplace.services.lifecycle import Lifecycle
-from marketplace.services.platform_session import NEVER_TOLD, PlatformSession, RetryLater
+from marketplace.services.platform_session import (
+    NEVER_TOLD,
+    PlatformSession,
+    Refused,
+    RetryLater,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +91,7 @@ class AsyncDriver:
                 return "exchanged"
             return "nothing to exchange"
         except RetryLater as error:
-            self._record_retry(uuid, str(error))
+            self._record_retry(uuid, error)
             return "left to the worker"
         finally:
             leases.release(uuid, self._worker_id)
@@ -98,7 +104,7 @@ class AsyncDriver:
         try:
             return self._run(uuid)
         except RetryLater as retry:
-            delay = self._record_retry(uuid, str(retry))
+            delay = self._record_retry(uuid, retry)
             return "retry"
         finally:
             leases.release(uuid, self._worker_id)
@@ -161,16 +167,23 @@ class AsyncDriver:
 
     def _configure(self, resource: Resource) -> None:
         config = self._vault.decrypt_mapping(resource.config_encrypted)
-        self._platform.call(resource, lambda c, t: c.update_config(resource.uuid, config, t))
+        try:
+            self._platform.call(resource, lambda c, t: c.update_config(resource.uuid, config, t))
+        except Refused as error:
+            self._fail(resource, f"The platform refused the config vars ({error}).")
+            return
         self._advance(resource, "activate")
 
     def _activate(self, resource: Resource) -> object | None:
         try:
             self._platform.call(resource, lambda c, t: c.mark_provisioned(resource.uuid, t))
-        except RetryLater:
+        except (RetryLater, Refused) as error:
             # A lost answer (a timeout, then "already provisioned" on the retry) is success:
             # when unsure, the platform's own view decides.
             if self._platform.addon_state(resource) != "provisioned":
+                if isinstance(error, Refused):
+                    self._fail(resource, f"The platform refused to mark it provisioned ({error}).")
+                    return None
                 raise
         return self._finish(resource)
 
@@ -210,9 +223,18 @@ class AsyncDriver:
         if resource.step == PUSH_CONFIG_STEP:
             if resource.authorization is not None and resource.authorization.exchanged:
                 config = self._vault.decrypt_mapping(resource.config_encrypted)
-                self._platform.call(
-                    resource, lambda c, t: c.update_config(resource.uuid, config, t)
-                )
+                try:
+                    self._platform.call(
+                        resource, lambda c, t: c.update_config(resource.uuid, config, t)
+                    )
+                except Refused as error:  # the same on every try: stop asking
+                    log.warning(
+                        "config change refused",
+                        extra={"resource": resource.uuid, "error": str(error)},
+                    )
+                    resource.last_error = f"The platform refused the config vars ({error})."
+                    self._advance(resource, None)
+                    return "config refused"
             self._advance(resource, None)
             return "config pushed"
         return "idle"
@@ -234,7 +256,12 @@ class AsyncDriver:
         except AdapterError as error:
             raise RetryLater(error.message) from error
         if resource.step == DEPROVISION_STEP:
-            self._platform.call(resource, lambda c, t: c.mark_deprovisioned(resource.uuid, t))
+            try:
+                self._platform.call(resource, lambda c, t: c.mark_deprovisioned(resource.uuid, t))
+            except Refused as error:  # for example a 404: the platform already forgot it
+                log.warning(
+                    "removal not reported", extra={"resource": resource.uuid, "error": str(error)}
+                )
         self._lifecycle.forget(resource, ResourceState.DEPROVISIONED)
         db.session.commit()
 
@@ -249,7 +276,7 @@ class AsyncDriver:
         if self._platform.addon_state_or_none(resource) not in (None, NEVER_TOLD, "gone"):
             try:
                 self._platform.call(resource, lambda c, t: c.mark_deprovisioned(resource.uuid, t))
-            except RetryLater as error:
+            except (RetryLater, Refused) as error:
                 log.warning(
                     "could not report the failure",
                     extra={"resource": resource.uuid, "error": str(error)},
@@ -264,15 +291,17 @@ class AsyncDriver:
         resource.step = step
         db.session.commit()
 
-    def _record_retry(self, uuid: str, reason: str) -> float:
+    def _record_retry(self, uuid: str, retry: RetryLater) -> float:
+        """Count the failed try and store when to try again: after the backoff, and no sooner
+        than the platform asked. Returns the delay in seconds."""
         db.session.rollback()
         resource = _load(uuid)
         if resource is None:
             return 0.0
         async_step(resource, "retry")
         resource.attempts += 1
-        resource.last_error = reason
-        delay = self._settings.backoff(resource.attempts)
+        resource.last_error = str(retry)
+        delay = max(self._settings.backoff(resource.attempts), retry.not_before or 0.0)
         resource.next_attempt_at = utcnow() + timedelta(seconds=delay)
         db.session.commit()
         log.info("async step will be retried", extra={"resource": uuid, "delay": delay})

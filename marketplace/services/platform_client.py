@@ -1,8 +1,8 @@
 """The Platform API for Partners: OAuth grant exchange, token refresh, config and actions.
 
 Transient failures (connection errors, timeouts, 429 and 5xx) raise :class:`PlatformUnavailable`
-so callers retry with backoff; anything else the platform refuses raises
-:class:`PlatformRejected`, which retrying will not fix.
+so callers retry with backoff (no sooner than the answer's ``Retry-After``); anything else the
+platform refuses raises :class:`PlatformRejected`, which retrying will not fix.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -25,7 +26,11 @@ class PlatformError(Exception):
 
 
 class PlatformUnavailable(PlatformError):
-    """Worth retrying later."""
+    """Worth retrying later: after ``retry_after`` seconds when the platform said so."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PlatformRejected(PlatformError):
@@ -107,7 +112,10 @@ class PlatformClient:
         except requests.RequestException as error:
             raise PlatformUnavailable(f"{method} {_path(url)}: {type(error).__name__}") from error
         if response.status_code == 429 or response.status_code >= 500:
-            raise PlatformUnavailable(f"{method} {_path(url)} answered {response.status_code}")
+            raise PlatformUnavailable(
+                f"{method} {_path(url)} answered {response.status_code}",
+                retry_after(response.headers.get("Retry-After")),
+            )
         if response.status_code >= 400:
             raise PlatformRejected(
                 f"{method} {_path(url)} answered {response.status_code}", response.status_code
@@ -116,6 +124,23 @@ class PlatformClient:
             return response.json() if response.content else None
         except ValueError:
             return None
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (delay-seconds or an HTTP date), or None
+    when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max((moment - utcnow()).total_seconds(), 0.0)
 
 
 def _path(url: str) -> str:

@@ -33,8 +33,28 @@ REFRESH_MARGIN = timedelta(seconds=90)
 NEVER_TOLD = "never-told"
 
 
+#: Refusals that another try may not get: a conflicting change on the platform's side.
+TRANSIENT_REFUSALS = frozenset({408, 409})
+
+
 class RetryLater(Exception):
-    """A step hit a transient failure; the resource is driven again after a backoff."""
+    """A step hit a transient failure; the resource is driven again after a backoff, and no
+    sooner than ``not_before`` seconds when the platform asked for that (``Retry-After``)."""
+
+    def __init__(self, message: str, not_before: float | None = None) -> None:
+        super().__init__(message)
+        self.not_before = not_before
+
+    @classmethod
+    def after(cls, error: PlatformError) -> RetryLater:
+        """The retry a platform error calls for (its ``Retry-After``, if it had one)."""
+        not_before = error.retry_after if isinstance(error, PlatformUnavailable) else None
+        return cls(str(error), not_before)
+
+
+class Refused(Exception):
+    """The platform refused a call for good (a 4xx other than 401, 408, 409 and 429): every
+    further try would get the same answer, so the caller ends the work instead."""
 
 
 class PlatformSession:
@@ -63,7 +83,7 @@ class PlatformSession:
         except PlatformRejected as error:
             return f"The platform refused the OAuth grant ({error})."
         except PlatformUnavailable as error:
-            raise RetryLater(str(error)) from error
+            raise RetryLater.after(error) from error
         self._store_tokens(resource, tokens)
         auth.grant_code_encrypted = None  # single use; nothing to keep
         self._identify_app(resource, tokens.access_token)
@@ -83,7 +103,8 @@ class PlatformSession:
     def addon_state(self, resource: Resource) -> str:
         """The add-on's state on the platform (``provisioning``, ``provisioned``,
         ``deprovisioned``), ``gone`` when the platform no longer knows it, or
-        :data:`NEVER_TOLD` when the broker holds no tokens for it.
+        :data:`NEVER_TOLD` when the broker holds no tokens for it; ``gone`` too when the
+        platform revoked them (it refuses the refresh token).
 
         :raises RetryLater: the platform could not be asked.
         """
@@ -91,7 +112,11 @@ class PlatformSession:
         if auth is None or auth.refresh_token_encrypted is None:
             return NEVER_TOLD
         client = self._client(resource)
-        info = self._addon_info(resource, self.access_token(resource, client), strict=True)
+        try:
+            access_token = self.access_token(resource, client)
+        except Refused:
+            return "gone"
+        info = self._addon_info(resource, access_token, strict=True)
         state = info.get("state") if isinstance(info, dict) else None
         return str(state) if state else "gone"
 
@@ -115,35 +140,41 @@ class PlatformSession:
             )
             return None
         except PlatformUnavailable as error:
-            raise RetryLater(str(error)) from error
+            raise RetryLater.after(error) from error
 
     # --- calls on the resource's behalf -------------------------------------------------------
 
     def call(self, resource: Resource, call: Callable[[PlatformClient, str], None]) -> None:
         """Run ``call`` with a valid access token (refreshed once when refused).
 
-        :raises RetryLater: the platform refused or could not be reached.
+        :raises Refused: the platform refused the call for good.
+        :raises RetryLater: the platform could not be reached, or refused for now.
         """
         client = self._client(resource)
         try:
             call(client, self.access_token(resource, client))
         except PlatformRejected as error:
             if error.status != 401:
-                raise RetryLater(str(error)) from error
+                raise _refusal(error) from error
             # The access token was refused before its expiry (revoked or rotated): refresh once.
             try:
                 call(client, self.access_token(resource, client, force_refresh=True))
-            except PlatformError as retry_error:
-                raise RetryLater(str(retry_error)) from retry_error
+            except PlatformRejected as retry_error:
+                if retry_error.status == 401:
+                    raise RetryLater(str(retry_error)) from retry_error
+                raise _refusal(retry_error) from retry_error
+            except PlatformUnavailable as retry_error:
+                raise RetryLater.after(retry_error) from retry_error
         except PlatformUnavailable as error:
-            raise RetryLater(str(error)) from error
+            raise RetryLater.after(error) from error
 
     def access_token(
         self, resource: Resource, client: PlatformClient, *, force_refresh: bool = False
     ) -> str:
         """A valid access token, refreshed (and committed) when due.
 
-        :raises RetryLater: no tokens yet, or the refresh failed.
+        :raises Refused: the platform refused the refresh token (the authorization is revoked).
+        :raises RetryLater: no tokens yet, or the refresh could not be done now.
         """
         auth = resource.authorization
         if auth is None or auth.refresh_token_encrypted is None:
@@ -152,8 +183,13 @@ class PlatformSession:
         if force_refresh or expires - utcnow() < REFRESH_MARGIN:
             try:
                 tokens = client.refresh(self._vault.decrypt(auth.refresh_token_encrypted))
-            except PlatformError as error:
-                raise RetryLater(f"token refresh failed: {error}") from error
+            except PlatformRejected as error:
+                if error.status in TRANSIENT_REFUSALS:
+                    raise RetryLater(f"token refresh failed: {error}") from error
+                raise Refused(f"token refresh refused: {error}") from error
+            except PlatformUnavailable as error:
+                later = RetryLater.after(error)
+                raise RetryLater(f"token refresh failed: {error}", later.not_before) from error
             self._store_tokens(resource, tokens)
             db.session.commit()
         return self._vault.decrypt(auth.access_token_encrypted or "")
@@ -170,3 +206,10 @@ class PlatformSession:
     def _client(self, resource: Resource) -> PlatformClient:
         secret = self._settings.client_secret(resource.addon.slug)
         return PlatformClient(self._settings.api_url, self._settings.id_url, secret)
+
+
+def _refusal(error: PlatformRejected) -> Refused | RetryLater:
+    """What a refusal means for the caller: :class:`Refused`, unless it may pass."""
+    if error.status in TRANSIENT_REFUSALS:
+        return RetryLater(str(error))
+    return Refused(str(error))

@@ -14,6 +14,10 @@ ACCEPT = "application/vnd.heroku-addons+json; version=3"
 TIMEOUT_SECONDS = 30
 
 
+class BrokerUnreachable(Exception):
+    """The broker named by the manifest did not answer (refused, timed out, bad URL)."""
+
+
 class BrokerCalls:
     """Provision, plan change and destroy against the broker named by the add-on's manifest."""
 
@@ -44,7 +48,11 @@ class BrokerCalls:
         }
         if "log_input" in requires:  # Heroku sends a log input only to add-ons that require it
             body["log_input_url"] = self._log_input_url(app, log_input["token"])
-        response = self._send(manifest, "POST", "", json=body)
+        try:
+            response = self._send(manifest, "POST", "", json=body)
+        except BrokerUnreachable:
+            self._store.update_addon(addon["uuid"], state="failed")
+            raise
         result = self._json(response)
         if response.status_code in (200, 201):
             self._store.update_addon(
@@ -116,14 +124,19 @@ class BrokerCalls:
         self, manifest: dict[str, Any], method: str, path: str, **kwargs: Any
     ) -> requests.Response:
         base = manifest["api"]["test"]["base_url"].rstrip("/")
-        return requests.request(
-            method,
-            f"{base}{path}",
-            auth=(manifest["id"], manifest["api"]["password"]),
-            headers={"Accept": ACCEPT},
-            timeout=TIMEOUT_SECONDS,
-            **kwargs,
-        )
+        try:
+            return requests.request(
+                method,
+                f"{base}{path}",
+                auth=(manifest["id"], manifest["api"]["password"]),
+                headers={"Accept": ACCEPT},
+                timeout=TIMEOUT_SECONDS,
+                **kwargs,
+            )
+        except requests.RequestException as error:
+            raise BrokerUnreachable(
+                f"The add-on's broker at {base} could not be reached ({type(error).__name__})."
+            ) from error
 
     @staticmethod
     def _json(response: requests.Response) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from flask.cli import AppGroup
 from werkzeug.serving import run_simple
 
 from marketplace.context import broker
+from marketplace.errors import NotFound
 from marketplace.services.catalog import get_addon, list_addons
 from marketplace.services.manifest import build_manifest
 from standins.platform.server import create_platform_app
@@ -62,7 +63,7 @@ def serve(port: int | None) -> None:
 
 @platform.command("create", context_settings={"ignore_unknown_options": True})
 @click.argument("service_plan")
-@click.option("--app", "app_name", default="my-app", show_default=True)
+@click.option("--app", "app_name", required=True, help="The app to attach it to.")
 @click.option(
     "--manifest",
     "manifest_file",
@@ -90,6 +91,7 @@ def create(
         },
     )
     addon = result["addon"]
+    _refused(result, f"creating {addon['name']}")
     click.echo(f"{addon['name']} ({addon['uuid']}): broker answered {result['status']}")
     if result["status"] == 202:
         click.echo(result["body"].get("message", ""))
@@ -103,6 +105,7 @@ def create(
 def plan_change(addon_uuid: str, plan: str) -> None:
     """Move an add-on to another plan."""
     result = _admin("POST", f"/_admin/addons/{addon_uuid}/plan", json={"plan": plan})
+    _refused(result, f"changing {addon_uuid} to {plan}")
     click.echo(f"broker answered {result['status']}: {result['body'].get('message', '')}")
 
 
@@ -112,6 +115,8 @@ def plan_change(addon_uuid: str, plan: str) -> None:
 def destroy(addon_uuid: str, wait: float) -> None:
     """Remove an add-on."""
     result = _admin("DELETE", f"/_admin/addons/{addon_uuid}")
+    if result["status"] != 410:  # 410: the broker had nothing left, as good as removed
+        _refused(result, f"destroying {addon_uuid}")
     click.echo(f"broker answered {result['status']}")
     if result["status"] == 202:
         _print_addon(_wait_for(addon_uuid, wait))
@@ -121,6 +126,7 @@ def destroy(addon_uuid: str, wait: float) -> None:
 @click.argument("addon_uuid")
 def open_command(addon_uuid: str) -> None:
     """Print the URL that signs you in to the add-on's dashboard (SSO)."""
+    _admin("GET", f"/_admin/addons/{addon_uuid}")  # an unknown add-on is an error
     click.echo(f"{platform_url().rstrip('/')}/addons/{addon_uuid}/sso")
 
 
@@ -160,12 +166,29 @@ def parse_options(words: tuple[str, ...]) -> dict[str, str]:
 
 
 def _own_manifest(slug: str) -> dict[str, Any]:
-    return build_manifest(get_addon(slug), current_app.config["MARKETPLACE_URL"], broker().vault)
+    try:
+        addon = get_addon(slug)
+    except NotFound as error:
+        served = ", ".join(a.slug for a in list_addons()) or "none"
+        raise click.ClickException(
+            f"this broker serves no add-on called {slug!r} (it serves: {served})"
+        ) from error
+    return build_manifest(addon, current_app.config["MARKETPLACE_URL"], broker().vault)
 
 
 def _default_plan(slug: str) -> str:
-    addon = next(a for a in list_addons() if a.slug == slug)
+    addon = next((a for a in list_addons() if a.slug == slug), None)
+    if addon is None or not addon.plans:
+        raise click.ClickException(f"no default plan known for {slug!r}: give SERVICE:PLAN")
     return next((p.slug for p in addon.plans if p.is_default), addon.plans[0].slug)
+
+
+def _refused(result: dict[str, Any], doing: str) -> None:
+    """Fail with the broker's message when it refused (as the Heroku CLI does)."""
+    status = int(result["status"])
+    if status >= 400:
+        message = str(result["body"].get("message") or "no message")
+        raise click.ClickException(f"{doing}: the broker answered {status}: {_one_line(message)}")
 
 
 def _admin(method: str, path: str, **kwargs: Any) -> Any:
@@ -177,8 +200,18 @@ def _admin(method: str, path: str, **kwargs: Any) -> Any:
             f"the local platform at {url} is not running (flask --app standins.dev platform serve)"
         ) from error
     if response.status_code >= 400:
-        raise click.ClickException(f"{method} {path}: {response.status_code} {response.text}")
+        try:
+            message = str(response.json()["message"])
+        except (ValueError, KeyError, TypeError):
+            message = response.text
+        raise click.ClickException(_one_line(f"{message} ({response.status_code})"))
     return response.json()
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line, cut short: error messages are read in a terminal."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= 300 else flat[:299] + "…"
 
 
 def _wait_for(addon_uuid: str, wait: float) -> dict[str, Any]:

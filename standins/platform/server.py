@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template_string, request
 
-from standins.platform.broker_calls import BrokerCalls
+from standins.platform.broker_calls import BrokerCalls, BrokerUnreachable
 from standins.platform.logs import FrameError, parse_frames, parse_syslog
 from standins.platform.store import PlatformStore
 
@@ -30,7 +30,7 @@ APP_PAGE = """<!doctype html>
 <th></th></tr></thead><tbody>{% for addon in addons %}<tr><td>{{ addon.name }}</td>
 <td>{{ addon.slug }}:{{ addon.plan }}</td><td>{{ addon.state }}</td>
 <td><a href="/addons/{{ addon.uuid }}/sso">Open</a></td></tr>{% else %}<tr><td colspan="4">
-No add-ons: flask --app app platform create SLUG:PLAN --app {{ app }}</td></tr>{% endfor %}
+No add-ons: flask --app standins.dev platform create SLUG:PLAN --app {{ app }}</td></tr>{% endfor %}
 </tbody></table></main></body></html>"""
 
 SSO_PAGE = """<!doctype html>
@@ -62,6 +62,14 @@ def create_platform_app(
     def secret_for(slug: str) -> str:
         return secrets.get(slug) or default_client_secret
 
+    @app.errorhandler(LookupError)
+    def _unknown(error: LookupError) -> Response:
+        return _error(404, "not_found", str(error.args[0] if error.args else error))
+
+    @app.errorhandler(BrokerUnreachable)
+    def _unreachable(error: BrokerUnreachable) -> Response:
+        return _error(502, "bad_gateway", str(error))
+
     @app.before_request
     def _inject_fault() -> Response | None:
         if request.path.startswith("/_admin"):
@@ -73,7 +81,10 @@ def create_platform_app(
             time.sleep(fault["delay_seconds"])  # simulates a slow platform for crash tests
         if fault["status"]:
             store.log(request.method, request.path, fault["status"], fault=True)
-            return _error(fault["status"], "injected", "Injected failure.")
+            response = _error(fault["status"], "injected", "Injected failure.")
+            if fault["retry_after"] is not None:
+                response.headers["Retry-After"] = fault["retry_after"]
+            return response
         return None
 
     # --- OAuth --------------------------------------------------------------------------------
@@ -227,7 +238,7 @@ def create_platform_app(
     @app.get("/_admin/addons/<addon_uuid>")
     def get_addon(addon_uuid: str) -> Response:
         addon = store.addon(addon_uuid)
-        return jsonify(addon) if addon else _error(404, "not_found", "No such add-on.")
+        return jsonify(addon) if addon else _error(404, "not_found", f"no add-on {addon_uuid}")
 
     @app.post("/_admin/addons/<addon_uuid>/plan")
     def change_plan(addon_uuid: str) -> Response:
@@ -250,6 +261,7 @@ def create_platform_app(
             int(fault.get("status", 0)),
             int(fault.get("times", 1)),
             float(fault.get("delay_seconds", 0)),
+            None if fault.get("retry_after") is None else str(fault["retry_after"]),
         )
         return jsonify({"ok": True})
 

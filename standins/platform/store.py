@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS log_lines (
 );
 CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT, method TEXT NOT NULL, path_prefix TEXT NOT NULL,
-    status INTEGER NOT NULL, delay_seconds REAL NOT NULL DEFAULT 0, remaining INTEGER NOT NULL
+    status INTEGER NOT NULL, delay_seconds REAL NOT NULL DEFAULT 0, remaining INTEGER NOT NULL,
+    retry_after TEXT
 );
 """
 
@@ -52,6 +53,9 @@ class PlatformStore:
         self._changed = threading.Condition()
         with self._connect() as conn:
             conn.executescript(SCHEMA)
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(faults)")}
+            if "retry_after" not in columns:  # a store made before faults could carry it
+                conn.execute("ALTER TABLE faults ADD COLUMN retry_after TEXT")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -242,13 +246,22 @@ class PlatformStore:
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
 
     def add_fault(
-        self, method: str, path_prefix: str, status: int, times: int, delay_seconds: float = 0
+        self,
+        method: str,
+        path_prefix: str,
+        status: int,
+        times: int,
+        delay_seconds: float = 0,
+        retry_after: str | None = None,
     ) -> None:
+        """Answer the next ``times`` matching calls (``-1``: all) with ``status`` (0: the real
+        answer) after ``delay_seconds``, with a ``Retry-After`` header when given."""
         with self._connect() as conn:
             conn.execute(
-                "INSERT INTO faults (method, path_prefix, status, delay_seconds, remaining)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (method.upper(), path_prefix, status, delay_seconds, times),
+                "INSERT INTO faults"
+                " (method, path_prefix, status, delay_seconds, remaining, retry_after)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (method.upper(), path_prefix, status, delay_seconds, times, retry_after),
             )
 
     def take_fault(self, method: str, path: str) -> dict[str, Any] | None:
