@@ -1,8 +1,9 @@
 """What makes an add-on's declaration valid, checked when it is built (at import, so a bad
 spec stops the broker at startup with every problem named, not a request later).
 
-The rules are the platform's (slugs, config var names and prefixes it accepts in a manifest)
-and the core's (one plan per slug, at most one default, integer limits, known setting kinds).
+The rules are the platform's (slugs, config var names and prefixes it accepts in a manifest,
+exactly one default plan) and the core's (one plan per slug, integer limits, known setting
+kinds).
 """
 
 from __future__ import annotations
@@ -64,6 +65,6 @@ def _plan_problems(spec: AddonSpec) -> list[str]:
         if bad:
             problems.append(f"plan {plan.slug!r} has limits that are not integers: {bad}")
     defaults = [plan.slug for plan in spec.plans if plan.default]
-    if len(defaults) > 1:
-        problems.append(f"only one plan may be the default, not {defaults}")
+    if len(defaults) != 1:
+        problems.append(f"exactly one plan must be the default, not {defaults or 'none'}")
     return problems

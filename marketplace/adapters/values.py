@@ -64,7 +64,7 @@ class AddonSpec:
 
     Checked when built (see :mod:`marketplace.adapters.spec_checks`): lowercase slugs for the
     add-on and its plans (letters, digits, dashes), one plan per slug, at least one plan and
-    region, at most one default plan (none: the first is), config vars in uppercase under
+    region, exactly one default plan, config vars in uppercase under
     ``<config_vars_prefix>_``, integer limits, non-negative prices, known setting kinds.
 
     :raises ValueError: the declaration breaks one of those rules (all are named).
@@ -100,7 +100,7 @@ class AddonSpec:
 
     @property
     def default_plan(self) -> PlanSpec:
-        """The plan marked default, else the first one."""
+        """The plan marked default (a valid spec has exactly one)."""
         return next((p for p in self.plans if p.default), self.plans[0])
 
 

@@ -1,6 +1,7 @@
 """A bad add-on declaration is refused when it is built, with every problem named: before,
 plan slugs with spaces, duplicate plans or config vars outside the prefix were served (the
-catalog kept the last of two same-slug plans while the adapter enforced the first), and no
+catalog kept the last of two same-slug plans while the adapter enforced the first), a spec
+without a default plan had none in the catalog but its first in the API's examples, and no
 plan or no region failed with an IndexError deep in startup."""
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ BAD: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "two default plans": (
         {"plans": (SMALL, replace(BIG, default=True))},
-        "only one plan may be the default, not ['small', 'big']",
+        "exactly one plan must be the default, not ['small', 'big']",
+    ),
+    "no default plan": (
+        {"plans": (replace(SMALL, default=False), BIG)},
+        "exactly one plan must be the default, not none",
     ),
     "no plan": ({"plans": ()}, "declare at least one plan"),
     "no region": ({"regions": ()}, "declare at least one region"),
@@ -61,8 +66,3 @@ def test_every_problem_is_named_at_once():
     with pytest.raises(ValueError) as refused:
         replace(MEMORY_SPEC, slug="Bad Slug", plans=(SMALL, replace(BIG, slug="small")))
     assert "the slug must" in str(refused.value) and "two plans" in str(refused.value)
-
-
-def test_a_spec_without_a_default_plan_is_valid_and_offers_its_first():
-    spec = replace(MEMORY_SPEC, plans=(replace(SMALL, default=False), BIG))
-    assert spec.default_plan.slug == "small"
