@@ -59,6 +59,7 @@ class MemoryBackend:
     calls: list[tuple[str, str]] = field(default_factory=list)
     down: bool = False
     fail_after_create: bool = False
+    crash_after_create: bool = False  # an adapter bug: a raw exception, no AdapterError
     #: When set, ``provision`` blocks until the event is set (a frozen backend).
     gate: threading.Event | None = None
     entered: threading.Event = field(default_factory=threading.Event)
@@ -99,6 +100,8 @@ class MemoryAdapter:
             )
         if self.backend.fail_after_create:
             raise ProvisionRejected("The memory backend refused the request half-way.")
+        if self.backend.crash_after_create:
+            raise KeyError("max_items")
         return ProvisionResult(
             config={"MEMORY_URL": f"memory://{request.resource_id}/1"},
             message="Memory ready.",

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from marketplace.adapters.spec_checks import spec_problems
+
 # --- declarations ---------------------------------------------------------------------------
 
 
@@ -58,7 +60,15 @@ class LinkSpec:
 
 @dataclass(frozen=True)
 class AddonSpec:
-    """What an adapter declares about its add-on: catalog entry, manifest, plans, settings."""
+    """What an adapter declares about its add-on: catalog entry, manifest, plans, settings.
+
+    Checked when built (see :mod:`marketplace.adapters.spec_checks`): lowercase slugs for the
+    add-on and its plans (letters, digits, dashes), one plan per slug, at least one plan and
+    region, exactly one default plan, config vars in uppercase under
+    ``<config_vars_prefix>_``, integer limits, non-negative prices, known setting kinds.
+
+    :raises ValueError: the declaration breaks one of those rules (all are named).
+    """
 
     slug: str
     name: str
@@ -75,6 +85,11 @@ class AddonSpec:
     settings: tuple[Setting, ...] = ()
     links: tuple[LinkSpec, ...] = ()
 
+    def __post_init__(self) -> None:
+        problems = spec_problems(self)
+        if problems:
+            raise ValueError(f"add-on spec {self.slug!r} is invalid: {'; '.join(problems)}.")
+
     def plan(self, slug: str) -> PlanSpec | None:
         """Return the plan called ``slug``, or None."""
         return next((p for p in self.plans if p.slug == slug), None)
@@ -85,7 +100,7 @@ class AddonSpec:
 
     @property
     def default_plan(self) -> PlanSpec:
-        """The plan marked default, else the first one."""
+        """The plan marked default (a valid spec has exactly one)."""
         return next((p for p in self.plans if p.default), self.plans[0])
 
 

@@ -225,20 +225,24 @@ class Provisioner:
         outcome and give the lease back in one commit.
 
         :raises MarketplaceError: the adapter failed; what it made was removed.
+        :raises Exception: the adapter raised something unexpected (its bug, an unwrapped
+            driver error): what it made was removed too, and the request answers 500.
         """
         request = self._lifecycle.provision_request(resource)
         end_transaction_under_lease()  # no transaction is open across the backend call
         try:
             result = self._lifecycle.adapter(resource).provision(request)
         except AdapterError as error:
-            self._lifecycle.undo(resource)  # nothing half-created stays behind
-            self._lifecycle.mark_provision_failed(resource, error.message)
-            lease.clear(resource)
-            db.session.commit()
+            self._fail(resource, lease, error.message)
             log.warning(
                 "provision failed", extra={"resource": resource.uuid, "error": error.message}
             )
             raise from_adapter_error(error) from error
+        except Exception:
+            # Not left for the reconciler's stuck-provision sweep: the platform's retry
+            # would meet a held lease and the backend objects would outlive the failure.
+            self._fail(resource, lease, "The add-on failed unexpectedly; it was cleaned up.")
+            raise  # the error handlers log it without its message and answer 500
         self._lifecycle.store_provision(resource, result)
         self._lifecycle.mark_provisioned(resource)
         lease.clear(resource)
@@ -250,6 +254,14 @@ class Provisioner:
             self._scheduler.enqueue_drive(resource.uuid, 0.0)
         if ticking:
             self._scheduler.enqueue_tick(resource.uuid, 0.0)
+
+    def _fail(self, resource: Resource, lease: Lease, reason: str) -> None:
+        """Undo a failed synchronous provision, mark it ``failed`` with ``reason`` (shown to
+        the customer) and give the lease back, in one commit."""
+        self._lifecycle.undo(resource)  # nothing half-created stays behind
+        self._lifecycle.mark_provision_failed(resource, reason)
+        lease.clear(resource)
+        db.session.commit()
 
     # --- plan change ------------------------------------------------------------------------
 

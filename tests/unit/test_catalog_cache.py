@@ -86,7 +86,13 @@ def test_a_new_adapter_in_another_app_appears_in_the_catalog(sqlite_url):
         sqlite_url, adapters=[MemoryAdapter()], CATALOG_CHECK_SECONDS=0
     ).test_client()
     before = client.get("/api/addon-services")
-    other = replace(MEMORY_SPEC, slug="other", name="Other", config_vars_prefix="OTHER")
+    other = replace(
+        MEMORY_SPEC,
+        slug="other",
+        name="Other",
+        config_vars_prefix="OTHER",
+        config_vars=("OTHER_URL",),
+    )
     build_app(sqlite_url, adapters=[MemoryAdapter(), MemoryAdapter(spec=other)])
 
     after = client.get("/api/addon-services")

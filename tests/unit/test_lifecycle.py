@@ -90,6 +90,24 @@ def test_a_failed_provision_is_cleaned_up_by_the_core(platform, backend, memory_
     assert backend.count("deprovision") == 1
 
 
+def test_a_provision_that_crashes_is_cleaned_up_and_can_be_retried(platform, backend, memory_app):
+    """An adapter's unexpected exception (a bug, a driver error it did not wrap) is a failed
+    provision too: the core removes what was made at once, not when the reconciler finds the
+    resource stuck ten minutes later, and the platform's retry provisions afresh."""
+    backend.crash_after_create = True
+    body = platform.provision_body(plan="small")
+    response = platform.client.post("/heroku/resources", json=body, headers=platform.headers)
+
+    assert response.status_code == 500
+    assert "max_items" not in response.get_data(as_text=True)
+    assert backend.objects == {}
+    assert _row(memory_app, body["uuid"]).state == ResourceState.FAILED
+    backend.crash_after_create = False
+    retried = platform.client.post("/heroku/resources", json=body, headers=platform.headers)
+    assert retried.status_code == 200
+    assert list(backend.objects) == [body["uuid"]]
+
+
 def test_a_backend_that_is_down_gives_503_and_leaves_nothing(platform, backend):
     backend.down = True
     response = platform.provision(plan="small")
