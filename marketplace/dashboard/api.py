@@ -19,6 +19,7 @@ from marketplace.services.dashboard import (
     dashboard_view,
     perform_action,
     reveal_config_var,
+    rotate_credentials,
 )
 from marketplace.services.data_connector_views import as_json as connector_json
 
@@ -53,6 +54,33 @@ def reveal_json(uuid: str, name: str) -> Response:
     """One config var's value: ``{"name", "value"}`` (never cached)."""
     require_access_to(uuid)
     return jsonify({"name": name, "value": reveal_config_var(uuid, name, lifecycle())})
+
+
+@bp.post("/resources/<uuid>/credentials/rotate")
+def rotate_json(uuid: str) -> Response:
+    """Issue new credentials, as the dashboard's confirmed rotation does: the old ones stop
+    working. Answers ``{"message", "config_vars": [names changed], "pushed_to_platform"}``;
+    the new values are read with the reveal endpoint (never sent unasked). When
+    ``pushed_to_platform`` is false the app must be given them (``heroku config:set``).
+
+    :raises Unprocessable: not provisioned, or the add-on has no credentials to rotate.
+    :raises ServiceUnavailable: the backend is down; nothing changed.
+    """
+    require_access_to(uuid)
+    changed, pushed = rotate_credentials(uuid, lifecycle(), broker().queue)
+    names = sorted(changed)
+    then = (
+        "The platform is receiving them; the app restarts with them shortly."
+        if pushed
+        else "The old ones no longer work: set the new values on the app."
+    )
+    return jsonify(
+        {
+            "message": f"New credentials issued ({', '.join(names)}). {then}",
+            "config_vars": names,
+            "pushed_to_platform": pushed,
+        }
+    )
 
 
 @bp.post("/resources/<uuid>/actions/<action>")

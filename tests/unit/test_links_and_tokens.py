@@ -208,3 +208,28 @@ def test_an_action_can_redirect_the_browser(world):
         headers={"Authorization": f"Bearer {_issue_token(app, uuid_)}"},
     )
     assert as_json.get_json()["redirect"] == "https://login.example.com/authorize?x=1"
+
+
+def test_credentials_rotate_through_the_json_api(world):
+    app, _ = world
+    uuid_, other = (_provision(app, "linking", name, APP_A) for name in ("one", "two"))
+    bearer = {"Authorization": f"Bearer {_issue_token(app, uuid_)}"}
+    client = app.test_client()
+    [name] = client.get(f"/resources/{uuid_}", headers=bearer).get_json()["config_vars"]
+
+    def value() -> str:
+        answer = client.post(f"/resources/{uuid_}/config-vars/{name}/reveal", headers=bearer)
+        return str(answer.get_json()["value"])
+
+    before = value()
+    rotated = client.post(f"/resources/{uuid_}/credentials/rotate", headers=bearer)
+    assert rotated.status_code == 200
+    assert rotated.headers["Cache-Control"] == "no-store"
+    body = rotated.get_json()
+    assert body["config_vars"] == [name] and body["pushed_to_platform"] is False
+    assert before not in rotated.get_data(as_text=True)  # values only when revealed
+    assert value() not in (before, "")
+    assert client.post(f"/resources/{other}/credentials/rotate", headers=bearer).status_code == 403
+    partner, _ = _signed_in(app, uuid_)
+    unsafe = partner.client.post(f"/resources/{uuid_}/credentials/rotate")
+    assert unsafe.status_code == 400  # a session write needs the X-CSRFToken header
