@@ -110,3 +110,37 @@ def test_unknown_page_is_a_friendly_404(page, served):
     expect(page.get_by_role("heading", level=1)).to_have_text("We couldn't find that page")
     expect(page.get_by_role("link", name="Browse add-ons")).to_be_visible()
     assert json.dumps(page.title())
+
+
+def test_dashboard_runs_the_platform_header_under_its_content_security_policy(page, served):
+    url, _, partner = served
+    body = partner.provision().get_json()
+    form = partner.sso_form(body["id"])
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Refused" in message.text else None,
+    )
+    # A stand-in for Heroku's Boomerang: it records how the dashboard initialises it.
+    page.route(
+        "https://s3.amazonaws.com/assets.heroku.com/boomerang/boomerang.js",
+        lambda route: route.fulfill(
+            content_type="text/javascript",
+            body="window.Boomerang = {init: function (o) { window.booted = o; }};",
+        ),
+    )
+    inputs = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in form.items())
+    page.set_content(
+        f'<form method="post" action="{url}/sso/login">{inputs}</form>'
+        "<script>document.forms[0].submit()</script>"
+    )
+    page.wait_for_url(f"{url}/dashboard/{body['id']}")
+    page.wait_for_function("window.booted !== undefined")
+    assert page.evaluate("window.booted") == {"app": "acme-web", "addon": "postgres"}
+    assert refused == [], "the policy blocked one of the page's own resources"
+    # An injected inline script would not run.
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.injected = 1';"
+        " document.body.append(s); }"
+    )
+    assert page.evaluate("window.injected") is None
