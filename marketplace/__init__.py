@@ -33,10 +33,12 @@ def create_app(
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)  # default SQLite files live here
 
     from marketplace.logging import configure_logging, init_request_logging
+    from marketplace.security_headers import init_security_headers
     from marketplace.untrusted import init_input_checks
 
     configure_logging(app.config["LOG_LEVEL"])
     init_input_checks(app)
+    init_security_headers(app)
     init_request_logging(app)
     _init_extensions(app)
     registry = AdapterRegistry(adapters if adapters is not None else _installed_adapters(app))

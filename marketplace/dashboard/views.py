@@ -14,12 +14,13 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
 
 from marketplace.cdc_api.panel import connector_panel
 from marketplace.cdc_api.service import service as cdc_service
 from marketplace.context import broker, lifecycle
 from marketplace.dashboard.access import require_session_for
-from marketplace.errors import MarketplaceError
+from marketplace.errors import MarketplaceError, error_response, http_exception_response
 from marketplace.services import api_tokens, links
 from marketplace.services.dashboard import (
     dashboard_view,
@@ -27,6 +28,7 @@ from marketplace.services.dashboard import (
     reveal_config_var,
     rotate_credentials,
 )
+from marketplace.sso.views import SESSION_RESOURCE
 
 bp = Blueprint("dashboard", __name__)
 
@@ -36,6 +38,23 @@ def _no_store(response: Response) -> ResponseReturnValue:
     """Dashboards carry credentials: no cache may keep a copy."""
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.app_errorhandler(CSRFError)
+def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
+    """A dashboard form (this blueprint's, or an add-on panel's) posted after its session
+    ended (it expired, or the user signed out in another tab) fails the CSRF check before any
+    view runs: say that the session ended, not that a token is missing; signing out is then
+    already done."""
+    if session.get(SESSION_RESOURCE) is not None or not request.path.startswith("/dashboard/"):
+        return http_exception_response(error)
+    if request.endpoint == "dashboard.logout":
+        return redirect(url_for("dashboard.signed_out"))
+    return error_response(
+        403,
+        "forbidden",
+        "Your session has ended. Open the add-on again from the platform's dashboard.",
+    )
 
 
 def _show(

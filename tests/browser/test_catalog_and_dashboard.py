@@ -95,7 +95,8 @@ def test_phone_layout_has_no_horizontal_scroll(browser, served):
     url, _, _ = served
     context = browser.new_context(viewport={"width": 375, "height": 800})
     page = context.new_page()
-    for path in ("/", "/addons/postgres"):
+    # A long unbroken query is shown back on the empty result: it must wrap.
+    for path in ("/", "/addons/postgres", "/addons?q=" + "x" * 100):
         page.goto(f"{url}{path}")
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
@@ -110,3 +111,56 @@ def test_unknown_page_is_a_friendly_404(page, served):
     expect(page.get_by_role("heading", level=1)).to_have_text("We couldn't find that page")
     expect(page.get_by_role("link", name="Browse add-ons")).to_be_visible()
     assert json.dumps(page.title())
+
+
+def test_dashboard_runs_the_platform_header_under_its_content_security_policy(page, served):
+    url, _, partner = served
+    form = partner.sso_form(partner.provision().get_json()["id"])
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Refused" in message.text else None,
+    )
+    # A stand-in for Heroku's Boomerang: it records how the dashboard initialises it.
+    page.route(
+        "https://s3.amazonaws.com/assets.heroku.com/boomerang/boomerang.js",
+        lambda route: route.fulfill(
+            content_type="text/javascript",
+            body="window.Boomerang = {init: function (o) { window.booted = o; }};",
+        ),
+    )
+    sign_in(page, url, form)
+    page.wait_for_function("window.booted !== undefined")
+    assert page.evaluate("window.booted") == {"app": "acme-web", "addon": "postgres"}
+    assert refused == [], "the policy blocked one of the page's own resources"
+    # An injected inline script would not run.
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.injected = 1';"
+        " document.body.append(s); }"
+    )
+    assert page.evaluate("window.injected") is None
+
+
+def test_phone_dashboard_has_no_horizontal_scroll(browser, served):
+    url, _, partner = served
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.route("https://s3.amazonaws.com/**", lambda route: route.abort())
+    sign_in(page, url, partner.sso_form(partner.provision().get_json()["id"]))
+    # Its tables scroll inside their own box; their hidden "Actions" headers must not widen
+    # the page.
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the dashboard scrolls sideways by {overflow}px"
+    screenshot(page, "dashboard-phone")
+    context.close()
+
+
+def sign_in(page, url: str, form: dict[str, str]) -> None:
+    """Post the platform's SSO form from the browser, as the platform does; wait for the
+    dashboard."""
+    inputs = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in form.items())
+    page.set_content(
+        f'<form method="post" action="{url}/sso/login">{inputs}</form>'
+        "<script>document.forms[0].submit()</script>"
+    )
+    page.wait_for_url(f"{url}/dashboard/{form['resource_id']}")

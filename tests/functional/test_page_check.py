@@ -64,3 +64,24 @@ def test_error_pages_are_valid_html(client):
         assert response.status_code == status
         document = _parse(response.get_data(as_text=True))
         assert document.find(".//title").text.strip().startswith(str(status))
+
+
+def test_pages_send_security_headers(partner):
+    body = partner.provision().get_json()
+    assert partner.client.post("/sso/login", data=partner.sso_form(body["id"])).status_code == 302
+    html = {"Accept": "text/html"}
+    for path in ("/", "/addons/postgres", "/no/such/page", f"/dashboard/{body['id']}"):
+        response = partner.client.get(path, headers=html)
+        assert response.mimetype == "text/html", path
+        policy = response.headers.get("Content-Security-Policy", "")
+        directives = {d.split()[0]: d.split()[1:] for d in policy.split("; ") if d}
+        assert directives.get("frame-ancestors") == ["'none'"], path
+        assert "'unsafe-inline'" not in directives.get("script-src", ["'unsafe-inline'"]), path
+        assert directives.get("object-src") == ["'none'"], path
+        assert response.headers.get("X-Frame-Options") == "DENY", path
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", path
+        assert response.headers.get("Referrer-Policy") == "same-origin", path
+    json_response = partner.client.get(f"/resources/{body['id']}")
+    assert json_response.headers.get("X-Content-Type-Options") == "nosniff"
+    logo = partner.client.get("/addons/postgres/logo.svg")
+    assert logo.headers["Content-Security-Policy"].startswith("default-src 'none'")

@@ -212,3 +212,20 @@ def test_the_same_fields_in_a_get_query_string_sign_in_once(partner, resource_id
     assert partner.client.get("/sso/login", query_string=form).status_code == 403
     stale = partner.sso_form(resource_id, age_seconds=360)
     assert partner.client.get("/sso/login", query_string=stale).status_code == 403
+
+
+def test_a_form_posted_after_the_session_ended_says_so(partner, resource_id):
+    _login(partner, partner.sso_form(resource_id))
+    token = csrf_token(partner.client.get(f"/dashboard/{resource_id}").get_data(as_text=True))
+    partner.client.delete_cookie("session")  # expired, or signed out in another tab
+
+    html = {"Accept": "text/html"}
+    for path in ("credentials/rotate", "config/DATABASE_URL/reveal", "data-connectors"):
+        response = partner.client.post(
+            f"/dashboard/{resource_id}/{path}", data={"csrf_token": token}, headers=html
+        )
+        assert response.status_code == 403, path
+        assert "Your session has ended" in response.get_data(as_text=True), path
+    signed_out = partner.client.post("/dashboard/logout", data={"csrf_token": token})
+    assert signed_out.status_code == 302
+    assert signed_out.headers["Location"] == "/dashboard/signed-out"
