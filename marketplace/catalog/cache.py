@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 from flask import Flask, Response, current_app, request
 
 from marketplace.metrics.http import UNMATCHED, observe_request
+from marketplace.security_headers import security_headers
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -84,7 +85,11 @@ class Document:
 
     def headers(self, not_modified: bool) -> list[tuple[str, str]]:
         """The response headers (no Content-Type or length on a 304)."""
-        common = [("ETag", f'"{self.etag}"'), ("Cache-Control", self.cache_control)]
+        common = [
+            ("ETag", f'"{self.etag}"'),
+            ("Cache-Control", self.cache_control),
+            *security_headers(self.mimetype),
+        ]
         if not_modified:
             return common
         return [
