@@ -23,6 +23,7 @@ PAGE_POLICY = "; ".join(
         "default-src 'self'",
         f"script-src 'self' {BOOMERANG_ORIGIN}",
         f"style-src 'self' 'unsafe-inline' {BOOMERANG_ORIGIN}",
+        f"font-src 'self' data: {BOOMERANG_ORIGIN}",  # the header's icon font
         "img-src 'self' data: https:",
         "object-src 'none'",
         "base-uri 'none'",
