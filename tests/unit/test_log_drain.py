@@ -254,6 +254,22 @@ def test_an_unreachable_log_input_fails_quietly(sqlite_url, tmp_path):
     assert _sender(app).flush(30)
 
 
+def _provision_logging_to(platform, partner: PartnerClient, app_name: str) -> str:
+    """Provision (plan ``small``) with a log input of the local platform's app ``app_name``,
+    as Heroku's provision request carries one; return the add-on's uuid."""
+    addon_uuid = str(uuid.uuid4())
+    log_input = platform.store.create_log_input(addon_uuid, app_name)
+    host = platform.url.removeprefix("http://")
+    created = partner.provision(
+        uuid=addon_uuid,
+        plan="small",
+        log_input_url=f"http://token:{log_input['token']}@{host}/logs/{app_name}",
+        log_drain_token=log_input["drain_token"],
+    )
+    assert created.status_code == 200
+    return addon_uuid
+
+
 class ReportingAdapter(TickingAdapter):
     """Reports a sync from each tick and a state change from an action (as Connect and the
     data connectors will)."""
@@ -274,17 +290,8 @@ def test_adapters_report_events_from_ticks_and_actions(sqlite_url, tmp_path, pla
         sqlite_url, adapters=[ReportingAdapter()], QUEUE_URL=f"sqlite:///{tmp_path / 'q.db'}"
     )
     partner = PartnerClient(app.test_client(), app, "ticking")
-    addon_uuid = str(uuid.uuid4())
-    log_input = platform.store.create_log_input(addon_uuid, "demo")
-    host = platform.url.removeprefix("http://")
     with in_process_worker(app):
-        created = partner.provision(
-            uuid=addon_uuid,
-            plan="small",
-            log_input_url=f"http://token:{log_input['token']}@{host}/logs/demo",
-            log_drain_token=log_input["drain_token"],
-        )
-        assert created.status_code == 200
+        addon_uuid = _provision_logging_to(platform, partner, "demo")
 
         def messages() -> list[str]:
             return [line["message"] for line in platform.store.log_lines("demo")]
@@ -334,17 +341,8 @@ def test_a_line_holding_the_password_of_a_config_url_is_withheld(sqlite_url, tmp
         sqlite_url, adapters=[LeakyAdapter()], QUEUE_URL=f"sqlite:///{tmp_path / 'q.db'}"
     )
     partner = PartnerClient(app.test_client(), app, "memory")
-    addon_uuid = str(uuid.uuid4())
-    log_input = platform.store.create_log_input(addon_uuid, "demo")
-    host = platform.url.removeprefix("http://")
     withheld = _lines_counted("withheld")
-    created = partner.provision(
-        uuid=addon_uuid,
-        plan="small",
-        log_input_url=f"http://token:{log_input['token']}@{host}/logs/demo",
-        log_drain_token=log_input["drain_token"],
-    )
-    assert created.status_code == 200
+    addon_uuid = _provision_logging_to(platform, partner, "demo")
     with app.app_context():
         perform_action(addon_uuid, "pause", {}, lifecycle(), broker().queue)
     assert _sender(app).flush(10)
