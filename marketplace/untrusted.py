@@ -19,9 +19,7 @@ Whatever a client sends passes these checks before any view, service or store se
 
 from __future__ import annotations
 
-import json
-import re
-from typing import IO, Any, NoReturn, cast
+from typing import IO, Any, cast
 
 import flask
 from flask import Flask, request
@@ -33,19 +31,31 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
 
+from marketplace.adapters.json_input import (
+    FORBIDDEN_CHARACTERS,
+    MAX_INTEGER_DIGITS,
+    MAX_JSON_DEPTH,
+    UntrustedInput,
+    check_json_value,
+    check_text,
+    loads_bounded,
+)
 from marketplace.errors import BadRequest, Unprocessable
 
-MAX_JSON_DEPTH = 32
-MAX_INTEGER_DIGITS = 100
-_FORBIDDEN_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
-
-
-class UntrustedInput(ValueError):
-    """Input the broker refuses; ``str(error)`` is safe to show and names no value."""
+__all__ = [
+    "MAX_INTEGER_DIGITS",
+    "MAX_JSON_DEPTH",
+    "UntrustedInput",
+    "basic_credentials",
+    "check_json_value",
+    "check_text",
+    "loads_untrusted",
+]
 
 
 def loads_untrusted(data: str | bytes | bytearray) -> Any:
-    """Decode a JSON document from a client, refusing what would hurt later.
+    """Decode a JSON document from a client, refusing what would hurt later
+    (:func:`~marketplace.adapters.json_input.loads_bounded`'s bounds).
 
     :raises UntrustedInput: syntax errors (a ``json.JSONDecodeError``, itself a subclass of
         ValueError, is wrapped), nesting deeper than :data:`MAX_JSON_DEPTH`, an integer of
@@ -60,64 +70,11 @@ def loads_untrusted(data: str | bytes | bytearray) -> Any:
     else:
         text = data
     try:
-        value = json.loads(text, parse_int=_parse_int, parse_constant=_refuse_constant)
-    except RecursionError as error:
-        raise UntrustedInput(_TOO_DEEP) from error
+        return loads_bounded(text)
     except UntrustedInput:
         raise
     except ValueError as error:
         raise UntrustedInput("The body is not valid JSON.") from error
-    check_json_value(value)
-    return value
-
-
-_TOO_DEEP = f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
-
-
-def _parse_int(digits: str) -> int:
-    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
-        raise UntrustedInput(
-            f"The JSON body has a number of more than {MAX_INTEGER_DIGITS} digits."
-        )
-    return int(digits)
-
-
-def _refuse_constant(name: str) -> NoReturn:
-    raise UntrustedInput(f"The JSON body holds {name}, which JSON does not allow.")
-
-
-def check_json_value(value: Any) -> None:
-    """Walk a decoded document (without recursion): depth and every string are checked.
-
-    :raises UntrustedInput: too deep, or a string with NUL or a lone surrogate.
-    """
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            check_text(item, "The JSON body")
-        elif isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise UntrustedInput(_TOO_DEEP)
-            if isinstance(item, dict):
-                for key, inner in item.items():
-                    check_text(key, "The JSON body")
-                    stack.append((inner, depth + 1))
-            else:
-                stack.extend((inner, depth + 1) for inner in item)
-
-
-def check_text(value: str, where: str) -> None:
-    """Refuse NUL and lone surrogates in ``value`` (``where`` names its place in messages).
-
-    :raises UntrustedInput: with a message naming ``where`` and the kind of character.
-    """
-    found = _FORBIDDEN_CHARACTERS.search(value)
-    if found is None:
-        return
-    if found.group() == "\x00":
-        raise UntrustedInput(f"{where} holds a NUL character, which the broker does not accept.")
-    raise UntrustedInput(f"{where} holds a lone UTF-16 surrogate, which is not valid text.")
 
 
 def basic_credentials() -> tuple[str, str] | None:
@@ -134,7 +91,7 @@ def basic_credentials() -> tuple[str, str] | None:
     if auth is None or auth.type != "basic":
         return None
     username, password = auth.username or "", auth.password or ""
-    if _FORBIDDEN_CHARACTERS.search(username) or _FORBIDDEN_CHARACTERS.search(password):
+    if FORBIDDEN_CHARACTERS.search(username) or FORBIDDEN_CHARACTERS.search(password):
         return None
     return username, password
 

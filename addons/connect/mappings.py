@@ -23,7 +23,6 @@ ignores unknown keys and tolerates missing optional ones.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from typing import Any
 
 from addons.connect import states
 from addons.connect.schema import SYSTEM_FIELDS
+from marketplace.adapters.json_input import UntrustedInput, loads_bounded
 
 ACCESS = ("read_only", "read_write")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
@@ -39,8 +39,6 @@ MAX_POLL_SECONDS = 3600
 MAX_FIELDS = 500
 DEFAULT_DAILY_API_CALLS = 30_000
 MAX_DAILY_API_CALLS = 1_000_000_000
-MAX_DOCUMENT_DEPTH = 32  # as the broker's edge allows for request bodies
-MAX_DOCUMENT_DIGITS = 100
 
 
 class MappingError(ValueError):
@@ -259,46 +257,17 @@ def export_document(
 
 def load_document(text: str) -> Any:
     """Decode an import document's JSON text (the dashboard sends it as an action's string
-    parameter, which the broker's edge does not decode) with the edge's own bounds: at most
-    :data:`MAX_DOCUMENT_DEPTH` levels, integers of at most :data:`MAX_DOCUMENT_DIGITS`
-    digits, no NaN/Infinity, no NUL or lone surrogate in a string.
+    parameter, which the broker's edge does not decode) within the edge's own bounds
+    (:func:`marketplace.adapters.json_input.loads_bounded`).
 
     :raises MappingError: not JSON, or past one of the bounds (the message names no value).
     """
-
-    def refuse(_: str) -> Any:
-        raise MappingError("The document holds NaN or Infinity, which JSON does not allow.")
-
-    def integer(digits: str) -> int:
-        if len(digits.lstrip("-")) > MAX_DOCUMENT_DIGITS:
-            raise MappingError(
-                f"The document has a number of more than {MAX_DOCUMENT_DIGITS} digits."
-            )
-        return int(digits)
-
     try:
-        document = json.loads(text, parse_int=integer, parse_constant=refuse)
-    except RecursionError as error:
-        raise MappingError(_TOO_DEEP) from error
-    except MappingError:
-        raise
+        return loads_bounded(text, "The document")
+    except UntrustedInput as error:
+        raise MappingError(str(error)) from error
     except ValueError as error:
         raise MappingError("The document is not valid JSON.") from error
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str) and _NOT_TEXT.search(item):
-            raise MappingError("The document holds a NUL or a lone surrogate in a string.")
-        if isinstance(item, dict | list):
-            if depth > MAX_DOCUMENT_DEPTH:
-                raise MappingError(_TOO_DEEP)
-            inner = [*item.keys(), *item.values()] if isinstance(item, dict) else item
-            stack.extend((value, depth + 1) for value in inner)
-    return document
-
-
-_TOO_DEEP = f"The document is nested more than {MAX_DOCUMENT_DEPTH} levels deep."
-_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 def parse_document(document: Any) -> list[tuple[str, dict[str, Any]]]:

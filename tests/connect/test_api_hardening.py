@@ -148,9 +148,9 @@ def test_a_hostile_import_document_from_the_dashboard_is_422_and_changes_nothing
             ("[" * 5000 + "]" * 5000, "nested more than 32 levels"),
             ("[" * 40 + "]" * 40, "nested more than 32 levels"),
             ("9" * 5000, "more than 100 digits"),
-            ("NaN", "NaN or Infinity"),
+            ("NaN", "holds NaN, which JSON does not allow"),
             ('"a\\u0000"', "NUL"),
-            ('"\\ud800"', "lone surrogate"),
+            ('"\\ud800"', "lone UTF-16 surrogate"),
         ):
             document = '{"version": 1, "mappings": [%s]}' % (mapping % inner)
             answer = conn.client.post(
