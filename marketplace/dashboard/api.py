@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from marketplace.cdc_api.panel import connector_panel
 from marketplace.context import broker, lifecycle
+from marketplace.dashboard import rotation
 from marketplace.dashboard.access import require_access_to
 from marketplace.errors import BadRequest
 from marketplace.services import links
@@ -19,7 +20,6 @@ from marketplace.services.dashboard import (
     dashboard_view,
     perform_action,
     reveal_config_var,
-    rotate_credentials,
 )
 from marketplace.services.data_connector_views import as_json as connector_json
 
@@ -59,26 +59,23 @@ def reveal_json(uuid: str, name: str) -> Response:
 @bp.post("/resources/<uuid>/credentials/rotate")
 def rotate_json(uuid: str) -> Response:
     """Issue new credentials, as the dashboard's confirmed rotation does: the old ones stop
-    working. Answers ``{"message", "config_vars": [names changed], "pushed_to_platform"}``;
-    the new values are read with the reveal endpoint (never sent unasked). When
-    ``pushed_to_platform`` is false the app must be given them (``heroku config:set``).
+    working. Answers ``{"message", "config_vars": [names changed], "pushed_to_platform",
+    "data_connectors_missed": [names]}``; the new values are read with the reveal endpoint
+    (never sent unasked). When ``pushed_to_platform`` is false the app must be given them
+    (``heroku config:set``); a data connector named as missed takes a rotated Kafka login on
+    its next (empty) PATCH.
 
     :raises Unprocessable: not provisioned, or the add-on has no credentials to rotate.
     :raises ServiceUnavailable: the backend is down; nothing changed.
     """
     require_access_to(uuid)
-    changed, pushed = rotate_credentials(uuid, lifecycle(), broker().queue)
-    names = sorted(changed)
-    then = (
-        "The platform is receiving them; the app restarts with them shortly."
-        if pushed
-        else "The old ones no longer work: set the new values on the app."
-    )
+    rotated = rotation.rotate(uuid)
     return jsonify(
         {
-            "message": f"New credentials issued ({', '.join(names)}). {then}",
-            "config_vars": names,
-            "pushed_to_platform": pushed,
+            "message": rotated.message,
+            "config_vars": rotated.config_vars,
+            "pushed_to_platform": rotated.pushed,
+            "data_connectors_missed": rotated.connectors_missed,
         }
     )
 

@@ -17,8 +17,8 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
 from marketplace.cdc_api.panel import connector_panel
-from marketplace.cdc_api.service import service as cdc_service
 from marketplace.context import broker, lifecycle
+from marketplace.dashboard import rotation
 from marketplace.dashboard.access import require_session_for
 from marketplace.errors import MarketplaceError, error_response, http_exception_response
 from marketplace.services import api_tokens, links
@@ -26,7 +26,6 @@ from marketplace.services.dashboard import (
     dashboard_view,
     perform_action,
     reveal_config_var,
-    rotate_credentials,
 )
 from marketplace.sso.views import SESSION_RESOURCE
 
@@ -101,28 +100,15 @@ def rotate(uuid: str) -> ResponseReturnValue:
         flash("Tick the confirmation box to rotate the credentials.", "error")
         return _back(uuid)
     try:
-        changed, pushed = rotate_credentials(uuid, lifecycle(), broker().queue)
+        rotated = rotation.rotate(uuid)
     except MarketplaceError as error:
         flash(error.message, "error")
         return _back(uuid)
-    names = ", ".join(sorted(changed))
-    if pushed:
-        flash(
-            f"New credentials issued ({names}). The platform is receiving them; "
-            "your app restarts with them shortly.",
-            "ok",
-        )
-    else:
-        flash(
-            f"New credentials issued ({names}). The old ones no longer work: set the new "
-            "values on your app (heroku config:set).",
-            "info",
-        )
-    missed = cdc_service().hand_over_kafka_credentials(uuid)
-    if missed:
+    flash(rotated.message, "ok" if rotated.pushed else "info")
+    if rotated.connectors_missed:
         flash(
             "These data connectors could not take the new Kafka credentials yet: "
-            f"{', '.join(missed)}. Update each one (an empty PATCH) to retry.",
+            f"{', '.join(rotated.connectors_missed)}. Update each one (an empty PATCH) to retry.",
             "error",
         )
     return _back(uuid)

@@ -23,7 +23,7 @@ from tests.functional.cdc_support import (
     killed_kafka_connect,
     read_events,
 )
-from tests.support import admin_url, rotate_on_dashboard, wait_until
+from tests.support import admin_url, csrf_token, rotate_on_dashboard, wait_until
 
 pytestmark = pytest.mark.backend
 
@@ -229,6 +229,19 @@ def test_rotating_the_kafka_credentials_hands_them_to_its_connectors(world):
     finally:
         consumer.close()
     world.wait_streaming(database, connector["uuid"])
+
+    # A rotation through the resource JSON API hands the next login over the same way.
+    page = client.get(f"/dashboard/{kafka.uuid}").get_data(as_text=True)
+    again = client.post(
+        f"/resources/{kafka.uuid}/credentials/rotate", headers={"X-CSRFToken": csrf_token(page)}
+    )
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["data_connectors_missed"] == []
+    with world.app.app_context():
+        newest = lifecycle().config(db.session.get(Resource, _resource_id(kafka.uuid)))
+    assert newest["KAFKA_PASSWORD"] != config["KAFKA_PASSWORD"]
+    in_connect = requests.get(f"{KAFKA_CONNECT_URL}/connectors/{name}/config", timeout=10).json()
+    assert newest["KAFKA_PASSWORD"] in in_connect["producer.override.sasl.jaas.config"]
 
 
 def _resource_id(resource_uuid: str) -> int:
