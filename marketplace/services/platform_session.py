@@ -188,8 +188,7 @@ class PlatformSession:
                     raise RetryLater(f"token refresh failed: {error}") from error
                 raise Refused(f"token refresh refused: {error}") from error
             except PlatformUnavailable as error:
-                later = RetryLater.after(error)
-                raise RetryLater(f"token refresh failed: {error}", later.not_before) from error
+                raise RetryLater(f"token refresh failed: {error}", error.retry_after) from error
             self._store_tokens(resource, tokens)
             db.session.commit()
         return self._vault.decrypt(auth.access_token_encrypted or "")

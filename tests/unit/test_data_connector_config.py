@@ -26,7 +26,7 @@ LOGIN = KafkaLogin("mkt_0123456789abcdef.", "mkt_0123456789abcdef", "s3cretPassw
 SPEC = ConnectorSpec("id", "orders", ("public.items", "app.line$items"), ("public.items.card",))
 
 
-def _config() -> dict[str, str]:
+def _config(**changes: str) -> dict[str, str]:
     return connector_config(
         name="mkt_c_abc",
         host="db.example.com",
@@ -35,6 +35,7 @@ def _config() -> dict[str, str]:
         password="role-password",
         connector=SPEC,
         kafka=LOGIN,
+        **changes,
     )
 
 
@@ -69,17 +70,7 @@ def test_tls_is_left_out_only_on_loopback(host, sslmode):
 
 def test_the_replication_connection_uses_the_sslmode_it_is_given():
     assert _config()["database.sslmode"] == "prefer"
-    config = connector_config(
-        name="n",
-        host="h",
-        port="5432",
-        database="d",
-        password="p",
-        connector=SPEC,
-        kafka=LOGIN,
-        sslmode="verify-full",
-    )
-    assert config["database.sslmode"] == "verify-full"
+    assert _config(sslmode="verify-full")["database.sslmode"] == "verify-full"
 
 
 def test_an_unknown_sslmode_setting_is_refused_at_start():
