@@ -208,14 +208,17 @@ def test_streams_the_plan_cannot_cap_are_removed_with_their_messages(sqlite_url,
     tenants = Tenants(app)
     try:
         uuid_, url = tenants.provision(plan="lemur")
-        with in_process_worker(app), connect(url) as conn:
+        with connect(url) as conn:
             channel = conn.channel()
             channel.confirm_delivery()
             channel.queue_declare("log", durable=True, arguments={"x-queue-type": "stream"})
             channel.queue_declare("jobs", durable=True)
             for _ in range(500):
                 channel.basic_publish("", "log", b"x" * 6000)
-
+        # The worker starts once the stream holds its messages: a tick that deleted the stream
+        # while its declare was still in flight made RabbitMQ fail the tenant's connection
+        # (541 INTERNAL_ERROR) instead of testing the removal.
+        with in_process_worker(app):
             wait_until(
                 lambda: management_get(f"/queues/{vhost_of(url)}/log").status_code == 404,
                 what="the stream is removed",
